@@ -1,0 +1,132 @@
+import CZlib
+import Foundation
+
+/// A failure to read an IDX file, naming what was expected and what was found.
+public enum IDXError: Error, Equatable, CustomStringConvertible {
+    case cannotOpen(path: String, reason: String)
+    case corrupt(path: String, reason: String)
+    case truncated(path: String, expectedBytes: Int, foundBytes: Int)
+    case trailingData(path: String, expectedBytes: Int)
+    case badMagic(path: String, found: [UInt8])
+    case unsupportedDataType(path: String, found: UInt8)
+    case wrongRank(path: String, expected: Int, found: Int)
+    case badDimensions(path: String, dimensions: [Int], reason: String)
+    case countMismatch(images: Int, labels: Int)
+    case labelOutOfRange(index: Int, label: UInt8, classes: Int)
+    case missingFile(directory: String, candidates: [String])
+
+    public var description: String {
+        switch self {
+        case .cannotOpen(let path, let reason):
+            "cannot open \(path): \(reason)"
+        case .corrupt(let path, let reason):
+            "\(path) is corrupt: \(reason)"
+        case .truncated(let path, let expected, let found):
+            "\(path) is truncated: expected \(expected) bytes of IDX data, found \(found)"
+        case .trailingData(let path, let expected):
+            "\(path) is longer than its header says: expected exactly \(expected) bytes of IDX data"
+        case .badMagic(let path, let found):
+            "\(path) is not an IDX file: expected the magic bytes 00 00, found \(found.map { String(format: "%02x", $0) }.joined(separator: " "))"
+        case .unsupportedDataType(let path, let found):
+            "\(path) has data type 0x\(String(format: "%02x", found)); expected 0x08 (unsigned byte)"
+        case .wrongRank(let path, let expected, let found):
+            "\(path) has \(found) dimensions; expected \(expected)"
+        case .badDimensions(let path, let dimensions, let reason):
+            "\(path) has dimensions \(dimensions.map(String.init).joined(separator: "x")): \(reason)"
+        case .countMismatch(let images, let labels):
+            "the image file holds \(images) images but the label file holds \(labels) labels"
+        case .labelOutOfRange(let index, let label, let classes):
+            "label \(index) is \(label); expected a class in 0...\(classes - 1)"
+        case .missingFile(let directory, let candidates):
+            "\(directory) has none of \(candidates.joined(separator: ", "))"
+        }
+    }
+}
+
+/// An IDX array of unsigned bytes: its dimensions and its row-major contents.
+public struct IDXArray: Sendable, Equatable {
+    public var dimensions: [Int]
+    public var bytes: [UInt8]
+
+    public init(dimensions: [Int], bytes: [UInt8]) {
+        precondition(dimensions.reduce(1, *) == bytes.count)
+        self.dimensions = dimensions
+        self.bytes = bytes
+    }
+
+    /// The largest array this reader accepts: twice the size of the MNIST training images.
+    public static let maximumBytes = 1 << 27
+
+    /// Reads an IDX file, gzip-compressed or plain, validating every field.
+    ///
+    /// The header is read and checked before any data, so a hostile header cannot trigger a giant
+    /// allocation, and the data must end exactly where the header says.
+    /// - Parameter expectedRank: the number of dimensions the caller needs.
+    public static func read(contentsOf path: String, expectedRank: Int) throws(IDXError) -> IDXArray {
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            throw .cannotOpen(path: path, reason: FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")
+        }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw .cannotOpen(path: path, reason: "it is a directory")
+        }
+        guard let file = gzopen(path, "rb") else {
+            throw .cannotOpen(path: path, reason: String(cString: strerror(errno)))
+        }
+        defer { gzclose(file) }
+
+        let magic = try readExactly(4, from: file, path: path, consumed: 0)
+        guard magic[0] == 0, magic[1] == 0 else { throw .badMagic(path: path, found: Array(magic[0..<2])) }
+        guard magic[2] == 0x08 else { throw .unsupportedDataType(path: path, found: magic[2]) }
+        let rank = Int(magic[3])
+        guard rank == expectedRank else { throw .wrongRank(path: path, expected: expectedRank, found: rank) }
+
+        let header = try readExactly(4 * rank, from: file, path: path, consumed: 4)
+        let dimensions = (0..<rank).map { d in
+            header[4 * d..<4 * d + 4].reduce(0) { $0 << 8 | Int($1) }
+        }
+        guard dimensions.allSatisfy({ $0 > 0 }) else {
+            throw .badDimensions(path: path, dimensions: dimensions, reason: "every dimension must be positive")
+        }
+        let (size, overflow) = dimensions.dropFirst().reduce((dimensions[0], false)) { acc, d in
+            let (product, o) = acc.0.multipliedReportingOverflow(by: d)
+            return (product, acc.1 || o)
+        }
+        guard !overflow, size <= maximumBytes else {
+            throw .badDimensions(path: path, dimensions: dimensions, reason: "larger than the \(maximumBytes)-byte limit")
+        }
+        let headerSize = 4 + 4 * rank
+        let bytes = try readExactly(size, from: file, path: path, consumed: headerSize)
+        var extra: UInt8 = 0
+        if gzread(file, &extra, 1) != 0 { throw .trailingData(path: path, expectedBytes: headerSize + size) }
+        return IDXArray(dimensions: dimensions, bytes: bytes)
+    }
+
+    /// Writes `self` as a plain IDX file of unsigned bytes.
+    public func write(to url: URL) throws {
+        var data = Data([0, 0, 0x08, UInt8(dimensions.count)])
+        for d in dimensions { data.append(contentsOf: withUnsafeBytes(of: UInt32(d).bigEndian, Array.init)) }
+        data.append(contentsOf: bytes)
+        try data.write(to: url, options: .atomic)
+    }
+}
+
+/// Reads exactly `count` bytes, or throws `truncated` (short read) or `corrupt` (zlib error).
+private func readExactly(_ count: Int, from file: gzFile, path: String, consumed: Int) throws(IDXError) -> [UInt8] {
+    var bytes = [UInt8](repeating: 0, count: count)
+    var filled = 0
+    while filled < count {
+        let chunk = UInt32(min(count - filled, 1 << 24))
+        let read = bytes.withUnsafeMutableBytes { gzread(file, $0.baseAddress! + filled, chunk) }
+        var code: Int32 = 0
+        let message = String(cString: gzerror(file, &code))
+        if read < 0 || (code != Z_OK && code != Z_BUF_ERROR) {
+            throw .corrupt(path: path, reason: message)
+        }
+        if read == 0 || code == Z_BUF_ERROR {
+            throw .truncated(path: path, expectedBytes: consumed + count, foundBytes: consumed + filled + max(Int(read), 0))
+        }
+        filled += Int(read)
+    }
+    return bytes
+}

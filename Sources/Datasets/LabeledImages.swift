@@ -1,0 +1,90 @@
+import Foundation
+
+/// Gray-scale images with one class label each, kept as bytes (0 = background).
+public struct LabeledImages: Sendable {
+    public let count: Int
+    public let height: Int
+    public let width: Int
+    /// (count, height, width), row-major.
+    public let pixels: [UInt8]
+    public let labels: [UInt8]
+
+    /// The classes every label must fall in: 0..<classCount.
+    public static let classCount = 10
+
+    /// Pairs an image array (rank 3) with a label array (rank 1), checking that they agree.
+    public init(images: IDXArray, labels: IDXArray) throws(IDXError) {
+        guard images.dimensions[0] == labels.dimensions[0] else {
+            throw .countMismatch(images: images.dimensions[0], labels: labels.dimensions[0])
+        }
+        if let bad = labels.bytes.firstIndex(where: { Int($0) >= Self.classCount }) {
+            throw .labelOutOfRange(index: bad, label: labels.bytes[bad], classes: Self.classCount)
+        }
+        self.init(
+            count: images.dimensions[0], height: images.dimensions[1], width: images.dimensions[2],
+            pixels: images.bytes, labels: labels.bytes)
+    }
+
+    init(count: Int, height: Int, width: Int, pixels: [UInt8], labels: [UInt8]) {
+        self.count = count
+        self.height = height
+        self.width = width
+        self.pixels = pixels
+        self.labels = labels
+    }
+
+    /// The images in `range`, in order.
+    public func slice(_ range: Range<Int>) -> LabeledImages {
+        let size = height * width
+        return LabeledImages(
+            count: range.count, height: height, width: width,
+            pixels: Array(pixels[range.lowerBound * size..<range.upperBound * size]),
+            labels: Array(labels[range]))
+    }
+}
+
+/// A training set and a test set read from one directory of standard IDX files.
+public struct IDXDataset: Sendable {
+    public let train: LabeledImages
+    public let test: LabeledImages
+
+    /// The standard file names (MNIST, Fashion-MNIST), each also accepted gzipped or with a dot
+    /// before `idx` as some mirrors spell it.
+    static let fileNames = (
+        trainImages: "train-images-idx3-ubyte", trainLabels: "train-labels-idx1-ubyte",
+        testImages: "t10k-images-idx3-ubyte", testLabels: "t10k-labels-idx1-ubyte"
+    )
+
+    /// Reads the four files of `directory`.
+    /// - Throws: `IDXError` for a missing or malformed file, or train and test image sizes that differ.
+    public init(directory: URL) throws(IDXError) {
+        func find(_ name: String) throws(IDXError) -> String {
+            let dotted = name.replacingOccurrences(of: "-idx", with: ".idx")
+            let candidates = [name, name + ".gz", dotted, dotted + ".gz"]
+            for candidate in candidates {
+                let path = directory.appendingPathComponent(candidate).path
+                if FileManager.default.fileExists(atPath: path) { return path }
+            }
+            throw .missingFile(directory: directory.path, candidates: candidates)
+        }
+        func load(_ images: String, _ labels: String) throws(IDXError) -> LabeledImages {
+            let imagePath = try find(images)
+            let imageArray = try IDXArray.read(contentsOf: imagePath, expectedRank: 3)
+            let labelArray = try IDXArray.read(contentsOf: try find(labels), expectedRank: 1)
+            return try LabeledImages(images: imageArray, labels: labelArray)
+        }
+        let names = Self.fileNames
+        train = try load(names.trainImages, names.trainLabels)
+        test = try load(names.testImages, names.testLabels)
+        guard train.height == test.height, train.width == test.width else {
+            throw .badDimensions(
+                path: directory.path, dimensions: [test.height, test.width],
+                reason: "test images must have the training images' size \(train.height)x\(train.width)")
+        }
+    }
+
+    /// The directory of the four official MNIST files bundled with the package.
+    public static var bundledMNIST: URL {
+        (Bundle.module.resourceURL ?? Bundle.module.bundleURL).appendingPathComponent("mnist")
+    }
+}

@@ -1,0 +1,234 @@
+// Convolution kernels on channel-major activations.
+//
+// Legend: C input channels, F output channels (filters), N images, H x W input plane,
+// R x R kernel, OH x OW = (H - R + 1) x (W - R + 1) output plane (stride 1, no padding).
+// Activations are stored (C, N, H, W): every channel is one contiguous block of N planes, so a
+// convolution is one GEMM, out (F, N*OH*OW) = weight (F, C*R*R) x columns (C*R*R, N*OH*OW),
+// whose result is already in the (F, N, OH, OW) layout the next layer reads.
+
+/// The geometry of a stride-1, unpadded convolution over a batch of `count` images.
+public struct ConvolutionShape: Sendable, Equatable {
+    public var inputChannels: Int
+    public var outputChannels: Int
+    public var height: Int
+    public var width: Int
+    public var kernel: Int
+    public var count: Int
+
+    public init(inputChannels: Int, outputChannels: Int, height: Int, width: Int, kernel: Int, count: Int) {
+        self.inputChannels = inputChannels
+        self.outputChannels = outputChannels
+        self.height = height
+        self.width = width
+        self.kernel = kernel
+        self.count = count
+    }
+
+    public var outputHeight: Int { height - kernel + 1 }
+    public var outputWidth: Int { width - kernel + 1 }
+    /// Rows of the column matrix: C*R*R, the length of one filter.
+    public var patchSize: Int { inputChannels * kernel * kernel }
+    /// Columns of the column matrix: N*OH*OW.
+    public var positions: Int { count * outputHeight * outputWidth }
+    public var inputSize: Int { inputChannels * count * height * width }
+    public var outputSize: Int { outputChannels * positions }
+}
+
+/// Unfolds input (C, N, H, W) into columns (C*R*R, N*OH*OW): row (c, kh, kw), column (n, y, x)
+/// holds input[c, n, y + kh, x + kw].
+public func im2col(_ input: UnsafePointer<Float>, _ shape: ConvolutionShape, into columns: UnsafeMutablePointer<Float>) {
+    let (h, w, r, n) = (shape.height, shape.width, shape.kernel, shape.count)
+    let (oh, ow) = (shape.outputHeight, shape.outputWidth)
+    var out = columns
+    for c in 0..<shape.inputChannels {
+        for kh in 0..<r {
+            for kw in 0..<r {
+                for i in 0..<n {
+                    let plane = input + (c * n + i) * h * w
+                    for y in 0..<oh {
+                        out.update(from: plane + (y + kh) * w + kw, count: ow)
+                        out += ow
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The adjoint of `im2col`: adds every column entry back onto the input position it was read
+/// from. `inputGradient` (C, N, H, W) is overwritten.
+public func col2im(_ columns: UnsafePointer<Float>, _ shape: ConvolutionShape, into inputGradient: UnsafeMutablePointer<Float>) {
+    let (h, w, r, n) = (shape.height, shape.width, shape.kernel, shape.count)
+    let (oh, ow) = (shape.outputHeight, shape.outputWidth)
+    inputGradient.update(repeating: 0, count: shape.inputSize)
+    var source = columns
+    for c in 0..<shape.inputChannels {
+        for kh in 0..<r {
+            for kw in 0..<r {
+                for i in 0..<n {
+                    let plane = inputGradient + (c * n + i) * h * w
+                    for y in 0..<oh {
+                        let row = plane + (y + kh) * w + kw
+                        for x in 0..<ow { row[x] += source[x] }
+                        source += ow
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Adds `bias[f]` to every element of output channel f of an (F, P) matrix.
+public func addBias(_ output: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, channels: Int, positions: Int) {
+    for f in 0..<channels {
+        let row = output + f * positions
+        let b = bias[f]
+        for j in 0..<positions { row[j] += b }
+    }
+}
+
+/// biasGradient[f] += sum over the P positions of outputGradient[f, :].
+public func accumulateBiasGradient(
+    _ outputGradient: UnsafePointer<Float>, channels: Int, positions: Int, into biasGradient: UnsafeMutablePointer<Float>
+) {
+    for f in 0..<channels {
+        let row = outputGradient + f * positions
+        var sum = SIMD16<Float>()
+        var j = 0
+        while j + microColumns <= positions {
+            sum += load(row + j)
+            j += microColumns
+        }
+        var total = sum.sum()
+        while j < positions {
+            total += row[j]
+            j += 1
+        }
+        biasGradient[f] += total
+    }
+}
+
+// MARK: - Direct convolution for a single input channel (C1)
+
+/// Whether `directConvolutionForward` and `directConvolutionWeightGradient` handle `shape`:
+/// one input channel, a 5x5 kernel and output rows at least one vector wide.
+public func supportsDirectConvolution(_ shape: ConvolutionShape) -> Bool {
+    shape.inputChannels == 1 && shape.kernel == 5 && shape.outputWidth >= microColumns
+}
+
+/// Column offsets of the 16-wide vectors covering one output row: 0, 16, ..., and a last one
+/// ending exactly at the row's end (it may overlap the one before).
+@inline(__always)
+private func rowSegments(_ outputWidth: Int) -> [Int] {
+    var starts = Array(stride(from: 0, to: outputWidth - microColumns + 1, by: microColumns))
+    if starts.last! + microColumns < outputWidth { starts.append(outputWidth - microColumns) }
+    return starts
+}
+
+/// out (F, N, OH, OW) = weight (F, 1, 5, 5) correlated with input (1, N, H, W), plus bias.
+///
+/// Accumulates 6 filters x 16 output columns in registers, reading the input rows directly:
+/// no column matrix is built.
+/// - Precondition: `supportsDirectConvolution(shape)`.
+public func directConvolutionForward(
+    _ input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+    _ shape: ConvolutionShape, into output: UnsafeMutablePointer<Float>
+) {
+    precondition(supportsDirectConvolution(shape))
+    let (h, w, n) = (shape.height, shape.width, shape.count)
+    let (oh, ow) = (shape.outputHeight, shape.outputWidth)
+    let plane = oh * ow
+    let segments = rowSegments(ow)
+    // Filters in groups of 6, packed tap-major: packed[t * 6 + f] = weight[f, t], zero-padded.
+    var packed = [Float](repeating: 0, count: 25 * microRows)
+    var packedBias = [Float](repeating: 0, count: microRows)
+    for f0 in stride(from: 0, to: shape.outputChannels, by: microRows) {
+        let filters = min(microRows, shape.outputChannels - f0)
+        for f in 0..<microRows {
+            packedBias[f] = f < filters ? bias[f0 + f] : 0
+            for t in 0..<25 { packed[t * microRows + f] = f < filters ? weight[(f0 + f) * 25 + t] : 0 }
+        }
+        packed.withUnsafeBufferPointer { wp in
+            let wt = wp.baseAddress!
+            for i in 0..<n {
+                let image = input + i * h * w
+                for y in 0..<oh {
+                    for x in segments {
+                        var a0 = SIMD16<Float>(repeating: packedBias[0]), a1 = SIMD16<Float>(repeating: packedBias[1])
+                        var a2 = SIMD16<Float>(repeating: packedBias[2]), a3 = SIMD16<Float>(repeating: packedBias[3])
+                        var a4 = SIMD16<Float>(repeating: packedBias[4]), a5 = SIMD16<Float>(repeating: packedBias[5])
+                        for kh in 0..<5 {
+                            let row = image + (y + kh) * w + x
+                            for kw in 0..<5 {
+                                let v = load(row + kw)
+                                let t = wt + (kh * 5 + kw) * microRows
+                                a0.addProduct(SIMD16(repeating: t[0]), v)
+                                a1.addProduct(SIMD16(repeating: t[1]), v)
+                                a2.addProduct(SIMD16(repeating: t[2]), v)
+                                a3.addProduct(SIMD16(repeating: t[3]), v)
+                                a4.addProduct(SIMD16(repeating: t[4]), v)
+                                a5.addProduct(SIMD16(repeating: t[5]), v)
+                            }
+                        }
+                        let out = output + (f0 * n + i) * plane + y * ow + x
+                        let next = n * plane
+                        store(a0, out)
+                        if filters > 1 { store(a1, out + next) }
+                        if filters > 2 { store(a2, out + 2 * next) }
+                        if filters > 3 { store(a3, out + 3 * next) }
+                        if filters > 4 { store(a4, out + 4 * next) }
+                        if filters > 5 { store(a5, out + 5 * next) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// weightGradient (F, 1, 5, 5) += sum over n, y, x of
+/// outputGradient[f, n, y, x] * input[0, n, y + kh, x + kw].
+/// - Precondition: `supportsDirectConvolution(shape)`.
+public func directConvolutionWeightGradient(
+    _ input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
+    _ shape: ConvolutionShape, into weightGradient: UnsafeMutablePointer<Float>
+) {
+    precondition(supportsDirectConvolution(shape))
+    let (h, w, n) = (shape.height, shape.width, shape.count)
+    let (oh, ow) = (shape.outputHeight, shape.outputWidth)
+    let plane = oh * ow
+    let segments = rowSegments(ow)
+    // A segment that overlaps the previous one counts only its new columns.
+    let masks: [SIMD16<Float>] = segments.enumerated().map { index, start in
+        let fresh = index == 0 ? 0 : segments[index - 1] + microColumns - start
+        var mask = SIMD16<Float>(repeating: 1)
+        for lane in 0..<max(fresh, 0) { mask[lane] = 0 }
+        return mask
+    }
+    for f in 0..<shape.outputChannels {
+        for kh in 0..<5 {
+            var s0 = SIMD16<Float>(), s1 = SIMD16<Float>(), s2 = SIMD16<Float>()
+            var s3 = SIMD16<Float>(), s4 = SIMD16<Float>()
+            for i in 0..<n {
+                let image = input + i * h * w
+                let gradient = outputGradient + (f * n + i) * plane
+                for y in 0..<oh {
+                    let row = image + (y + kh) * w
+                    for (segment, x) in segments.enumerated() {
+                        let g = load(gradient + y * ow + x) * masks[segment]
+                        s0.addProduct(g, load(row + x))
+                        s1.addProduct(g, load(row + x + 1))
+                        s2.addProduct(g, load(row + x + 2))
+                        s3.addProduct(g, load(row + x + 3))
+                        s4.addProduct(g, load(row + x + 4))
+                    }
+                }
+            }
+            let taps = weightGradient + f * 25 + kh * 5
+            taps[0] += s0.sum()
+            taps[1] += s1.sum()
+            taps[2] += s2.sum()
+            taps[3] += s3.sum()
+            taps[4] += s4.sum()
+        }
+    }
+}

@@ -1,0 +1,195 @@
+// Single-precision matrix multiply: a cache-blocked GEMM with packed panels and a 6x16
+// register-blocked micro-kernel on SIMD16<Float> (the BLIS loop order).
+//
+// Legend: C is m x n, A is m x k, B is k x n, all row-major with leading dimensions lda/ldb/ldc.
+// op(A) and op(B) read the stored matrix transposed when `transposeA`/`transposeB` is set.
+
+/// Rows of C computed by one micro-kernel call.
+let microRows = 6
+/// Columns of C computed by one micro-kernel call: one SIMD16<Float>.
+let microColumns = 16
+/// Depth of one packed block; A panel (6 x 256) and B panel (256 x 16) stay in L1.
+let blockDepth = 256
+/// Rows of A packed at once (a multiple of `microRows`).
+let blockRows = 72
+/// Columns of B packed at once (a multiple of `microColumns`); the packed block stays in L2.
+let blockColumns = 512
+
+/// Reusable packing buffers for `gemm`. One per thread: it is mutated by every call.
+public final class GEMMWorkspace: @unchecked Sendable {
+    let packedA: UnsafeMutablePointer<Float>
+    let packedB: UnsafeMutablePointer<Float>
+
+    public init() {
+        packedA = .allocate(capacity: blockRows * blockDepth)
+        packedB = .allocate(capacity: blockDepth * blockColumns)
+    }
+
+    deinit {
+        packedA.deallocate()
+        packedB.deallocate()
+    }
+}
+
+/// `C = op(A) op(B)`, or `C += op(A) op(B)` when `accumulate` is set.
+///
+/// - Parameters:
+///   - transposeA: read A as stored k x m (element (i, p) at `a[p * lda + i]`).
+///   - transposeB: read B as stored n x k (element (p, j) at `b[j * ldb + p]`).
+///   - workspace: packing buffers owned by the calling thread.
+public func gemm(
+    transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, workspace: GEMMWorkspace
+) {
+    guard m > 0, n > 0 else { return }
+    if k == 0 {
+        if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
+        return
+    }
+    for jc in stride(from: 0, to: n, by: blockColumns) {
+        let nc = min(blockColumns, n - jc)
+        for pc in stride(from: 0, to: k, by: blockDepth) {
+            let kc = min(blockDepth, k - pc)
+            packB(transposed: transposeB, b: b, ldb: ldb, row: pc, column: jc, depth: kc, width: nc, into: workspace.packedB)
+            let addToC = accumulate || pc > 0
+            for ic in stride(from: 0, to: m, by: blockRows) {
+                let mc = min(blockRows, m - ic)
+                packA(transposed: transposeA, a: a, lda: lda, row: ic, column: pc, height: mc, depth: kc, into: workspace.packedA)
+                for jr in stride(from: 0, to: nc, by: microColumns) {
+                    let panelB = workspace.packedB + jr * kc
+                    for ir in stride(from: 0, to: mc, by: microRows) {
+                        microKernel(
+                            depth: kc, a: workspace.packedA + ir * kc, b: panelB,
+                            c: c + (ic + ir) * ldc + jc + jr, ldc: ldc,
+                            rows: min(microRows, mc - ir), columns: min(microColumns, nc - jr), accumulate: addToC)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Packs op(A)[row..<row+height, column..<column+depth] as panels of 6 rows, each stored
+/// depth-major (6 consecutive floats per step of p), zero-filling a short last panel.
+@inline(__always)
+private func packA(
+    transposed: Bool, a: UnsafePointer<Float>, lda: Int, row: Int, column: Int, height: Int, depth: Int,
+    into packed: UnsafeMutablePointer<Float>
+) {
+    var out = packed
+    for ir in stride(from: 0, to: height, by: microRows) {
+        let rows = min(microRows, height - ir)
+        for p in 0..<depth {
+            for r in 0..<microRows {
+                if r < rows {
+                    let i = row + ir + r, q = column + p
+                    out[r] = transposed ? a[q * lda + i] : a[i * lda + q]
+                } else {
+                    out[r] = 0
+                }
+            }
+            out += microRows
+        }
+    }
+}
+
+/// Packs op(B)[row..<row+depth, column..<column+width] as panels of 16 columns, each stored
+/// depth-major (16 consecutive floats per step of p), zero-filling a short last panel.
+@inline(__always)
+private func packB(
+    transposed: Bool, b: UnsafePointer<Float>, ldb: Int, row: Int, column: Int, depth: Int, width: Int,
+    into packed: UnsafeMutablePointer<Float>
+) {
+    var out = packed
+    for jr in stride(from: 0, to: width, by: microColumns) {
+        let columns = min(microColumns, width - jr)
+        if !transposed && columns == microColumns {
+            for p in 0..<depth {
+                store(load(b + (row + p) * ldb + column + jr), out)
+                out += microColumns
+            }
+        } else if !transposed {
+            for p in 0..<depth {
+                let source = b + (row + p) * ldb + column + jr
+                for j in 0..<microColumns { out[j] = j < columns ? source[j] : 0 }
+                out += microColumns
+            }
+        } else {
+            for p in 0..<depth {
+                for j in 0..<microColumns {
+                    out[j] = j < columns ? b[(column + jr + j) * ldb + row + p] : 0
+                }
+                out += microColumns
+            }
+        }
+    }
+}
+
+/// C[0..<rows, 0..<columns] (+)= Apanel (6 x depth) * Bpanel (depth x 16).
+@inline(__always)
+private func microKernel(
+    depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+    c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, columns: Int, accumulate: Bool
+) {
+    var c0 = SIMD16<Float>(), c1 = SIMD16<Float>(), c2 = SIMD16<Float>()
+    var c3 = SIMD16<Float>(), c4 = SIMD16<Float>(), c5 = SIMD16<Float>()
+    var pa = a, pb = b
+    for _ in 0..<depth {
+        let v = load(pb)
+        c0.addProduct(SIMD16(repeating: pa[0]), v)
+        c1.addProduct(SIMD16(repeating: pa[1]), v)
+        c2.addProduct(SIMD16(repeating: pa[2]), v)
+        c3.addProduct(SIMD16(repeating: pa[3]), v)
+        c4.addProduct(SIMD16(repeating: pa[4]), v)
+        c5.addProduct(SIMD16(repeating: pa[5]), v)
+        pa += microRows
+        pb += microColumns
+    }
+    if rows == microRows && columns == microColumns {
+        let tile = (c0, c1, c2, c3, c4, c5)
+        withUnsafeBytes(of: tile) { raw in
+            let t = raw.bindMemory(to: SIMD16<Float>.self)
+            for r in 0..<microRows {
+                let row = c + r * ldc
+                store(accumulate ? load(row) + t[r] : t[r], row)
+            }
+        }
+    } else {
+        let tile = (c0, c1, c2, c3, c4, c5)
+        withUnsafeBytes(of: tile) { raw in
+            let t = raw.bindMemory(to: Float.self)
+            for r in 0..<rows {
+                let row = c + r * ldc
+                for j in 0..<columns {
+                    row[j] = accumulate ? row[j] + t[r * microColumns + j] : t[r * microColumns + j]
+                }
+            }
+        }
+    }
+}
+
+// MARK: - Vector loads and stores
+
+@inline(__always)
+func load(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+}
+
+@inline(__always)
+func load(_ p: UnsafeMutablePointer<Float>) -> SIMD16<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+}
+
+@inline(__always)
+func store(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
+}
+
+extension SIMD16<Float> {
+    /// `self += a * b`, fused.
+    @inline(__always)
+    mutating func addProduct(_ a: SIMD16<Float>, _ b: SIMD16<Float>) {
+        self = addingProduct(a, b)
+    }
+}

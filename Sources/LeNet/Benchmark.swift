@@ -1,0 +1,49 @@
+import Datasets
+import Dispatch
+
+/// Throughput of training and inference on this machine, measured on real images.
+public struct BenchmarkResult: Sendable {
+    public let threads: Int
+    public let batchSize: Int
+    /// Seconds for one training epoch over `trainingImages` images.
+    public let epochSeconds: Double
+    public let trainingImages: Int
+    /// Forward passes over the test set, all threads, chunks of `LeNet5.chunkSize`.
+    public let inferenceSeconds: Double
+    public let inferenceImages: Int
+    /// Mean seconds per image, one image at a time on one thread.
+    public let singleImageSeconds: Double
+
+    public var trainingImagesPerSecond: Double { Double(trainingImages) / epochSeconds }
+    public var inferenceImagesPerSecond: Double { Double(inferenceImages) / inferenceSeconds }
+}
+
+public enum Benchmark {
+    /// Trains one epoch (after a short warm-up) and times inference on `dataset`.
+    public static func run(dataset: IDXDataset, batchSize: Int, threads: Int, singleImages: Int = 2000) throws(TrainingError) -> BenchmarkResult {
+        var configuration = TrainingConfiguration()
+        configuration.batchSize = batchSize
+        configuration.threads = threads
+        configuration.validationSize = 0
+        configuration.selection = .last
+        configuration.epochs = 1
+        let trainer = try Trainer(configuration: configuration, dataset: dataset)
+        _ = trainer.runner.evaluate(trainer.model, on: trainer.test, range: 0..<1000)
+        let (_, epochSeconds) = trainer.trainEpoch()
+
+        let inferenceStart = DispatchTime.now()
+        let evaluation = trainer.runner.evaluate(trainer.model, on: trainer.test)
+        let inferenceSeconds = seconds(since: inferenceStart)
+
+        let single = Runner(threads: 1)
+        let count = min(singleImages, trainer.test.count)
+        let singleStart = DispatchTime.now()
+        for i in 0..<count {
+            _ = single.evaluate(trainer.model, on: trainer.test, range: i..<i + 1)
+        }
+        let singleSeconds = seconds(since: singleStart) / Double(count)
+        return BenchmarkResult(
+            threads: threads, batchSize: batchSize, epochSeconds: epochSeconds, trainingImages: trainer.train.count,
+            inferenceSeconds: inferenceSeconds, inferenceImages: evaluation.count, singleImageSeconds: singleSeconds)
+    }
+}

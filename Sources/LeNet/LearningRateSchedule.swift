@@ -1,0 +1,38 @@
+import Foundation
+
+/// The learning rate of each epoch.
+public enum LearningRateSchedule: Sendable, Equatable, CustomStringConvertible {
+    /// The same rate every epoch.
+    case constant(Float)
+    /// Half a cosine from `base` at the first epoch down towards 0 at the end.
+    case cosine(base: Float)
+    /// One rate per epoch; epochs past the end keep the last rate.
+    case list([Float])
+
+    /// The original exercise's 20 rates: 0.05 x2, 0.02 x3, 0.01 x3, 0.005 x4, 0.001 x4, 0.0005 x4.
+    public static let original = LearningRateSchedule.list(
+        [Float](repeating: 0.05, count: 2) + [Float](repeating: 0.02, count: 3) + [Float](repeating: 0.01, count: 3)
+            + [Float](repeating: 0.005, count: 4) + [Float](repeating: 0.001, count: 4)
+            + [Float](repeating: 0.0005, count: 4))
+
+    /// The rate for `epoch` (0-based) of a run of `epochs`.
+    public func rate(epoch: Int, of epochs: Int) -> Float {
+        switch self {
+        case .constant(let rate):
+            return rate
+        case .cosine(let base):
+            return base * Float(0.5 * (1 + cos(Double.pi * Double(epoch) / Double(max(epochs, 1)))))
+        case .list(let rates):
+            return rates[min(epoch, rates.count - 1)]
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .constant(let rate): "constant \(rate)"
+        case .cosine(let base): "cosine from \(base)"
+        case .list(let rates) where self == .original: "original (\(rates.count) epochs, 0.05 to 0.0005)"
+        case .list(let rates): "list " + rates.map { "\($0)" }.joined(separator: ",")
+        }
+    }
+}

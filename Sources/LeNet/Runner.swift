@@ -1,0 +1,132 @@
+import Datasets
+import Dispatch
+import Kernels
+
+/// LeNet-5's weights together with the input normalisation they were trained with.
+public struct Model: Sendable, Equatable {
+    /// Flat, in `ParameterLayout` order.
+    public var parameters: [Float]
+    public var normalization: Normalization
+
+    public init(parameters: [Float], normalization: Normalization) {
+        precondition(parameters.count == ParameterLayout.count)
+        self.parameters = parameters
+        self.normalization = normalization
+    }
+}
+
+/// The outcome of running a model over a set of labelled images.
+public struct Evaluation: Sendable {
+    public let predictions: [UInt8]
+    public let labels: [UInt8]
+    /// Summed cross-entropy.
+    public let loss: Double
+
+    public var count: Int { labels.count }
+    public var correct: Int { zip(predictions, labels).reduce(0) { $0 + ($1.0 == $1.1 ? 1 : 0) } }
+    /// In percent.
+    public var accuracy: Double { count == 0 ? 0 : 100 * Double(correct) / Double(count) }
+    public var meanLoss: Double { count == 0 ? 0 : loss / Double(count) }
+
+    /// matrix[true][predicted] counts.
+    public var confusionMatrix: [[Int]] {
+        var matrix = [[Int]](repeating: [Int](repeating: 0, count: LeNet5.classes), count: LeNet5.classes)
+        for (p, t) in zip(predictions, labels) { matrix[Int(t)][Int(p)] += 1 }
+        return matrix
+    }
+}
+
+/// Runs LeNet-5 on `threads` threads, each with its own workspace. Work is split into fixed,
+/// contiguous shares and per-thread sums are combined in thread order, so a given thread count
+/// always gives bit-identical results.
+public final class Runner: @unchecked Sendable {
+    public let threads: Int
+    let workspaces: [Workspace]
+
+    public init(threads: Int) {
+        precondition(threads > 0)
+        self.threads = threads
+        workspaces = (0..<threads).map { _ in Workspace() }
+    }
+
+    /// Calls `body(thread, range)` on every thread for its share of 0..<count.
+    func parallel(_ count: Int, _ body: (Int, Range<Int>) -> Void) {
+        let used = min(threads, count)
+        guard used > 1 else {
+            body(0, 0..<count)
+            return
+        }
+        // Each thread touches only its own workspace and its own share of the outputs.
+        nonisolated(unsafe) let body = body
+        DispatchQueue.concurrentPerform(iterations: used) { t in
+            body(t, count * t / used..<count * (t + 1) / used)
+        }
+    }
+
+    /// The predictions and summed loss of `model` on images `range` of `images`.
+    public func evaluate(_ model: Model, on images: LabeledImages, range: Range<Int>? = nil) -> Evaluation {
+        let range = range ?? 0..<images.count
+        var predictions = [UInt8](repeating: 0, count: range.count)
+        var losses = [Double](repeating: 0, count: threads)
+        model.parameters.withUnsafeBufferPointer { parameters in
+            predictions.withUnsafeMutableBufferPointer { predictionBuffer in
+                losses.withUnsafeMutableBufferPointer { lossBuffer in
+                    let out = predictionBuffer, loss = lossBuffer
+                    parallel(range.count) { t, share in
+                        let ws = workspaces[t]
+                        for start in stride(from: share.lowerBound, to: share.upperBound, by: ws.capacity) {
+                            let n = min(ws.capacity, share.upperBound - start)
+                            for i in 0..<n {
+                                let index = range.lowerBound + start + i
+                                model.normalization.fill(ws.inputImage(i), from: images, index: index)
+                                ws.setLabel(images.labels[index], at: i)
+                            }
+                            loss[t] += LeNet5.forward(parameters: parameters.baseAddress!, workspace: ws, count: n)
+                            for i in 0..<n { out[start + i] = UInt8(ws.prediction(image: i, count: n)) }
+                        }
+                    }
+                }
+            }
+        }
+        return Evaluation(predictions: predictions, labels: Array(images.labels[range]), loss: losses.reduce(0, +))
+    }
+
+    /// Accumulates the gradient of the mean loss over `indices` of `images` into the first
+    /// workspace's `parameterGradients` (overwritten).
+    /// - Returns: the summed loss of the batch.
+    public func gradient(
+        of model: Model, on images: LabeledImages, indices: ArraySlice<Int>
+    ) -> Double {
+        let batch = indices.count
+        var losses = [Double](repeating: 0, count: threads)
+        model.parameters.withUnsafeBufferPointer { parameters in
+            losses.withUnsafeMutableBufferPointer { lossBuffer in
+                let loss = lossBuffer
+                parallel(batch) { t, share in
+                    let ws = workspaces[t]
+                    ws.parameterGradients.update(repeating: 0, count: ParameterLayout.count)
+                    for start in stride(from: share.lowerBound, to: share.upperBound, by: ws.capacity) {
+                        let n = min(ws.capacity, share.upperBound - start)
+                        for i in 0..<n {
+                            let index = indices[indices.startIndex + start + i]
+                            model.normalization.fill(ws.inputImage(i), from: images, index: index)
+                            ws.setLabel(images.labels[index], at: i)
+                        }
+                        loss[t] += LeNet5.forward(
+                            parameters: parameters.baseAddress!, workspace: ws, count: n,
+                            computeGradient: true, lossScale: Float(batch))
+                        LeNet5.backward(parameters: parameters.baseAddress!, workspace: ws, count: n)
+                    }
+                }
+            }
+        }
+        let total = workspaces[0].parameterGradients
+        for ws in workspaces.dropFirst().prefix(min(threads, batch) - 1) {
+            for i in 0..<ParameterLayout.count { total[i] += ws.parameterGradients[i] }
+        }
+        return losses.reduce(0, +)
+    }
+
+    /// The gradient left by the last `gradient` call.
+    public var parameterGradients: UnsafeMutablePointer<Float> { workspaces[0].parameterGradients }
+}

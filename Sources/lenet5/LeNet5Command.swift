@@ -1,0 +1,49 @@
+import ArgumentParser
+import Foundation
+
+@main
+struct LeNet5Command: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lenet5",
+        abstract: "Train, test and benchmark LeNet-5 on MNIST, written from scratch in Swift.",
+        subcommands: [TrainCommand.self, TestCommand.self, BenchCommand.self],
+        defaultSubcommand: nil)
+}
+
+/// Prints `message` to standard error as the one-line reason for a non-zero exit.
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+
+    init(_ error: any Error) {
+        description = "\(error)"
+    }
+}
+
+/// Options shared by every command that reads a data set.
+struct DataOptions: ParsableArguments {
+    @Option(name: .customLong("data"), help: ArgumentHelp(
+        "Folder with the four IDX files (train-images-idx3-ubyte, ... gzipped or not).",
+        valueName: "dir"))
+    var directory: String?
+
+    @Option(help: "Worker threads (default: one per core).")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    func validate() throws {
+        guard (1...256).contains(threads) else { throw ValidationError("--threads must be between 1 and 256, got \(threads)") }
+    }
+}
+
+/// Standard output is a terminal (draw progress) rather than a file or pipe (plain lines).
+var standardOutputIsTerminal: Bool { isatty(STDOUT_FILENO) == 1 }
+
+/// `1234567` as `1,234,567`.
+func grouped(_ n: Int) -> String {
+    let digits = String(n.magnitude)
+    var out = ""
+    for (i, c) in digits.enumerated() {
+        if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+        out.append(c)
+    }
+    return (n < 0 ? "-" : "") + out
+}

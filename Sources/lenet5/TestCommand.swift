@@ -1,0 +1,46 @@
+import ArgumentParser
+import Foundation
+import LeNet
+
+struct TestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "test",
+        abstract: "Accuracy, per-class accuracy and confusion matrix of a checkpoint on the test set.")
+
+    @Option(help: ArgumentHelp("A checkpoint written by 'lenet5 train'.", valueName: "path"))
+    var checkpoint: String
+
+    @OptionGroup var data: DataOptions
+
+    func run() throws {
+        let loaded: Checkpoint
+        do {
+            loaded = try Checkpoint(contentsOf: URL(fileURLWithPath: checkpoint))
+        } catch {
+            throw CommandFailure(error)
+        }
+        let dataset = try data.load()
+        guard dataset.test.height == 28, dataset.test.width == 28 else {
+            throw CommandFailure(TrainingError.unsupportedImageSize(height: dataset.test.height, width: dataset.test.width))
+        }
+        let evaluation = Runner(threads: data.threads).evaluate(loaded.model, on: dataset.test)
+        let epoch = loaded.metadata["epoch"].map { ", epoch \($0)" } ?? ""
+        print("checkpoint \(checkpoint)\(epoch)")
+        print(String(format: "test accuracy: %@/%@ = %.2f%%  (mean loss %.4f)",
+                     grouped(evaluation.correct), grouped(evaluation.count), evaluation.accuracy, evaluation.meanLoss))
+        print()
+        let matrix = evaluation.confusionMatrix
+        print("per class:")
+        for (k, row) in matrix.enumerated() {
+            let total = row.reduce(0, +)
+            let rate = total == 0 ? 0 : 100 * Double(row[k]) / Double(total)
+            print(String(format: "  %d  %5@/%-5@ %6.2f%%", k, grouped(row[k]), grouped(total), rate))
+        }
+        print()
+        print("confusion matrix (rows: true class, columns: predicted):")
+        print("      " + (0..<matrix.count).map { String(format: "%6d", $0) }.joined())
+        for (k, row) in matrix.enumerated() {
+            print(String(format: "  %2d  ", k) + row.map { String(format: "%6d", $0) }.joined())
+        }
+    }
+}
