@@ -1,0 +1,175 @@
+import XCTest
+@testable import Kernels
+
+final class ConvolutionTests: XCTestCase {
+    /// Forward through the fast path `Convolution` would pick: direct for one channel, im2col + GEMM otherwise.
+    private func fastForward(_ input: [Float], _ weight: [Float], _ bias: [Float], _ s: ConvolutionShape) -> [Float] {
+        var out = [Float](repeating: .nan, count: s.outputSize)
+        var columns = [Float](repeating: .nan, count: s.patchSize * s.positions)
+        let workspace = GEMMWorkspace()
+        out.withUnsafeMutableBufferPointer { o in
+            if supportsDirectConvolution(s) {
+                directConvolutionForward(input, weight: weight, bias: bias, s, into: o.baseAddress!)
+            } else {
+                columns.withUnsafeMutableBufferPointer { cols in
+                    im2col(input, s, into: cols.baseAddress!)
+                    gemm(
+                        transposeA: false, transposeB: false, m: s.outputChannels, n: s.positions, k: s.patchSize,
+                        a: weight, lda: s.patchSize, b: cols.baseAddress!, ldb: s.positions, c: o.baseAddress!,
+                        ldc: s.positions, accumulate: false, workspace: workspace)
+                    addBias(o.baseAddress!, bias: bias, channels: s.outputChannels, positions: s.positions)
+                }
+            }
+        }
+        return out
+    }
+
+    private func operands(_ s: ConvolutionShape, seed: UInt64) -> (input: [Float], weight: [Float], bias: [Float], gradient: [Float]) {
+        var random = TestRandom(seed: seed)
+        return (random.array(s.inputSize), random.array(s.outputChannels * s.patchSize), random.array(s.outputChannels), random.array(s.outputSize))
+    }
+
+    let shapes = [
+        // C1 of LeNet-5, a filter count that is not a multiple of 6, odd widths (overlapping last vector).
+        ConvolutionShape(inputChannels: 1, outputChannels: 6, height: 32, width: 32, kernel: 5, count: 3),
+        ConvolutionShape(inputChannels: 1, outputChannels: 8, height: 21, width: 23, kernel: 5, count: 2),
+        ConvolutionShape(inputChannels: 1, outputChannels: 3, height: 40, width: 41, kernel: 5, count: 1),
+        // im2col + GEMM: C3, C5, and odd shapes.
+        ConvolutionShape(inputChannels: 6, outputChannels: 16, height: 14, width: 14, kernel: 5, count: 3),
+        ConvolutionShape(inputChannels: 16, outputChannels: 120, height: 5, width: 5, kernel: 5, count: 5),
+        ConvolutionShape(inputChannels: 3, outputChannels: 5, height: 9, width: 11, kernel: 3, count: 2),
+        ConvolutionShape(inputChannels: 1, outputChannels: 4, height: 7, width: 8, kernel: 5, count: 2),
+    ]
+
+    func testForwardMatchesReference() {
+        for (index, s) in shapes.enumerated() {
+            let (input, weight, bias, _) = operands(s, seed: UInt64(index))
+            let expected = Reference.convolutionForward(input, weight: weight, bias: bias, s)
+            assertClose(fastForward(input, weight, bias, s), expected, tolerance: 1e-5, "\(s)")
+        }
+    }
+
+    func testBackwardMatchesReference() {
+        for (index, s) in shapes.enumerated() {
+            let (input, weight, _, gradient) = operands(s, seed: 100 + UInt64(index))
+            let expected = Reference.convolutionBackward(input, weight: weight, outputGradient: gradient, s)
+            let workspace = GEMMWorkspace()
+            var dWeight = [Float](repeating: 0.5, count: weight.count)  // accumulated into
+            var dBias = [Float](repeating: 0.5, count: s.outputChannels)
+            var dInput = [Float](repeating: .nan, count: input.count)
+            var columns = [Float](repeating: 0, count: s.patchSize * s.positions)
+            var dColumns = columns
+            columns.withUnsafeMutableBufferPointer { cols in
+                im2col(input, s, into: cols.baseAddress!)
+                if supportsDirectConvolution(s) {
+                    directConvolutionWeightGradient(input, outputGradient: gradient, s, into: &dWeight)
+                } else {
+                    gemm(
+                        transposeA: false, transposeB: true, m: s.outputChannels, n: s.patchSize, k: s.positions,
+                        a: gradient, lda: s.positions, b: cols.baseAddress!, ldb: s.positions, c: &dWeight,
+                        ldc: s.patchSize, accumulate: true, workspace: workspace)
+                }
+            }
+            accumulateBiasGradient(gradient, channels: s.outputChannels, positions: s.positions, into: &dBias)
+            dColumns.withUnsafeMutableBufferPointer { dcols in
+                gemm(
+                    transposeA: true, transposeB: false, m: s.patchSize, n: s.positions, k: s.outputChannels,
+                    a: weight, lda: s.patchSize, b: gradient, ldb: s.positions, c: dcols.baseAddress!,
+                    ldc: s.positions, accumulate: false, workspace: workspace)
+                col2im(dcols.baseAddress!, s, into: &dInput)
+            }
+            assertClose(dWeight, expected.weight.map { $0 + 0.5 }, tolerance: 1e-4, "weight \(s)")
+            assertClose(dBias, expected.bias.map { $0 + 0.5 }, tolerance: 1e-4, "bias \(s)")
+            assertClose(dInput, expected.input, tolerance: 1e-4, "input \(s)")
+        }
+    }
+
+    func testIm2colPlacesEveryPatch() {
+        let s = ConvolutionShape(inputChannels: 2, outputChannels: 1, height: 4, width: 5, kernel: 2, count: 2)
+        let input = (0..<s.inputSize).map(Float.init)
+        var columns = [Float](repeating: -1, count: s.patchSize * s.positions)
+        im2col(input, s, into: &columns)
+        for c in 0..<2 {
+            for kh in 0..<2 {
+                for kw in 0..<2 {
+                    for n in 0..<2 {
+                        for y in 0..<3 {
+                            for x in 0..<4 {
+                                let row = (c * 2 + kh) * 2 + kw
+                                let column = (n * 3 + y) * 4 + x
+                                XCTAssertEqual(columns[row * s.positions + column], input[((c * 2 + n) * 4 + y + kh) * 5 + x + kw])
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+final class ElementwiseKernelTests: XCTestCase {
+    func testMaxPoolMatchesReferenceAndRoutesGradientToWinner() {
+        var random = TestRandom(seed: 7)
+        let (planes, h, w) = (5, 10, 14)
+        let input = random.array(planes * h * w)
+        var output = [Float](repeating: 0, count: planes * h * w / 4)
+        var argmax = [UInt8](repeating: 9, count: output.count)
+        maxPoolForward(input, planes: planes, height: h, width: w, into: &output, argmax: &argmax)
+        XCTAssertEqual(output, Reference.maxPool(input, planes: planes, height: h, width: w))
+
+        let gradient = random.array(output.count)
+        var inputGradient = [Float](repeating: .nan, count: input.count)
+        maxPoolBackward(outputGradient: gradient, argmax: argmax, planes: planes, height: h, width: w, into: &inputGradient)
+        for p in 0..<planes {
+            for y in 0..<h {
+                for x in 0..<w {
+                    let o = (p * h / 2 + y / 2) * w / 2 + x / 2
+                    let wins = input[(p * h + y) * w + x] == output[o]
+                    XCTAssertEqual(inputGradient[(p * h + y) * w + x], wins ? gradient[o] : 0)
+                }
+            }
+        }
+    }
+
+    func testReluForwardAndBackward() {
+        let x: [Float] = (0..<37).map { Float($0 % 5) - 2 }
+        var y = [Float](repeating: .nan, count: x.count)
+        reluForward(x, count: x.count, into: &y)
+        XCTAssertEqual(y, x.map { max($0, 0) })
+        let dy = (0..<37).map { Float($0) }
+        var dx = [Float](repeating: .nan, count: x.count)
+        reluBackward(output: y, outputGradient: dy, count: x.count, into: &dx)
+        XCTAssertEqual(dx, zip(x, dy).map { $0 > 0 ? $1 : 0 })
+    }
+
+    func testSoftmaxCrossEntropyIsStableAndMatchesDefinition() {
+        // (K = 3 classes, N = 2 samples) column-major per sample; the second has huge logits.
+        let logits: [Float] = [1, 1000, 2, 1001, 3, 1002]
+        let labels: [UInt8] = [2, 0]
+        var p = [Float](repeating: 0, count: 6)
+        var g = [Float](repeating: 0, count: 6)
+        let loss = softmaxCrossEntropy(logits: logits, labels: labels, classes: 3, count: 2, probabilities: &p, gradient: &g, scale: 2)
+        let e = [exp(-2.0), exp(-1.0), 1.0]
+        let probs = e.map { $0 / e.reduce(0, +) }
+        XCTAssertEqual(loss, -log(probs[2]) - log(probs[0]), accuracy: 1e-5)
+        for k in 0..<3 {
+            for n in 0..<2 {
+                XCTAssertEqual(Double(p[k * 2 + n]), probs[k], accuracy: 1e-6)
+                let target = k == Int(labels[n]) ? 1.0 : 0.0
+                XCTAssertEqual(Double(g[k * 2 + n]), (probs[k] - target) / 2, accuracy: 1e-6)
+            }
+        }
+    }
+
+    func testSGDStepMatchesPyTorchRule() {
+        var w: [Float] = [1, -2]
+        var v: [Float] = [0.5, 0]
+        sgdStep(parameters: &w, gradients: [0.1, 0.2], velocity: &v, count: 2, learningRate: 0.1, momentum: 0.9, weightDecay: 0.01)
+        // g = grad + 0.01 w; v = 0.9 v + g; w -= 0.1 v
+        let g0: Float = 0.1 + 0.01, g1: Float = 0.2 - 0.02
+        XCTAssertEqual(v[0], 0.9 * 0.5 + g0, accuracy: 1e-7)
+        XCTAssertEqual(v[1], g1, accuracy: 1e-7)
+        XCTAssertEqual(w[0], 1 - 0.1 * (0.45 + g0), accuracy: 1e-7)
+        XCTAssertEqual(w[1], -2 - 0.1 * g1, accuracy: 1e-7)
+    }
+}
