@@ -49,7 +49,7 @@ let package = Package(
 
         // MARK: Tests
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: numericSettings),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "CZlib"]),
         .testTarget(name: "LeNetTests", dependencies: ["LeNet"], swiftSettings: numericSettings),
         .testTarget(name: "lenet5Tests", dependencies: ["lenet5"]),
     ]

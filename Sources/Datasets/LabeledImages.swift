@@ -25,7 +25,10 @@ public struct LabeledImages: Sendable {
             pixels: images.bytes, labels: labels.bytes)
     }
 
-    init(count: Int, height: Int, width: Int, pixels: [UInt8], labels: [UInt8]) {
+    /// - Precondition: `pixels` holds count x height x width bytes and `labels` count labels below `classCount`.
+    public init(count: Int, height: Int, width: Int, pixels: [UInt8], labels: [UInt8]) {
+        precondition(pixels.count == count * height * width && labels.count == count)
+        precondition(labels.allSatisfy { Int($0) < Self.classCount })
         self.count = count
         self.height = height
         self.width = width
@@ -54,6 +57,11 @@ public struct IDXDataset: Sendable {
         trainImages: "train-images-idx3-ubyte", trainLabels: "train-labels-idx1-ubyte",
         testImages: "t10k-images-idx3-ubyte", testLabels: "t10k-labels-idx1-ubyte"
     )
+
+    public init(train: LabeledImages, test: LabeledImages) {
+        self.train = train
+        self.test = test
+    }
 
     /// Reads the four files of `directory`.
     /// - Throws: `IDXError` for a missing or malformed file, or train and test image sizes that differ.

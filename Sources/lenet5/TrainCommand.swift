@@ -42,7 +42,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "L2 weight decay added to the gradient.")
     var weightDecay: Float?
 
-    @Option(help: "Weight initialisation: pytorch (uniform +-1/sqrt(fan_in)) or normal (N(0, 0.1), biases 0.01).")
+    @Option(name: .customLong("init"), help: "Weight initialisation: pytorch (uniform +-1/sqrt(fan_in)) or normal (N(0, 0.1), biases 0.01).")
     var initialization: Initialization?
 
     @Option(help: "Seed for initialisation and shuffling.")

@@ -1,0 +1,85 @@
+import ArgumentParser
+import Foundation
+import LeNet
+import XCTest
+@testable import lenet5
+
+final class CommandLineTests: XCTestCase {
+    /// Parses `arguments` and asserts the rejection message contains `fragment`.
+    private func assertRejected(_ arguments: [String], _ fragment: String, line: UInt = #line) {
+        do {
+            _ = try LeNet5Command.parseAsRoot(arguments)
+            XCTFail("\(arguments) was accepted", line: line)
+        } catch {
+            let message = LeNet5Command.message(for: error)
+            XCTAssertTrue(message.contains(fragment), "'\(message)' does not mention '\(fragment)'", line: line)
+            XCTAssertNotEqual(LeNet5Command.exitCode(for: error), .success, line: line)
+        }
+    }
+
+    func testInvalidOptionsAreRejectedWithAMessage() {
+        assertRejected(["train", "--epochs", "0"], "--epochs must be at least 1")
+        assertRejected(["train", "--batch-size=-3"], "--batch-size must be between 1 and 60000")
+        assertRejected(["train", "--learning-rate", "nan"], "--learning-rate must be a positive number")
+        assertRejected(["train", "--momentum", "1.5"], "--momentum must be in [0, 1)")
+        assertRejected(["train", "--schedule", "0.05,abc"], "--schedule must be original, constant, cosine or a list")
+        assertRejected(["train", "--validation-size", "0", "--select", "validation"], "--select validation needs --validation-size above 0")
+        assertRejected(["train", "--init", "xavier"], "xavier")
+        assertRejected(["train", "--threads", "0"], "--threads must be between 1 and 256")
+        assertRejected(["train", "--epochs", "many"], "many")
+        assertRejected(["test"], "--checkpoint")
+        assertRejected(["bench", "--batch-size", "0"], "--batch-size must be between 1 and 60000")
+        assertRejected(["fly"], "fly")
+    }
+
+    func testPresetsAndOverrides() throws {
+        let original = try XCTUnwrap(try LeNet5Command.parseAsRoot(["train", "--preset", "original", "--threads", "1"]) as? TrainCommand)
+        var expected = TrainingConfiguration.original
+        expected.threads = 1
+        XCTAssertEqual(try original.trainingConfiguration(), expected)
+
+        let tuned = try XCTUnwrap(try LeNet5Command.parseAsRoot(
+            ["train", "--preset", "original", "--epochs", "3", "--learning-rate", "0.01", "--validation-size", "0"]) as? TrainCommand)
+        let c = try tuned.trainingConfiguration()
+        XCTAssertEqual(c.epochs, 3)
+        XCTAssertEqual(c.batchSize, 8)
+        XCTAssertEqual(c.schedule, .constant(0.01))
+        XCTAssertEqual(c.selection, .last, "no validation split: select the last epoch")
+
+        let listed = try XCTUnwrap(try LeNet5Command.parseAsRoot(["train", "--schedule", "0.1, 0.05,0.01"]) as? TrainCommand)
+        XCTAssertEqual(try listed.trainingConfiguration().schedule, .list([0.1, 0.05, 0.01]))
+    }
+
+    // MARK: The built tool, as a user runs it
+
+    /// Runs the `lenet5` executable built beside the tests.
+    private func run(_ arguments: [String]) throws -> (status: Int32, output: String, error: String) {
+        let products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let process = Process()
+        process.executableURL = products.appendingPathComponent("lenet5")
+        process.arguments = arguments
+        let output = Pipe(), error = Pipe()
+        process.standardOutput = output
+        process.standardError = error
+        try process.run()
+        let out = output.fileHandleForReading.readDataToEndOfFile()
+        let err = error.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+    }
+
+    func testFailuresExitNonZeroWithOneLineError() throws {
+        let missing = try run(["train", "--data", "/nonexistent/mnist"])
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertEqual(missing.error.split(separator: "\n").count, 1, missing.error)
+        XCTAssertTrue(missing.error.contains("/nonexistent/mnist has none of train-images-idx3-ubyte"), missing.error)
+
+        let garbage = FileManager.default.temporaryDirectory.appendingPathComponent("garbage-\(UUID().uuidString).safetensors")
+        try Data("not a checkpoint".utf8).write(to: garbage)
+        defer { try? FileManager.default.removeItem(at: garbage) }
+        let corrupt = try run(["test", "--checkpoint", garbage.path])
+        XCTAssertNotEqual(corrupt.status, 0)
+        XCTAssertTrue(corrupt.error.contains("is not a valid swift-lenet checkpoint"), corrupt.error)
+        XCTAssertEqual(corrupt.error.split(separator: "\n").count, 1, corrupt.error)
+    }
+}
