@@ -28,7 +28,7 @@ let package = Package(
         .target(name: "Kernels", swiftSettings: numericSettings),
 
         // MARK: Data: the IDX format, gzip, and the bundled MNIST files.
-        .systemLibrary(name: "CZlib"),
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
         .target(
             name: "Datasets",
             dependencies: ["CZlib"],

@@ -34,7 +34,8 @@ struct TestCommand: ParsableCommand {
         for (k, row) in matrix.enumerated() {
             let total = row.reduce(0, +)
             let rate = total == 0 ? 0 : 100 * Double(row[k]) / Double(total)
-            print(String(format: "  %d  %5@/%-5@ %6.2f%%", k, grouped(row[k]), grouped(total), rate))
+            print("  \(k)  " + rightAligned(grouped(row[k]), 5) + "/" + grouped(total).padding(toLength: 6, withPad: " ", startingAt: 0)
+                + String(format: "%6.2f%%", rate))
         }
         print()
         print("confusion matrix (rows: true class, columns: predicted):")
