@@ -22,33 +22,33 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Starting hyper-parameters: fast (momentum, cosine) or original (the course exercise's exactly).")
     var preset: Preset = .fast
 
-    @Option(help: "Epochs to train.")
+    @Option(help: "Epochs to train (fast: 10, original: 20).")
     var epochs: Int?
 
-    @Option(help: "Images per SGD step.")
+    @Option(help: "Images per SGD step (fast: 64, original: 8).")
     var batchSize: Int?
 
     @Option(help: ArgumentHelp(
-        "Learning-rate schedule: original (its 20-epoch list), constant, cosine, or a comma-separated list of per-epoch rates.",
+        "Learning-rate schedule: original (its 20-epoch list), constant, cosine, or a comma-separated list of per-epoch rates (fast: cosine, original: original).",
         valueName: "schedule"))
     var schedule: String?
 
-    @Option(help: "Learning rate of the first epoch for constant and cosine schedules.")
+    @Option(help: "Learning rate of the first epoch for constant and cosine schedules (default 0.05).")
     var learningRate: Float?
 
-    @Option(help: "SGD momentum (0 for plain SGD).")
+    @Option(help: "SGD momentum, 0 for plain SGD (fast: 0.9, original: 0).")
     var momentum: Float?
 
-    @Option(help: "L2 weight decay added to the gradient.")
+    @Option(help: "L2 weight decay added to the gradient (default 0).")
     var weightDecay: Float?
 
-    @Option(name: .customLong("init"), help: "Weight initialisation: pytorch (uniform +-1/sqrt(fan_in)) or normal (N(0, 0.1), biases 0.01).")
+    @Option(name: .customLong("init"), help: "Weight initialisation: pytorch (uniform +-1/sqrt(fan_in)) or normal (N(0, 0.1), biases 0.01) (fast: pytorch, original: normal).")
     var initialization: Initialization?
 
-    @Option(help: "Seed for initialisation and shuffling.")
+    @Option(help: "Seed for initialisation and shuffling (default 1).")
     var seed: UInt64?
 
-    @Option(help: "Training images held out (from the end) to select the best epoch; 0 allowed.")
+    @Option(help: "Training images held out (from the end) to select the best epoch; 0 allowed (default 5000).")
     var validationSize: Int?
 
     @Option(name: .customLong("select"), help: ArgumentHelp(
