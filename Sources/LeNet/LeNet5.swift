@@ -60,7 +60,7 @@ public final class Workspace: @unchecked Sendable {
     let c3Gradient: UnsafeMutablePointer<Float>      // (16, N, 10, 10)
     let s2Gradient: UnsafeMutablePointer<Float>      // (6, N, 14, 14)
     let c1Gradient: UnsafeMutablePointer<Float>      // (6, N, 28, 28)
-    let columnGradient: UnsafeMutablePointer<Float>  // (150, N*10*10): C3's and C5's column gradient
+    let columnGradient: UnsafeMutablePointer<Float>  // column scratch: C3/C5 gradients, C1's (25, N*784)
     public let parameterGradients: UnsafeMutablePointer<Float> // (61,706)
 
     public init(capacity: Int = LeNet5.chunkSize) {
@@ -101,7 +101,7 @@ public final class Workspace: @unchecked Sendable {
         c3Gradient = floats(16 * n * 100)
         s2Gradient = floats(6 * n * 14 * 14)
         c1Gradient = floats(6 * n * 28 * 28)
-        columnGradient = floats(150 * n * 100)
+        columnGradient = floats(max(150 * 100, 25 * 28 * 28) * n)
         parameterGradients = floats(ParameterLayout.count)
         self.allocations = allocations
     }
@@ -120,19 +120,9 @@ public final class Workspace: @unchecked Sendable {
         labels[index] = label
     }
 
-    /// The logits of image `index` after `forward`.
-    public func logit(_ k: Int, image index: Int, count: Int) -> Float {
-        logits[k * count + index]
-    }
-
     /// The class with the largest logit for image `index` after `forward`.
     public func prediction(image index: Int, count: Int) -> Int {
         argmaxColumn(logits, classes: LeNet5.classes, count: count, column: index)
-    }
-
-    /// The softmax probability of class `k` for image `index` after `forward`.
-    public func probability(_ k: Int, image index: Int, count: Int) -> Float {
-        probabilities[k * count + index]
     }
 }
 

@@ -76,11 +76,7 @@ public final class Runner: @unchecked Sendable {
                         let ws = workspaces[t]
                         for start in stride(from: share.lowerBound, to: share.upperBound, by: ws.capacity) {
                             let n = min(ws.capacity, share.upperBound - start)
-                            for i in 0..<n {
-                                let index = range.lowerBound + start + i
-                                model.normalization.fill(ws.inputImage(i), from: images, index: index)
-                                ws.setLabel(images.labels[index], at: i)
-                            }
+                            ws.load(images, count: n, normalization: model.normalization) { range.lowerBound + start + $0 }
                             loss[t] += LeNet5.forward(parameters: parameters.baseAddress!, workspace: ws, count: n)
                             for i in 0..<n { out[start + i] = UInt8(ws.prediction(image: i, count: n)) }
                         }
@@ -107,11 +103,7 @@ public final class Runner: @unchecked Sendable {
                     ws.parameterGradients.update(repeating: 0, count: ParameterLayout.count)
                     for start in stride(from: share.lowerBound, to: share.upperBound, by: ws.capacity) {
                         let n = min(ws.capacity, share.upperBound - start)
-                        for i in 0..<n {
-                            let index = indices[indices.startIndex + start + i]
-                            model.normalization.fill(ws.inputImage(i), from: images, index: index)
-                            ws.setLabel(images.labels[index], at: i)
-                        }
+                        ws.load(images, count: n, normalization: model.normalization) { indices[indices.startIndex + start + $0] }
                         loss[t] += LeNet5.forward(
                             parameters: parameters.baseAddress!, workspace: ws, count: n,
                             computeGradient: true, lossScale: Float(batch))
@@ -129,4 +121,15 @@ public final class Runner: @unchecked Sendable {
 
     /// The gradient left by the last `gradient` call.
     public var parameterGradients: UnsafeMutablePointer<Float> { workspaces[0].parameterGradients }
+}
+
+extension Workspace {
+    /// Fills the chunk's first `count` input planes and labels with images `index(0..<count)`.
+    func load(_ images: LabeledImages, count: Int, normalization: Normalization, index: (Int) -> Int) {
+        for i in 0..<count {
+            let source = index(i)
+            normalization.fill(inputImage(i), from: images, index: source)
+            setLabel(images.labels[source], at: i)
+        }
+    }
 }
