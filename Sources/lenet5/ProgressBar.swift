@@ -19,9 +19,10 @@ struct ProgressBar {
         let filled = width * p.batch / p.batches
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
         let remaining = p.elapsed / Double(p.batch) * Double(p.batches - p.batch)
+        let status = p.batch == p.batches ? "evaluating..." : String(format: "ETA %.1fs", remaining)
         let line = String(
-            format: "epoch %d [%@] %@/%@  loss %.4f  %@ img/s  ETA %.1fs", p.epoch, bar, grouped(p.batch),
-            grouped(p.batches), p.runningLoss, grouped(Int(p.imagesPerSecond)), remaining)
+            format: "epoch %d [%@] %@/%@  loss %.4f  %@ img/s  %@", p.epoch, bar, grouped(p.batch),
+            grouped(p.batches), p.runningLoss, grouped(Int(p.imagesPerSecond)), status)
         print("\r\u{1B}[2K" + line, terminator: "")
         fflush(nil)
         drawn = true
