@@ -39,6 +39,14 @@ final class CheckpointTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path), ["model.safetensors"])
     }
 
+    func testMomentumRoundTripsForResume() throws {
+        var checkpoint = sample()
+        checkpoint.momentum = checkpoint.model.parameters.map { -$0 / 3 }
+        let loaded = try Checkpoint(decoding: checkpoint.encoded(), path: "x")
+        XCTAssertEqual(loaded.momentum?.map(\.bitPattern), checkpoint.momentum?.map(\.bitPattern))
+        XCTAssertNil(try Checkpoint(decoding: sample().encoded(), path: "x").momentum)
+    }
+
     func testLayoutIsSafetensors() throws {
         let data = sample().encoded()
         let headerLength = data.prefix(8).reversed().reduce(0) { $0 << 8 | Int($1) }
@@ -83,7 +91,13 @@ final class CheckpointTests: XCTestCase {
         assertRejected(withHeader { $0.replacingOccurrences(of: "swift-lenet", with: "other") }, "format")
         assertRejected(withHeader { $0.replacingOccurrences(of: "\"F32\"", with: "\"F16\"") }, "dtype")
         assertRejected(withHeader { $0.replacingOccurrences(of: "[10,84]", with: "[84,10]") }, "shape")
-        assertRejected(withHeader { $0.replacingOccurrences(of: "fc2.bias", with: "fc3.bias") }, "unexpected tensor 'fc3.bias'")
+        assertRejected(withHeader { $0.replacingOccurrences(of: "fc2.bias", with: "fc3.bias") }, "missing tensor 'fc2.bias'")
+        let sample = sample()
+        let extra = Checkpoint.tensors(sample.model.parameters, prefix: "") + [NamedTensor(name: "fc3.bias", shape: [1], values: [0])]
+        var metadata = sample.metadata
+        metadata["format"] = "swift-lenet"
+        metadata["format_version"] = "1"
+        assertRejected(SafeTensors.encode(extra, metadata: metadata), "unexpected tensor 'fc3.bias'")
         // A tensor moved onto its neighbour's bytes leaves a gap and an overlap.
         assertRejected(withHeader { $0.replacingOccurrences(of: "[0,600]", with: "[24,624]") }, "does not tile")
         var nan = good

@@ -1,0 +1,189 @@
+import Foundation
+
+/// A float32 tensor as stored in a safetensors file.
+public struct NamedTensor: Sendable, Equatable {
+    public var name: String
+    public var shape: [Int]
+    public var values: [Float]
+
+    public init(name: String, shape: [Int], values: [Float]) {
+        precondition(shape.reduce(1, *) == values.count)
+        self.name = name
+        self.shape = shape
+        self.values = values
+    }
+}
+
+/// The safetensors format (https://github.com/huggingface/safetensors), for float32 tensors:
+/// an 8-byte little-endian header length, a JSON header mapping each tensor's name to its
+/// `dtype`, `shape` and `data_offsets` (plus a `__metadata__` map of strings), then the raw
+/// little-endian data, tensor after tensor.
+public enum SafeTensors {
+    /// A header larger than this is refused before it is parsed.
+    static let maximumHeaderLength = 16 << 20
+
+    /// The bytes of a safetensors file holding `tensors` in order, with `metadata`.
+    public static func encode(_ tensors: [NamedTensor], metadata: [String: String]) -> Data {
+        var entries: [String] = []
+        if !metadata.isEmpty {
+            let pairs = metadata.sorted { $0.key < $1.key }.map { "\(jsonString($0.key)):\(jsonString($0.value))" }
+            entries.append("\"__metadata__\":{" + pairs.joined(separator: ",") + "}")
+        }
+        var offset = 0
+        for tensor in tensors {
+            let shape = tensor.shape.map(String.init).joined(separator: ",")
+            let end = offset + 4 * tensor.values.count
+            entries.append("\(jsonString(tensor.name)):{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}")
+            offset = end
+        }
+        var header = Array(("{" + entries.joined(separator: ",") + "}").utf8)
+        // Pad with spaces so the tensor data starts 8-byte aligned, as the reference writer does.
+        while header.count % 8 != 0 { header.append(0x20) }
+        var data = Data(capacity: 8 + header.count + offset)
+        withUnsafeBytes(of: UInt64(header.count).littleEndian) { data.append(contentsOf: $0) }
+        data.append(contentsOf: header)
+        for tensor in tensors {
+            tensor.values.withUnsafeBufferPointer { values in
+                for value in values {
+                    withUnsafeBytes(of: value.bitPattern.littleEndian) { data.append(contentsOf: $0) }
+                }
+            }
+        }
+        return data
+    }
+
+    /// Parses a safetensors file of float32 tensors, checking the header length against the
+    /// file, the JSON, every dtype, shape and offset, that the tensors tile the data section
+    /// exactly, and that every value is finite.
+    /// - Returns: the tensors in the order of their data, and the metadata.
+    /// - Throws: the reason, as a string, for the caller to wrap.
+    public static func decode(_ data: Data) throws(SafeTensorsError) -> (tensors: [NamedTensor], metadata: [String: String]) {
+        let bytes = [UInt8](data)
+        guard bytes.count >= 8 else { throw SafeTensorsError("file is \(bytes.count) bytes, shorter than the 8-byte header length") }
+        let headerLength = bytes[0..<8].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        guard headerLength <= UInt64(min(bytes.count - 8, maximumHeaderLength)) else {
+            throw SafeTensorsError("header length \(headerLength) exceeds the \(bytes.count - 8) bytes after it")
+        }
+        let dataStart = 8 + Int(headerLength)
+        guard let json = try? JSONSerialization.jsonObject(with: Data(bytes[8..<dataStart])),
+            let header = json as? [String: Any]
+        else { throw SafeTensorsError("header is not a JSON object") }
+
+        var metadata: [String: String] = [:]
+        if let raw = header["__metadata__"] {
+            guard let map = raw as? [String: Any] else { throw SafeTensorsError("__metadata__ is not an object") }
+            for (key, value) in map {
+                guard let string = value as? String else { throw SafeTensorsError("metadata '\(key)' is not a string") }
+                metadata[key] = string
+            }
+        }
+        let payload = bytes.count - dataStart
+        var spans: [(begin: Int, end: Int, name: String, shape: [Int])] = []
+        for (name, raw) in header where name != "__metadata__" {
+            guard let entry = raw as? [String: Any] else { throw SafeTensorsError("'\(name)' is not an object") }
+            guard entry["dtype"] as? String == "F32" else {
+                throw SafeTensorsError("'\(name)' has dtype \(entry["dtype"] ?? "none"); expected F32")
+            }
+            guard let shape = integers(entry["shape"]), shape.allSatisfy({ $0 >= 0 && $0 <= payload }) else {
+                throw SafeTensorsError("'\(name)' has shape \(entry["shape"] ?? "none"); expected a list of sizes")
+            }
+            let (elements, overflow) = shape.reduce((1, false)) { acc, d in
+                let (p, o) = acc.0.multipliedReportingOverflow(by: d)
+                return (p, acc.1 || o)
+            }
+            guard let offsets = integers(entry["data_offsets"]), offsets.count == 2, !overflow,
+                offsets[0] >= 0, offsets[1] - offsets[0] == 4 * elements, offsets[1] <= payload
+            else {
+                throw SafeTensorsError("'\(name)' has data_offsets \(entry["data_offsets"] ?? "none"); expected \(overflow ? "a smaller shape" : "\(4 * elements) bytes") within the \(payload) bytes of data")
+            }
+            spans.append((offsets[0], offsets[1], name, shape))
+        }
+        spans.sort { $0.begin < $1.begin }
+        var covered = 0
+        var tensors: [NamedTensor] = []
+        for span in spans {
+            guard span.begin == covered else {
+                throw SafeTensorsError("tensor data does not tile the data section: '\(span.name)' starts at \(span.begin), expected \(covered)")
+            }
+            covered = span.end
+            var values = [Float](repeating: 0, count: (span.end - span.begin) / 4)
+            for i in values.indices {
+                let at = dataStart + span.begin + 4 * i
+                let value = Float(bitPattern: (0..<4).reduce(UInt32(0)) { $0 | UInt32(bytes[at + $1]) << (8 * $1) })
+                guard value.isFinite else { throw SafeTensorsError("'\(span.name)' holds a non-finite value (\(value)) at element \(i)") }
+                values[i] = value
+            }
+            tensors.append(NamedTensor(name: span.name, shape: span.shape, values: values))
+        }
+        guard covered == payload else { throw SafeTensorsError("\(payload - covered) bytes of data follow the last tensor") }
+        return (tensors, metadata)
+    }
+
+    /// A JSON array of whole numbers, or nil.
+    private static func integers(_ value: Any?) -> [Int]? {
+        guard let array = value as? [Any] else { return nil }
+        var out: [Int] = []
+        for element in array {
+            guard let number = element as? NSNumber, let int = Int(exactly: number.doubleValue) else { return nil }
+            out.append(int)
+        }
+        return out
+    }
+}
+
+/// Why bytes are not a valid float32 safetensors file.
+public struct SafeTensorsError: Error, Equatable, CustomStringConvertible {
+    public let description: String
+
+    init(_ description: String) {
+        self.description = description
+    }
+}
+
+/// Escapes a string as a JSON string literal.
+func jsonString(_ s: String) -> String {
+    var out = "\""
+    for scalar in s.unicodeScalars {
+        switch scalar {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\t": out += "\\t"
+        case "\r": out += "\\r"
+        case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+        default: out.unicodeScalars.append(scalar)
+        }
+    }
+    return out + "\""
+}
+
+/// Writes `data` to a temporary file beside `url`, fsyncs it, and renames it over `url`, so a
+/// crash leaves either the old file or the new one, never a half-written one.
+/// - Throws: the reason, from the operating system.
+func writeAtomically(_ data: Data, to url: URL) throws(SafeTensorsError) {
+    let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())").path
+    let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    guard fd >= 0 else { throw SafeTensorsError(String(cString: strerror(errno))) }
+    let written = data.withUnsafeBytes { raw -> Bool in
+        guard let base = raw.baseAddress else { return true }
+        var offset = 0
+        while offset < raw.count {
+            let n = Foundation.write(fd, base + offset, raw.count - offset)
+            if n <= 0 { return false }
+            offset += n
+        }
+        return true
+    }
+    let reason = String(cString: strerror(errno))
+    guard written, fsync(fd) == 0 else {
+        close(fd)
+        unlink(temporary)
+        throw SafeTensorsError(reason)
+    }
+    close(fd)
+    guard rename(temporary, url.path) == 0 else {
+        let reason = String(cString: strerror(errno))
+        unlink(temporary)
+        throw SafeTensorsError(reason)
+    }
+}
