@@ -29,7 +29,7 @@ public enum Benchmark {
         configuration.epochs = 1
         let trainer = try Trainer(configuration: configuration, dataset: dataset)
         _ = trainer.runner.evaluate(trainer.model, on: trainer.test, range: 0..<1000)
-        let (_, epochSeconds) = trainer.trainEpoch()
+        let epochSeconds = trainer.trainEpoch()?.seconds ?? .nan
 
         let inferenceStart = DispatchTime.now()
         let evaluation = trainer.runner.evaluate(trainer.model, on: trainer.test)

@@ -27,6 +27,31 @@ public enum LearningRateSchedule: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// A compact, exact text form: `constant:0.05`, `cosine:0.05` or `list:0.05,0.02`.
+    public var token: String {
+        switch self {
+        case .constant(let rate): "constant:\(rate)"
+        case .cosine(let base): "cosine:\(base)"
+        case .list(let rates): "list:" + rates.map { "\($0)" }.joined(separator: ",")
+        }
+    }
+
+    /// Parses `token`; nil unless every rate is positive and finite.
+    public init?(token: String) {
+        let parts = token.split(separator: ":", maxSplits: 1).map(String.init)
+        guard parts.count == 2 else { return nil }
+        let rates = parts[1].split(separator: ",", omittingEmptySubsequences: false).compactMap { Float($0) }
+        guard !rates.isEmpty, rates.allSatisfy({ $0 > 0 && $0.isFinite }),
+            rates.count == parts[1].split(separator: ",", omittingEmptySubsequences: false).count
+        else { return nil }
+        switch parts[0] {
+        case "constant" where rates.count == 1: self = .constant(rates[0])
+        case "cosine" where rates.count == 1: self = .cosine(base: rates[0])
+        case "list": self = .list(rates)
+        default: return nil
+        }
+    }
+
     public var description: String {
         switch self {
         case .constant(let rate): "constant \(rate)"

@@ -56,8 +56,14 @@ struct TrainCommand: ParsableCommand {
         valueName: "rule"))
     var selection: ModelSelection?
 
-    @Option(name: .customLong("output"), help: ArgumentHelp("Folder for checkpoints.", valueName: "dir"))
-    var outputDirectory: String = "runs/lenet5"
+    @Option(name: .customLong("output"), help: ArgumentHelp(
+        "Folder for checkpoints (default: runs/lenet5, or the resumed checkpoint's folder).", valueName: "dir"))
+    var outputDirectory: String?
+
+    @Option(help: ArgumentHelp(
+        "Continue the run saved in a resume.safetensors exactly where it stopped; --epochs may extend it.",
+        valueName: "path"))
+    var resume: String?
 
     @OptionGroup var data: DataOptions
 
@@ -75,6 +81,17 @@ struct TrainCommand: ParsableCommand {
         }
         if let validationSize, validationSize < 0 {
             throw ValidationError("--validation-size must be 0 or more, got \(validationSize)")
+        }
+        if resume != nil {
+            let fixed: [(String, Bool)] = [
+                ("--preset", preset != .fast), ("--batch-size", batchSize != nil), ("--schedule", schedule != nil),
+                ("--learning-rate", learningRate != nil), ("--momentum", momentum != nil),
+                ("--weight-decay", weightDecay != nil), ("--init", initialization != nil), ("--seed", seed != nil),
+                ("--validation-size", validationSize != nil), ("--select", selection != nil),
+            ]
+            if let (name, _) = fixed.first(where: { $0.1 }) {
+                throw ValidationError("\(name) cannot change when resuming: the run continues with its saved hyper-parameters")
+            }
         }
         _ = try trainingConfiguration()
     }
@@ -101,12 +118,10 @@ struct TrainCommand: ParsableCommand {
         case "cosine":
             c.schedule = .cosine(base: base)
         case let list?:
-            let fields = list.split(separator: ",", omittingEmptySubsequences: false)
-            let rates = fields.compactMap { Float($0.trimmingCharacters(in: .whitespaces)) }.filter { $0 > 0 && $0.isFinite }
-            guard rates.count == fields.count else {
+            guard let rates = LearningRateSchedule(token: "list:" + list.filter { $0 != " " }) else {
                 throw ValidationError("--schedule must be original, constant, cosine or a list of positive rates like 0.05,0.02; got '\(list)'")
             }
-            c.schedule = .list(rates)
+            c.schedule = rates
         }
         if let selection {
             c.selection = selection
@@ -120,14 +135,26 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        let configuration = try trainingConfiguration()
         let dataset = try data.load()
         let trainer: Trainer
+        let output: URL
         do {
-            trainer = try Trainer(configuration: configuration, dataset: dataset)
+            if let resume {
+                let url = URL(fileURLWithPath: resume)
+                let checkpoint = try Checkpoint(contentsOf: url)
+                trainer = try Trainer(resuming: checkpoint, dataset: dataset, epochs: epochs, threads: data.threads)
+                output = outputDirectory.map { URL(fileURLWithPath: $0) } ?? url.deletingLastPathComponent()
+                print("resuming \(resume) at epoch \(trainer.epoch + 1), batch \(trainer.batchInEpoch + 1) of \(trainer.batchesPerEpoch)")
+            } else {
+                trainer = try Trainer(configuration: try trainingConfiguration(), dataset: dataset)
+                output = URL(fileURLWithPath: outputDirectory ?? "runs/lenet5")
+            }
+        } catch let error as ValidationError {
+            throw error
         } catch {
             throw CommandFailure(error)
         }
+        let configuration = trainer.configuration
         print(
             "LeNet-5, \(grouped(ParameterLayout.count)) parameters | train \(grouped(trainer.train.count)), "
                 + "validation \(grouped(trainer.validation?.count ?? 0)), test \(grouped(trainer.test.count)) images | "
@@ -138,31 +165,49 @@ struct TrainCommand: ParsableCommand {
                 + "init \(configuration.initialization.rawValue), seed \(configuration.seed)")
         print(String(format: "normalisation: mean %.4f, std %.4f (training images, padded to 32x32)",
                      trainer.model.normalization.mean, trainer.model.normalization.standardDeviation))
-        let output = URL(fileURLWithPath: outputDirectory)
+        fflush(nil)
+        let stop = StopRequest.installed()
         var bar = ProgressBar(enabled: standardOutputIsTerminal)
-        let summary: TrainingSummary
+        let outcome: TrainingOutcome
         do {
-            summary = try trainer.run(
+            outcome = try trainer.run(
                 outputDirectory: output,
                 progress: { bar.update($0) },
                 epochFinished: { report in
                     bar.clear()
                     print(Self.line(report, epochs: configuration.epochs))
                     fflush(nil)
-                })
+                },
+                shouldStop: { stop.signal != nil })
         } catch {
             bar.clear()
             throw CommandFailure(error)
         }
-        let rule: String = switch configuration.selection {
-        case .validation: String(format: "highest validation accuracy, %.2f%%", summary.best.validation?.accuracy ?? 0)
-        case .last: "last epoch"
-        case .test: String(format: "highest TEST accuracy, %.2f%% (optimistic: selected on the test set)", summary.best.test.accuracy)
+        bar.clear()
+        switch outcome {
+        case .stopped(let url, let epoch, let batch, let batches):
+            let name = stop.signal == SIGTERM ? "SIGTERM" : "SIGINT"
+            print("stopped by \(name) after batch \(batch)/\(batches) of epoch \(epoch); state saved to \(url.path)")
+            print("resume with: swift run -c release lenet5 train --resume \(url.path)")
+            fflush(nil)
+            throw ExitCode(stop.signal == SIGTERM ? 143 : 130)
+        case .finished(let summary):
+            let best = summary.best
+            let rule: String = switch configuration.selection {
+            case .validation:
+                "highest validation accuracy, " + percent(best.validationCorrect ?? 0, of: trainer.validation?.count ?? 0)
+            case .last: "last epoch"
+            case .test: "highest TEST accuracy, " + percent(best.testCorrect, of: trainer.test.count) + ", optimistic: selected on the test set"
+            }
+            print("best: epoch \(best.epoch) (\(rule)) -> \(summary.bestCheckpoint.path)")
+            let test = summary.finalTest
+            print(String(format: "final test accuracy (reloaded best checkpoint): %@/%@ = %.2f%%",
+                         grouped(test.correct), grouped(test.count), test.accuracy))
         }
-        print("best: epoch \(summary.best.epoch) (\(rule)) -> \(summary.bestCheckpoint.path)")
-        let test = summary.finalTest
-        print(String(format: "final test accuracy (reloaded best checkpoint): %@/%@ = %.2f%%",
-                     grouped(test.correct), grouped(test.count), test.accuracy))
+    }
+
+    private func percent(_ correct: Int, of total: Int) -> String {
+        String(format: "%.2f%%", total == 0 ? 0 : 100 * Double(correct) / Double(total))
     }
 
     static func line(_ r: EpochReport, epochs: Int) -> String {

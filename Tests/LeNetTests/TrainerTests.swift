@@ -26,25 +26,80 @@ final class TrainerTests: XCTestCase {
         let trainer = try Trainer(configuration: configuration(threads: 2), dataset: Self.small)
         var batches = 0
         var epochs: [Int] = []
-        let summary = try trainer.run(
+        let outcome = try trainer.run(
             outputDirectory: directory, progress: { _ in batches += 1 }, epochFinished: { epochs.append($0.epoch) })
+        guard case .finished(let summary) = outcome else { return XCTFail("\(outcome)") }
         XCTAssertEqual(epochs, [1, 2, 3])
         XCTAssertEqual(batches, 3 * 79)  // ceil(2,500 / 32) per epoch
         XCTAssertGreaterThan(summary.finalTest.accuracy, 85, "test accuracy after 3 epochs on 2,500 images")
         XCTAssertLessThan(summary.reports[2].loss, summary.reports[0].loss)
         // The reloaded best checkpoint reproduces that epoch's test result exactly.
-        XCTAssertEqual(summary.finalTest.predictions, summary.best.test.predictions)
+        let bestReport = try XCTUnwrap(summary.reports.first { $0.epoch == summary.best.epoch })
+        XCTAssertEqual(summary.finalTest.predictions, bestReport.test.predictions)
+        XCTAssertEqual(summary.best.validationCorrect, summary.reports.compactMap { $0.validation?.correct }.max())
         for name in ["epoch-01.safetensors", "epoch-03.safetensors", "best.safetensors"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: directory.appendingPathComponent(name).path), name)
         }
 
         let again = try Trainer(configuration: configuration(threads: 2), dataset: Self.small)
-        for _ in 0..<3 { _ = again.trainEpoch() }
+        for _ in 0..<3 { XCTAssertNotNil(again.trainEpoch()) }
         XCTAssertEqual(again.model.parameters, trainer.model.parameters, "same seed and threads, same weights")
 
         let otherSeed = try Trainer(configuration: configuration(threads: 2, seed: 8), dataset: Self.small)
         _ = otherSeed.trainEpoch()
         XCTAssertNotEqual(otherSeed.model.parameters, again.model.parameters)
+    }
+
+    /// Training 3 epochs straight, and training with a stop in the middle of epoch 2 followed
+    /// by a resume from the saved file, give bit-identical weights and the same best epoch.
+    func testStopAndResumeIsExact() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("resume-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let straight = try Trainer(configuration: configuration(threads: 2), dataset: Self.small)
+        guard case .finished(let expected) = try straight.run(outputDirectory: root.appendingPathComponent("straight")) else {
+            return XCTFail("the straight run stopped")
+        }
+
+        let directory = root.appendingPathComponent("stopped")
+        let first = try Trainer(configuration: configuration(threads: 2), dataset: Self.small)
+        let outcome = try first.run(outputDirectory: directory, shouldStop: { first.step >= 79 + 20 })
+        guard case .stopped(let url, let epoch, let batch, _) = outcome else { return XCTFail("did not stop: \(outcome)") }
+        XCTAssertEqual([epoch, batch], [2, 20])
+
+        let resumed = try Trainer(resuming: try Checkpoint(contentsOf: url), dataset: Self.small)
+        XCTAssertEqual([resumed.epoch, resumed.batchInEpoch, resumed.step], [1, 20, 99])
+        guard case .finished(let summary) = try resumed.run(outputDirectory: directory) else { return XCTFail("stopped again") }
+        XCTAssertEqual(resumed.model.parameters.map(\.bitPattern), straight.model.parameters.map(\.bitPattern))
+        XCTAssertEqual(summary.best, expected.best)
+        XCTAssertEqual(summary.finalTest.predictions, expected.finalTest.predictions)
+        XCTAssertEqual(summary.reports.map(\.epoch), [2, 3])
+    }
+
+    func testResumeRefusesWeightsOnlyCheckpointsAndOtherData() throws {
+        let trainer = try Trainer(configuration: configuration(threads: 1), dataset: Self.small)
+        let weightsOnly = Checkpoint(model: trainer.model, metadata: trainer.configuration.metadata)
+        XCTAssertThrowsError(try Trainer(resuming: weightsOnly, dataset: Self.small)) { error in
+            XCTAssertTrue("\(error)".contains("holds weights only"), "\(error)")
+        }
+        let other = IDXDataset(train: Self.small.train.slice(1..<3000), test: Self.small.test)
+        XCTAssertThrowsError(try Trainer(resuming: trainer.resumeCheckpoint(), dataset: other)) { error in
+            XCTAssertTrue("\(error)".contains("different training images"), "\(error)")
+        }
+    }
+
+    func testConfigurationRoundTripsThroughMetadata() throws {
+        var c = TrainingConfiguration.original
+        c.schedule = .list([0.1, 0.05, 1e-4])
+        c.weightDecay = 5e-4
+        c.seed = .max
+        XCTAssertEqual(try TrainingConfiguration(metadata: c.metadata), c)
+        c.schedule = .cosine(base: 0.07)
+        XCTAssertEqual(try TrainingConfiguration(metadata: c.metadata), c)
+        var broken = c.metadata
+        broken["schedule"] = "cosine:-1"
+        XCTAssertThrowsError(try TrainingConfiguration(metadata: broken)) { error in
+            XCTAssertEqual(error as? ConfigurationError, ConfigurationError(key: "schedule", value: "cosine:-1"))
+        }
     }
 
     func testThreadCountOnlyChangesRounding() throws {
