@@ -135,6 +135,7 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
+        let stop = StopRequest.installed()
         let dataset = try data.load()
         let trainer: Trainer
         let output: URL
@@ -166,7 +167,6 @@ struct TrainCommand: ParsableCommand {
         print(String(format: "normalisation: mean %.4f, std %.4f (training images, padded to 32x32)",
                      trainer.model.normalization.mean, trainer.model.normalization.standardDeviation))
         fflush(nil)
-        let stop = StopRequest.installed()
         var bar = ProgressBar(enabled: standardOutputIsTerminal)
         let outcome: TrainingOutcome
         do {

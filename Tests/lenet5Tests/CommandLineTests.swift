@@ -68,6 +68,62 @@ final class CommandLineTests: XCTestCase {
         return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
     }
 
+    /// Starts `lenet5` and waits until its standard output contains `marker`.
+    private func start(_ arguments: [String], waitingFor marker: String) throws -> (Process, Pipe, String) {
+        let products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let process = Process()
+        process.executableURL = products.appendingPathComponent("lenet5")
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = Pipe()
+        try process.run()
+        var seen = ""
+        while !seen.contains(marker) {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen += String(decoding: chunk, as: UTF8.self)
+        }
+        return (process, output, seen)
+    }
+
+    func testInterruptSavesStateAndResumeFinishesTheRun() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("interrupt-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (process, output, _) = try start(
+            ["train", "--epochs", "1", "--output", directory.path], waitingFor: "normalisation:")
+        process.interrupt()  // SIGINT, while the first epoch (several seconds) is running
+        let rest = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 130, rest)
+        XCTAssertTrue(rest.contains("stopped by SIGINT after batch"), rest)
+        XCTAssertTrue(rest.contains("lenet5 train --resume \(directory.path)/resume.safetensors"), rest)
+        let saved = try Checkpoint(contentsOf: directory.appendingPathComponent("resume.safetensors"))
+        XCTAssertNotNil(saved.momentum)
+        XCTAssertEqual(saved.metadata["epoch"], "0")
+
+        let resumed = try run(["train", "--resume", directory.appendingPathComponent("resume.safetensors").path])
+        XCTAssertEqual(resumed.status, 0, resumed.error)
+        XCTAssertTrue(resumed.output.contains("resuming"), resumed.output)
+        XCTAssertTrue(resumed.output.contains("final test accuracy (reloaded best checkpoint)"), resumed.output)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: directory.appendingPathComponent("best.safetensors").path))
+    }
+
+    func testTerminateExitsWith143() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("terminate-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (process, output, _) = try start(["train", "--output", directory.path], waitingFor: "normalisation:")
+        process.terminate()
+        let rest = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 143, rest)
+        XCTAssertTrue(rest.contains("stopped by SIGTERM"), rest)
+    }
+
+    func testResumeRejectsChangedHyperParameters() {
+        assertRejected(["train", "--resume", "x.safetensors", "--batch-size", "8"], "--batch-size cannot change when resuming")
+    }
+
     func testFailuresExitNonZeroWithOneLineError() throws {
         let missing = try run(["train", "--data", "/nonexistent/mnist"])
         XCTAssertNotEqual(missing.status, 0)
