@@ -1,0 +1,89 @@
+import Foundation
+import Kernels
+import XCTest
+@testable import LeNet
+
+/// PyTorch as the referee (as llm.c tests itself): the same network, weights and batch in
+/// PyTorch 2.13 (scripts/make_reference.py wrote the fixture) must give the same logits, loss,
+/// gradients and first 10 SGD-with-momentum losses as the hand-written passes here.
+final class ReferenceTests: XCTestCase {
+    struct Fixture {
+        let tensors: [String: NamedTensor]
+
+        init() throws {
+            let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+                .appendingPathComponent("Fixtures/reference.safetensors")
+            let file = try SafeTensors.decode(try Data(contentsOf: url))
+            tensors = Dictionary(uniqueKeysWithValues: file.tensors.map { ($0.name, $0) })
+        }
+
+        func values(_ name: String) throws -> [Float] {
+            try XCTUnwrap(tensors[name], "fixture lacks \(name)").values
+        }
+
+        /// A flat buffer in `ParameterLayout` order from the tensors `prefix + name`.
+        func flat(prefix: String) throws -> [Float] {
+            try ParameterLayout.tensors.flatMap { t in
+                let tensor = try XCTUnwrap(tensors[prefix + t.name], "fixture lacks \(prefix + t.name)")
+                XCTAssertEqual(tensor.shape, t.shape, t.name)
+                return tensor.values
+            }
+        }
+    }
+
+    /// max |a - b| / max(|b|) over a tensor: error relative to the tensor's scale.
+    private func relativeError(_ a: [Float], _ b: [Float]) -> Float {
+        let scale = b.map(abs).max() ?? 0
+        return zip(a, b).map { abs($0 - $1) }.max().map { $0 / max(scale, 1e-12) } ?? 0
+    }
+
+    private func loadBatch(_ fixture: Fixture) throws -> (Workspace, Int) {
+        let input = try fixture.values("input")
+        let labels = try fixture.values("labels")
+        let n = labels.count
+        let ws = Workspace(capacity: n)
+        ws.input.update(from: input, count: input.count)  // (N, 1, 32, 32) is (1, N, 32, 32)
+        for (i, label) in labels.enumerated() { ws.setLabel(UInt8(label), at: i) }
+        return (ws, n)
+    }
+
+    func testLogitsLossAndGradientsMatchPyTorch() throws {
+        let fixture = try Fixture()
+        let parameters = try fixture.flat(prefix: "")
+        let (ws, n) = try loadBatch(fixture)
+        ws.parameterGradients.update(repeating: 0, count: ParameterLayout.count)
+        let loss = LeNet5.forward(parameters: parameters, workspace: ws, count: n, computeGradient: true, lossScale: Float(n))
+        LeNet5.backward(parameters: parameters, workspace: ws, count: n)
+
+        // PyTorch's logits are (N, 10); ours are (10, N).
+        let torchLogits = try fixture.values("logits")
+        let logits = (0..<n).flatMap { i in (0..<10).map { k in ws.logits[k * n + i] } }
+        XCTAssertLessThan(relativeError(logits, torchLogits), 1e-5, "logits")
+        XCTAssertEqual(loss / Double(n), Double(try fixture.values("loss")[0]), accuracy: 1e-6)
+
+        let torchGradients = try fixture.flat(prefix: "grad.")
+        for t in ParameterLayout.tensors {
+            let range = t.offset..<t.offset + t.count
+            let ours = Array(UnsafeBufferPointer(start: ws.parameterGradients + t.offset, count: t.count))
+            XCTAssertLessThan(relativeError(ours, Array(torchGradients[range])), 1e-5, "gradient of \(t.name)")
+        }
+    }
+
+    func testFirstTenSGDStepsMatchPyTorch() throws {
+        let fixture = try Fixture()
+        var parameters = try fixture.flat(prefix: "")
+        var velocity = [Float](repeating: 0, count: ParameterLayout.count)
+        let (ws, n) = try loadBatch(fixture)
+        let expected = try fixture.values("sgd_losses")
+        for (step, torchLoss) in expected.enumerated() {
+            ws.parameterGradients.update(repeating: 0, count: ParameterLayout.count)
+            let loss = LeNet5.forward(parameters: parameters, workspace: ws, count: n, computeGradient: true, lossScale: Float(n)) / Double(n)
+            XCTAssertEqual(loss, Double(torchLoss), accuracy: 1e-6, "loss before step \(step + 1)")
+            LeNet5.backward(parameters: parameters, workspace: ws, count: n)
+            sgdStep(
+                parameters: &parameters, gradients: ws.parameterGradients, velocity: &velocity,
+                count: ParameterLayout.count, learningRate: 0.05, momentum: 0.9, weightDecay: 0)
+        }
+        XCTAssertLessThan(try XCTUnwrap(expected.last), try XCTUnwrap(expected.first) - 0.1, "the fixture's losses should fall")
+    }
+}
