@@ -51,7 +51,7 @@ public struct Checkpoint: Sendable, Equatable {
     }
 
     /// The flat buffer split into LeNet-5's named tensors.
-    static func tensors(_ flat: [Float], prefix: String) -> [NamedTensor] {
+    public static func tensors(_ flat: [Float], prefix: String) -> [NamedTensor] {
         ParameterLayout.tensors.map { t in
             NamedTensor(name: prefix + t.name, shape: t.shape, values: Array(flat[t.offset..<t.offset + t.count]))
         }
@@ -63,7 +63,7 @@ public struct Checkpoint: Sendable, Equatable {
         do {
             try writeAtomically(encoded(), to: url)
         } catch {
-            throw .cannotWrite(path: url.path, reason: error.description)
+            throw .cannotWrite(path: url.path, reason: error.reason)
         }
     }
 

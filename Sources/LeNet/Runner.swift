@@ -21,6 +21,8 @@ public struct Evaluation: Sendable {
     public let labels: [UInt8]
     /// Summed cross-entropy.
     public let loss: Double
+    /// (count, 10) row-major, when asked for.
+    public var logits: [Float]? = nil
 
     public var count: Int { labels.count }
     public var correct: Int { zip(predictions, labels).reduce(0) { $0 + ($1.0 == $1.1 ? 1 : 0) } }
@@ -63,28 +65,40 @@ public final class Runner: @unchecked Sendable {
         }
     }
 
-    /// The predictions and summed loss of `model` on images `range` of `images`.
-    public func evaluate(_ model: Model, on images: LabeledImages, range: Range<Int>? = nil) -> Evaluation {
+    /// The predictions and summed loss of `model` on images `range` of `images`, and their
+    /// logits if `keepLogits`.
+    public func evaluate(_ model: Model, on images: LabeledImages, range: Range<Int>? = nil, keepLogits: Bool = false) -> Evaluation {
         let range = range ?? 0..<images.count
-        var predictions = [UInt8](repeating: 0, count: range.count)
-        var losses = [Double](repeating: 0, count: threads)
+        let classes = LeNet5.classes
+        // Each thread writes only its own share of these.
+        let predictions = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: range.count)
+        let logits = UnsafeMutableBufferPointer<Float>.allocate(capacity: keepLogits ? range.count * classes : 0)
+        let losses = UnsafeMutableBufferPointer<Double>.allocate(capacity: threads)
+        defer {
+            predictions.deallocate()
+            logits.deallocate()
+            losses.deallocate()
+        }
+        losses.initialize(repeating: 0)
         model.parameters.withUnsafeBufferPointer { parameters in
-            predictions.withUnsafeMutableBufferPointer { predictionBuffer in
-                losses.withUnsafeMutableBufferPointer { lossBuffer in
-                    let out = predictionBuffer, loss = lossBuffer
-                    parallel(range.count) { t, share in
-                        let ws = workspaces[t]
-                        for start in stride(from: share.lowerBound, to: share.upperBound, by: ws.capacity) {
-                            let n = min(ws.capacity, share.upperBound - start)
-                            ws.load(images, count: n, normalization: model.normalization) { range.lowerBound + start + $0 }
-                            loss[t] += LeNet5.forward(parameters: parameters.baseAddress!, workspace: ws, count: n)
-                            for i in 0..<n { out[start + i] = UInt8(ws.prediction(image: i, count: n)) }
+            parallel(range.count) { t, share in
+                let ws = workspaces[t]
+                for start in stride(from: share.lowerBound, to: share.upperBound, by: ws.capacity) {
+                    let n = min(ws.capacity, share.upperBound - start)
+                    ws.load(images, count: n, normalization: model.normalization) { range.lowerBound + start + $0 }
+                    losses[t] += LeNet5.forward(parameters: parameters.baseAddress!, workspace: ws, count: n)
+                    for i in 0..<n {
+                        predictions[start + i] = UInt8(ws.prediction(image: i, count: n))
+                        if keepLogits {
+                            for k in 0..<classes { logits[(start + i) * classes + k] = ws.logits[k * n + i] }
                         }
                     }
                 }
             }
         }
-        return Evaluation(predictions: predictions, labels: Array(images.labels[range]), loss: losses.reduce(0, +))
+        return Evaluation(
+            predictions: Array(predictions), labels: Array(images.labels[range]), loss: losses.reduce(0, +),
+            logits: keepLogits ? Array(logits) : nil)
     }
 
     /// Accumulates the gradient of the mean loss over `indices` of `images` into the first

@@ -157,33 +157,3 @@ func jsonString(_ s: String) -> String {
     return out + "\""
 }
 
-/// Writes `data` to a temporary file beside `url`, fsyncs it, and renames it over `url`, so a
-/// crash leaves either the old file or the new one, never a half-written one.
-/// - Throws: the reason, from the operating system.
-func writeAtomically(_ data: Data, to url: URL) throws(SafeTensorsError) {
-    let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())").path
-    let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    guard fd >= 0 else { throw SafeTensorsError(String(cString: strerror(errno))) }
-    let written = data.withUnsafeBytes { raw -> Bool in
-        guard let base = raw.baseAddress else { return true }
-        var offset = 0
-        while offset < raw.count {
-            let n = Foundation.write(fd, base + offset, raw.count - offset)
-            if n <= 0 { return false }
-            offset += n
-        }
-        return true
-    }
-    let reason = String(cString: strerror(errno))
-    guard written, fsync(fd) == 0 else {
-        close(fd)
-        unlink(temporary)
-        throw SafeTensorsError(reason)
-    }
-    close(fd)
-    guard rename(temporary, url.path) == 0 else {
-        let reason = String(cString: strerror(errno))
-        unlink(temporary)
-        throw SafeTensorsError(reason)
-    }
-}

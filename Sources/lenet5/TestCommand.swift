@@ -10,6 +10,9 @@ struct TestCommand: ParsableCommand {
     @Option(help: ArgumentHelp("A checkpoint written by 'lenet5 train'.", valueName: "path"))
     var checkpoint: String
 
+    @Option(help: ArgumentHelp("Also write the test set's logits, [N, 10] float32, as a NumPy .npy file.", valueName: "path"))
+    var saveLogits: String?
+
     @OptionGroup var data: DataOptions
 
     func run() throws {
@@ -23,7 +26,14 @@ struct TestCommand: ParsableCommand {
         guard dataset.test.height == 28, dataset.test.width == 28 else {
             throw CommandFailure(TrainingError.unsupportedImageSize(height: dataset.test.height, width: dataset.test.width))
         }
-        let evaluation = Runner(threads: data.threads).evaluate(loaded.model, on: dataset.test)
+        let evaluation = Runner(threads: data.threads).evaluate(loaded.model, on: dataset.test, keepLogits: saveLogits != nil)
+        if let saveLogits, let logits = evaluation.logits {
+            do {
+                try writeAtomically(NumPyExport.npy(shape: [evaluation.count, LeNet5.classes], values: logits), to: URL(fileURLWithPath: saveLogits))
+            } catch {
+                throw CommandFailure(error)
+            }
+        }
         let epoch = loaded.metadata["epoch"].map { ", epoch \($0)" } ?? ""
         print("checkpoint \(checkpoint)\(epoch)")
         print(String(format: "test accuracy: %@/%@ = %.2f%%  (mean loss %.4f)",
