@@ -50,7 +50,8 @@ let package = Package(
         // MARK: Tests
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: numericSettings),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "CZlib"]),
-        .testTarget(name: "LeNetTests", dependencies: ["LeNet"], swiftSettings: numericSettings),
+        .testTarget(
+            name: "LeNetTests", dependencies: ["LeNet"], exclude: ["Fixtures"], swiftSettings: numericSettings),
         .testTarget(name: "lenet5Tests", dependencies: ["lenet5"]),
     ]
 )
