@@ -26,21 +26,32 @@ public func maxPoolForward(
     }
 }
 
-/// inputGradient (overwritten) gets each output gradient at the input that won the forward max.
+/// inputGradient (overwritten) gets each output gradient at the input that won the forward max,
+/// and 0 at the other three inputs of the window.
+///
+/// With `reluOutput` (the pool's input, a ReLU's output) it also applies that ReLU's backward
+/// pass: a window whose winner is 0 passes no gradient. Fused, the ReLU costs one compare per
+/// window instead of a pass over the whole plane.
 public func maxPoolBackward(
     outputGradient: UnsafePointer<Float>, argmax: UnsafePointer<UInt8>, planes: Int, height: Int, width: Int,
-    into inputGradient: UnsafeMutablePointer<Float>
+    reluOutput: UnsafePointer<Float>? = nil, into inputGradient: UnsafeMutablePointer<Float>
 ) {
     let (oh, ow) = (height / 2, width / 2)
-    inputGradient.update(repeating: 0, count: planes * height * width)
     for p in 0..<planes {
         let source = outputGradient + p * oh * ow
         let winners = argmax + p * oh * ow
         let target = inputGradient + p * height * width
+        let activation = reluOutput.map { $0 + p * height * width }
         for y in 0..<oh {
+            let top = target + 2 * y * width, bottom = top + width
             for x in 0..<ow {
                 let index = Int(winners[y * ow + x])
-                target[(2 * y + (index >> 1)) * width + 2 * x + (index & 1)] = source[y * ow + x]
+                var g = source[y * ow + x]
+                if let activation, activation[(2 * y + (index >> 1)) * width + 2 * x + (index & 1)] <= 0 { g = 0 }
+                top[2 * x] = index == 0 ? g : 0
+                top[2 * x + 1] = index == 1 ? g : 0
+                bottom[2 * x] = index == 2 ? g : 0
+                bottom[2 * x + 1] = index == 3 ? g : 0
             }
         }
     }

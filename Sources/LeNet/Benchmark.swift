@@ -47,3 +47,26 @@ public enum Benchmark {
             inferenceSeconds: inferenceSeconds, inferenceImages: evaluation.count, singleImageSeconds: singleSeconds)
     }
 }
+
+extension Benchmark {
+    /// Multiply-adds of one training step (forward and backward) per image.
+    public static var trainingMACsPerImage: Int {
+        LayerProfile.Layer.allCases.reduce(0) { $0 + $1.forwardMACs + $1.backwardMACs }
+    }
+
+    /// Times every layer over one training epoch on one thread.
+    /// - Returns: the per-layer profile and the epoch's wall time (which also covers batch
+    ///   preparation and the SGD updates the profile leaves out).
+    public static func profileLayers(dataset: IDXDataset, batchSize: Int) throws(TrainingError) -> (profile: LayerProfile, epochSeconds: Double, images: Int) {
+        var configuration = TrainingConfiguration()
+        configuration.batchSize = batchSize
+        configuration.threads = 1
+        configuration.validationSize = 0
+        configuration.selection = .last
+        let trainer = try Trainer(configuration: configuration, dataset: dataset)
+        let workspace = trainer.runner.workspaces[0]
+        workspace.profile = LayerProfile()
+        let epochSeconds = trainer.trainEpoch()?.seconds ?? .nan
+        return (workspace.profile ?? LayerProfile(), epochSeconds, trainer.train.count)
+    }
+}

@@ -1,3 +1,4 @@
+import Dispatch
 import Kernels
 
 // LeNet-5: Y. LeCun, L. Bottou, Y. Bengio and P. Haffner, "Gradient-based learning applied to
@@ -62,6 +63,8 @@ public final class Workspace: @unchecked Sendable {
     let c1Gradient: UnsafeMutablePointer<Float>      // (6, N, 28, 28)
     let columnGradient: UnsafeMutablePointer<Float>  // column scratch: C3/C5 gradients, C1's (25, N*784)
     public let parameterGradients: UnsafeMutablePointer<Float> // (61,706)
+    /// When set, every layer call adds its wall time here (`lenet5 bench --layers`).
+    public var profile: LayerProfile?
 
     public init(capacity: Int = LeNet5.chunkSize) {
         precondition(capacity > 0)
@@ -126,6 +129,17 @@ public final class Workspace: @unchecked Sendable {
     }
 }
 
+extension Workspace {
+    /// Runs `body`, adding its duration to `profile` when profiling.
+    @inline(__always)
+    func timed(_ layer: LayerProfile.Layer, _ pass: LayerProfile.Pass, _ body: () -> Void) {
+        guard profile != nil else { return body() }
+        let start = DispatchTime.now().uptimeNanoseconds
+        body()
+        profile?.add(DispatchTime.now().uptimeNanoseconds - start, layer, pass)
+    }
+}
+
 /// The parameter tensors of LeNet-5 inside one flat buffer, in `ParameterLayout` order.
 struct ParameterViews<Pointer> {
     let conv1Weight, conv1Bias, conv2Weight, conv2Bias, conv3Weight, conv3Bias: Pointer
@@ -155,20 +169,24 @@ extension LeNet5 {
         let shape2 = conv2.shape(height: 14, width: 14, count: n)
         let shape3 = conv3.shape(height: 5, width: 5, count: n)
 
-        conv1.forward(ws.input, weight: p.conv1Weight, bias: p.conv1Bias, shape1, output: ws.c1, columns: ws.columnGradient, gemmWorkspace: ws.gemm)
-        reluForward(ws.c1, count: shape1.outputSize, into: ws.c1)
-        maxPoolForward(ws.c1, planes: 6 * n, height: 28, width: 28, into: ws.s2, argmax: ws.s2Argmax)
-        conv2.forward(ws.s2, weight: p.conv2Weight, bias: p.conv2Bias, shape2, output: ws.c3, columns: ws.c3Columns, gemmWorkspace: ws.gemm)
-        reluForward(ws.c3, count: shape2.outputSize, into: ws.c3)
-        maxPoolForward(ws.c3, planes: 16 * n, height: 10, width: 10, into: ws.s4, argmax: ws.s4Argmax)
-        conv3.forward(ws.s4, weight: p.conv3Weight, bias: p.conv3Bias, shape3, output: ws.c5, columns: ws.c5Columns, gemmWorkspace: ws.gemm)
-        reluForward(ws.c5, count: 120 * n, into: ws.c5)
-        fc1.forward(ws.c5, weight: p.fc1Weight, bias: p.fc1Bias, count: n, output: ws.f6, gemmWorkspace: ws.gemm)
-        reluForward(ws.f6, count: 84 * n, into: ws.f6)
-        fc2.forward(ws.f6, weight: p.fc2Weight, bias: p.fc2Bias, count: n, output: ws.logits, gemmWorkspace: ws.gemm)
-        return softmaxCrossEntropy(
-            logits: ws.logits, labels: ws.labels, classes: classes, count: n, probabilities: ws.probabilities,
-            gradient: computeGradient ? ws.logitsGradient : nil, scale: lossScale)
+        ws.timed(.conv1, .forward) { conv1.forward(ws.input, weight: p.conv1Weight, bias: p.conv1Bias, shape1, output: ws.c1, columns: ws.columnGradient, gemmWorkspace: ws.gemm) }
+        ws.timed(.relu1, .forward) { reluForward(ws.c1, count: shape1.outputSize, into: ws.c1) }
+        ws.timed(.pool1, .forward) { maxPoolForward(ws.c1, planes: 6 * n, height: 28, width: 28, into: ws.s2, argmax: ws.s2Argmax) }
+        ws.timed(.conv2, .forward) { conv2.forward(ws.s2, weight: p.conv2Weight, bias: p.conv2Bias, shape2, output: ws.c3, columns: ws.c3Columns, gemmWorkspace: ws.gemm) }
+        ws.timed(.relu2, .forward) { reluForward(ws.c3, count: shape2.outputSize, into: ws.c3) }
+        ws.timed(.pool2, .forward) { maxPoolForward(ws.c3, planes: 16 * n, height: 10, width: 10, into: ws.s4, argmax: ws.s4Argmax) }
+        ws.timed(.conv3, .forward) { conv3.forward(ws.s4, weight: p.conv3Weight, bias: p.conv3Bias, shape3, output: ws.c5, columns: ws.c5Columns, gemmWorkspace: ws.gemm) }
+        ws.timed(.relu3, .forward) { reluForward(ws.c5, count: 120 * n, into: ws.c5) }
+        ws.timed(.fc1, .forward) { fc1.forward(ws.c5, weight: p.fc1Weight, bias: p.fc1Bias, count: n, output: ws.f6, gemmWorkspace: ws.gemm) }
+        ws.timed(.relu4, .forward) { reluForward(ws.f6, count: 84 * n, into: ws.f6) }
+        ws.timed(.fc2, .forward) { fc2.forward(ws.f6, weight: p.fc2Weight, bias: p.fc2Bias, count: n, output: ws.logits, gemmWorkspace: ws.gemm) }
+        var loss = 0.0
+        ws.timed(.loss, .forward) {
+            loss = softmaxCrossEntropy(
+                logits: ws.logits, labels: ws.labels, classes: classes, count: n, probabilities: ws.probabilities,
+                gradient: computeGradient ? ws.logitsGradient : nil, scale: lossScale)
+        }
+        return loss
     }
 
     /// The forward pass read in reverse: accumulates the gradient of the loss (as scaled by the
@@ -180,16 +198,14 @@ extension LeNet5 {
         let shape2 = conv2.shape(height: 14, width: 14, count: n)
         let shape3 = conv3.shape(height: 5, width: 5, count: n)
 
-        fc2.backward(ws.f6, outputGradient: ws.logitsGradient, weight: p.fc2Weight, count: n, weightGradient: g.fc2Weight, biasGradient: g.fc2Bias, inputGradient: ws.f6Gradient, gemmWorkspace: ws.gemm)
-        reluBackward(output: ws.f6, outputGradient: ws.f6Gradient, count: 84 * n, into: ws.f6Gradient)
-        fc1.backward(ws.c5, outputGradient: ws.f6Gradient, weight: p.fc1Weight, count: n, weightGradient: g.fc1Weight, biasGradient: g.fc1Bias, inputGradient: ws.c5Gradient, gemmWorkspace: ws.gemm)
-        reluBackward(output: ws.c5, outputGradient: ws.c5Gradient, count: 120 * n, into: ws.c5Gradient)
-        conv3.backward(ws.s4, columns: ws.c5Columns, outputGradient: ws.c5Gradient, weight: p.conv3Weight, shape3, weightGradient: g.conv3Weight, biasGradient: g.conv3Bias, inputGradient: ws.s4Gradient, columnGradient: ws.columnGradient, gemmWorkspace: ws.gemm)
-        maxPoolBackward(outputGradient: ws.s4Gradient, argmax: ws.s4Argmax, planes: 16 * n, height: 10, width: 10, into: ws.c3Gradient)
-        reluBackward(output: ws.c3, outputGradient: ws.c3Gradient, count: shape2.outputSize, into: ws.c3Gradient)
-        conv2.backward(ws.s2, columns: ws.c3Columns, outputGradient: ws.c3Gradient, weight: p.conv2Weight, shape2, weightGradient: g.conv2Weight, biasGradient: g.conv2Bias, inputGradient: ws.s2Gradient, columnGradient: ws.columnGradient, gemmWorkspace: ws.gemm)
-        maxPoolBackward(outputGradient: ws.s2Gradient, argmax: ws.s2Argmax, planes: 6 * n, height: 28, width: 28, into: ws.c1Gradient)
-        reluBackward(output: ws.c1, outputGradient: ws.c1Gradient, count: shape1.outputSize, into: ws.c1Gradient)
-        conv1.backward(ws.input, columns: ws.columnGradient, outputGradient: ws.c1Gradient, weight: p.conv1Weight, shape1, weightGradient: g.conv1Weight, biasGradient: g.conv1Bias, inputGradient: nil, columnGradient: ws.columnGradient, gemmWorkspace: ws.gemm)
+        ws.timed(.fc2, .backward) { fc2.backward(ws.f6, outputGradient: ws.logitsGradient, weight: p.fc2Weight, count: n, weightGradient: g.fc2Weight, biasGradient: g.fc2Bias, inputGradient: ws.f6Gradient, gemmWorkspace: ws.gemm) }
+        ws.timed(.relu4, .backward) { reluBackward(output: ws.f6, outputGradient: ws.f6Gradient, count: 84 * n, into: ws.f6Gradient) }
+        ws.timed(.fc1, .backward) { fc1.backward(ws.c5, outputGradient: ws.f6Gradient, weight: p.fc1Weight, count: n, weightGradient: g.fc1Weight, biasGradient: g.fc1Bias, inputGradient: ws.c5Gradient, gemmWorkspace: ws.gemm) }
+        ws.timed(.relu3, .backward) { reluBackward(output: ws.c5, outputGradient: ws.c5Gradient, count: 120 * n, into: ws.c5Gradient) }
+        ws.timed(.conv3, .backward) { conv3.backward(ws.s4, columns: ws.c5Columns, outputGradient: ws.c5Gradient, weight: p.conv3Weight, shape3, weightGradient: g.conv3Weight, biasGradient: g.conv3Bias, inputGradient: ws.s4Gradient, columnGradient: ws.columnGradient, gemmWorkspace: ws.gemm) }
+        ws.timed(.pool2, .backward) { maxPoolBackward(outputGradient: ws.s4Gradient, argmax: ws.s4Argmax, planes: 16 * n, height: 10, width: 10, reluOutput: ws.c3, into: ws.c3Gradient) }  // and ReLU's
+        ws.timed(.conv2, .backward) { conv2.backward(ws.s2, columns: ws.c3Columns, outputGradient: ws.c3Gradient, weight: p.conv2Weight, shape2, weightGradient: g.conv2Weight, biasGradient: g.conv2Bias, inputGradient: ws.s2Gradient, columnGradient: ws.columnGradient, gemmWorkspace: ws.gemm) }
+        ws.timed(.pool1, .backward) { maxPoolBackward(outputGradient: ws.s2Gradient, argmax: ws.s2Argmax, planes: 6 * n, height: 28, width: 28, reluOutput: ws.c1, into: ws.c1Gradient) }  // and ReLU's
+        ws.timed(.conv1, .backward) { conv1.backward(ws.input, columns: ws.columnGradient, outputGradient: ws.c1Gradient, weight: p.conv1Weight, shape1, weightGradient: g.conv1Weight, biasGradient: g.conv1Bias, inputGradient: nil, columnGradient: ws.columnGradient, gemmWorkspace: ws.gemm) }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Datasets
 import Foundation
 import LeNet
 
@@ -10,7 +11,18 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Images per SGD step for the training epoch.")
     var batchSize: Int = 64
 
+    @Flag(help: "Also time every layer, forward and backward, over an epoch on one thread.")
+    var layers = false
+
+    @Flag(help: "Print the measurements as one JSON object (for scripts/benchmark.py).")
+    var json = false
+
     @OptionGroup var data: DataOptions
+
+    /// Floating-point operations of one training epoch over 60,000 images, and the time the
+    /// machine's FP32 peak (about 200 GFLOPS on two Zen 4 cores) would need for them.
+    static let epochFLOPs = Double(60_000 * 2 * Benchmark.trainingMACsPerImage)
+    static let floorSeconds = 0.68
 
     func validate() throws {
         guard (1...60_000).contains(batchSize) else { throw ValidationError("--batch-size must be between 1 and 60000, got \(batchSize)") }
@@ -19,7 +31,7 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         let dataset = try data.load()
         #if DEBUG
-        print("warning: this is a debug build; run 'swift run -c release lenet5 bench' for real numbers")
+        if !json { print("warning: this is a debug build; run 'swift run -c release lenet5 bench' for real numbers") }
         #endif
         let result: BenchmarkResult
         do {
@@ -27,12 +39,52 @@ struct BenchCommand: ParsableCommand {
         } catch {
             throw CommandFailure(error)
         }
+        let epoch60k = result.epochSeconds * 60_000 / Double(result.trainingImages)
+        if json {
+            let fields: [(String, String)] = [
+                ("threads", "\(result.threads)"), ("batch_size", "\(result.batchSize)"),
+                ("epoch_seconds", "\(epoch60k)"), ("inference_images_per_second", "\(result.inferenceImagesPerSecond)"),
+                ("single_image_seconds", "\(result.singleImageSeconds)"),
+            ]
+            print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
+            return
+        }
         print("LeNet-5 benchmark, \(result.threads) thread\(result.threads == 1 ? "" : "s")")
-        print(String(format: "training   epoch of %@ images, batch %d: %.2f s  (%@ img/s)",
-                     grouped(result.trainingImages), result.batchSize, result.epochSeconds, grouped(Int(result.trainingImagesPerSecond))))
+        print(String(format: "training   epoch of %@ images, batch %d: %.2f s  (%@ img/s, %.0f GFLOPS, %.0f%% of the %.2f s FP32 floor)",
+                     grouped(result.trainingImages), result.batchSize, result.epochSeconds, grouped(Int(result.trainingImagesPerSecond)),
+                     Self.epochFLOPs / epoch60k / 1e9, 100 * Self.floorSeconds / epoch60k, Self.floorSeconds))
         print(String(format: "inference  %@ images, batched: %.3f s  (%@ img/s)",
                      grouped(result.inferenceImages), result.inferenceSeconds, grouped(Int(result.inferenceImagesPerSecond))))
         print(String(format: "inference  one image at a time, 1 thread: %.1f us/image  (%@ img/s)",
                      result.singleImageSeconds * 1e6, grouped(Int(1 / result.singleImageSeconds))))
+        if layers { try printLayers(dataset) }
+    }
+
+    private func printLayers(_ dataset: IDXDataset) throws {
+        let (profile, epochSeconds, images) = try {
+            do {
+                return try Benchmark.profileLayers(dataset: dataset, batchSize: batchSize)
+            } catch {
+                throw CommandFailure(error)
+            }
+        }()
+        print()
+        print(String(format: "per layer, one thread, one epoch of %@ images at batch %d (%.2f s):", grouped(images), batchSize, epochSeconds))
+        print("  layer                      forward  GFLOPS    backward  GFLOPS   share")
+        for layer in LayerProfile.Layer.allCases {
+            func column(_ pass: LayerProfile.Pass, _ macs: Int) -> String {
+                let seconds = profile.seconds(layer, pass)
+                let flops = 2 * Double(macs) * Double(images)
+                let gflops = macs == 0 || seconds == 0 ? "" : String(format: "%.1f", flops / seconds / 1e9)
+                return String(format: "%8.1f ms", seconds * 1e3) + rightAligned(gflops, 8)
+            }
+            let share = 100 * (profile.seconds(layer, .forward) + profile.seconds(layer, .backward)) / epochSeconds
+            print("  " + layer.label.padding(toLength: 24, withPad: " ", startingAt: 0)
+                + column(.forward, layer.forwardMACs) + "  " + column(.backward, layer.backwardMACs)
+                + String(format: "  %5.1f%%", share))
+        }
+        let other = epochSeconds - profile.totalSeconds
+        print("  " + "batch preparation + SGD".padding(toLength: 24, withPad: " ", startingAt: 0)
+              + String(format: "%8.1f ms (both)%24.1f%%", other * 1e3, 100 * other / epochSeconds))
     }
 }
