@@ -232,3 +232,73 @@ public func directConvolutionWeightGradient(
         }
     }
 }
+
+// MARK: - Implicit-GEMM convolution for up to 16 filters (C3)
+
+/// Whether `implicitConvolutionForward` handles `shape`: at most 16 filters, one SIMD16.
+public func supportsImplicitConvolution(_ shape: ConvolutionShape) -> Bool {
+    shape.outputChannels <= microColumns
+}
+
+/// out (F, N, OH, OW) = weight (F, C, R, R) correlated with input (C, N, H, W), plus bias,
+/// without building the column matrix.
+///
+/// A GEMM whose rows are output positions and whose columns are the (up to 16) filters, as in
+/// `gemm`'s 6x16 micro-kernel, but reading each "column-matrix" element straight from the input:
+/// position (n, y, x) at tap (c, kh, kw) is input[c, n, y + kh, x + kw], a fixed offset per tap
+/// from the position's base pointer.
+/// - Parameter scratch: room for C*R*R*16 + C*R*R floats (packed weights and tap offsets).
+/// - Precondition: `supportsImplicitConvolution(shape)`.
+public func implicitConvolutionForward(
+    _ input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+    _ shape: ConvolutionShape, scratch: UnsafeMutablePointer<Float>, into output: UnsafeMutablePointer<Float>
+) {
+    precondition(supportsImplicitConvolution(shape))
+    let (h, w, r, n, filters) = (shape.height, shape.width, shape.kernel, shape.count, shape.outputChannels)
+    let (oh, ow) = (shape.outputHeight, shape.outputWidth)
+    let taps = shape.patchSize, positions = shape.positions
+    // packed[t * 16 + f] = weight[f, t], zero past the last filter.
+    let packed = scratch
+    let offsets = UnsafeMutableRawPointer(scratch + taps * microColumns).bindMemory(to: Int32.self, capacity: taps)
+    for t in 0..<taps {
+        for f in 0..<microColumns { packed[t * microColumns + f] = f < filters ? weight[f * taps + t] : 0 }
+        let (c, k) = t.quotientAndRemainder(dividingBy: r * r)
+        offsets[t] = Int32(c * n * h * w + (k / r) * w + k % r)
+    }
+    var biasVector = SIMD16<Float>()
+    for f in 0..<filters { biasVector[f] = bias[f] }
+    let plane = oh * ow
+
+    @inline(__always) func base(_ position: Int) -> UnsafePointer<Float> {
+        let (i, pixel) = position.quotientAndRemainder(dividingBy: plane)
+        let (y, x) = pixel.quotientAndRemainder(dividingBy: ow)
+        return input + (i * h + y) * w + x
+    }
+    var tile = [SIMD16<Float>](repeating: SIMD16(), count: microRows)
+    for start in stride(from: 0, to: positions, by: microRows) {
+        let rows = min(microRows, positions - start)
+        let b0 = base(start)
+        let b1 = rows > 1 ? base(start + 1) : b0, b2 = rows > 2 ? base(start + 2) : b0
+        let b3 = rows > 3 ? base(start + 3) : b0, b4 = rows > 4 ? base(start + 4) : b0
+        let b5 = rows > 5 ? base(start + 5) : b0
+        var a0 = biasVector, a1 = biasVector, a2 = biasVector, a3 = biasVector, a4 = biasVector, a5 = biasVector
+        var pw = UnsafePointer(packed)
+        for t in 0..<taps {
+            let o = Int(offsets[t])
+            let v = load(pw)
+            a0.addProduct(SIMD16(repeating: b0[o]), v)
+            a1.addProduct(SIMD16(repeating: b1[o]), v)
+            a2.addProduct(SIMD16(repeating: b2[o]), v)
+            a3.addProduct(SIMD16(repeating: b3[o]), v)
+            a4.addProduct(SIMD16(repeating: b4[o]), v)
+            a5.addProduct(SIMD16(repeating: b5[o]), v)
+            pw += microColumns
+        }
+        tile.withUnsafeMutableBufferPointer { t in
+            (t[0], t[1], t[2], t[3], t[4], t[5]) = (a0, a1, a2, a3, a4, a5)
+            for k in 0..<rows {
+                for f in 0..<filters { output[f * positions + start + k] = t[k][f] }
+            }
+        }
+    }
+}

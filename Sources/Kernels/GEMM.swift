@@ -47,20 +47,39 @@ public func gemm(
         if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
         return
     }
+    // Packing A pays off only when each of its elements is reused across many column panels.
+    let packsA = n > 2 * microColumns
     for jc in stride(from: 0, to: n, by: blockColumns) {
         let nc = min(blockColumns, n - jc)
         for pc in stride(from: 0, to: k, by: blockDepth) {
             let kc = min(blockDepth, k - pc)
             packB(transposed: transposeB, b: b, ldb: ldb, row: pc, column: jc, depth: kc, width: nc, into: workspace.packedB)
             let addToC = accumulate || pc > 0
+            guard packsA else {
+                // Few columns: each element of A is used once or twice, so read it in place.
+                for jr in stride(from: 0, to: nc, by: microColumns) {
+                    for ir in stride(from: 0, to: m, by: microRows) {
+                        let rows = min(microRows, m - ir)
+                        let panel = RowPointers(
+                            base: transposeA ? a + pc * lda + ir : a + ir * lda + pc,
+                            rowStride: transposeA ? 1 : lda, rows: rows)
+                        microKernel(
+                            depth: kc, a: panel, depthStride: transposeA ? lda : 1, b: workspace.packedB + jr * kc,
+                            c: c + ir * ldc + jc + jr, ldc: ldc,
+                            rows: rows, columns: min(microColumns, nc - jr), accumulate: addToC)
+                    }
+                }
+                continue
+            }
             for ic in stride(from: 0, to: m, by: blockRows) {
                 let mc = min(blockRows, m - ic)
                 packA(transposed: transposeA, a: a, lda: lda, row: ic, column: pc, height: mc, depth: kc, into: workspace.packedA)
                 for jr in stride(from: 0, to: nc, by: microColumns) {
                     let panelB = workspace.packedB + jr * kc
                     for ir in stride(from: 0, to: mc, by: microRows) {
+                        let panel = RowPointers(base: workspace.packedA + ir * kc, rowStride: 1, rows: microRows)
                         microKernel(
-                            depth: kc, a: workspace.packedA + ir * kc, b: panelB,
+                            depth: kc, a: panel, depthStride: microRows, b: panelB,
                             c: c + (ic + ir) * ldc + jc + jr, ldc: ldc,
                             rows: min(microRows, mc - ir), columns: min(microColumns, nc - jr), accumulate: addToC)
                     }
@@ -116,34 +135,55 @@ private func packB(
                 out += microColumns
             }
         } else {
-            for p in 0..<depth {
-                for j in 0..<microColumns {
-                    out[j] = j < columns ? b[(column + jr + j) * ldb + row + p] : 0
+            // Stored row j of B is column j of op(B): read each one contiguously.
+            for j in 0..<microColumns {
+                if j < columns {
+                    let source = b + (column + jr + j) * ldb + row
+                    for p in 0..<depth { out[p * microColumns + j] = source[p] }
+                } else {
+                    for p in 0..<depth { out[p * microColumns + j] = 0 }
                 }
-                out += microColumns
             }
+            out += depth * microColumns
         }
     }
 }
 
-/// C[0..<rows, 0..<columns] (+)= Apanel (6 x depth) * Bpanel (depth x 16).
+/// The six rows of an A panel: row r, step p is at `rows[r][p * depthStride]`. Rows past the
+/// matrix's end repeat row 0 (their results are computed but never stored).
+struct RowPointers {
+    let r0, r1, r2, r3, r4, r5: UnsafePointer<Float>
+
+    @inline(__always)
+    init(base: UnsafePointer<Float>, rowStride: Int, rows: Int) {
+        r0 = base
+        r1 = rows > 1 ? base + rowStride : base
+        r2 = rows > 2 ? base + 2 * rowStride : base
+        r3 = rows > 3 ? base + 3 * rowStride : base
+        r4 = rows > 4 ? base + 4 * rowStride : base
+        r5 = rows > 5 ? base + 5 * rowStride : base
+    }
+}
+
+/// C[0..<rows, 0..<columns] (+)= A panel (6 x depth) * B panel (depth x 16).
 @inline(__always)
 private func microKernel(
-    depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+    depth: Int, a: RowPointers, depthStride: Int, b: UnsafePointer<Float>,
     c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, columns: Int, accumulate: Bool
 ) {
     var c0 = SIMD16<Float>(), c1 = SIMD16<Float>(), c2 = SIMD16<Float>()
     var c3 = SIMD16<Float>(), c4 = SIMD16<Float>(), c5 = SIMD16<Float>()
-    var pa = a, pb = b
+    var pb = b
+    var q = 0
     for _ in 0..<depth {
         let v = load(pb)
-        c0.addProduct(SIMD16(repeating: pa[0]), v)
-        c1.addProduct(SIMD16(repeating: pa[1]), v)
-        c2.addProduct(SIMD16(repeating: pa[2]), v)
-        c3.addProduct(SIMD16(repeating: pa[3]), v)
-        c4.addProduct(SIMD16(repeating: pa[4]), v)
-        c5.addProduct(SIMD16(repeating: pa[5]), v)
-        pa += microRows
+        c0.addProduct(SIMD16(repeating: a.r0[q]), v)
+        c1.addProduct(SIMD16(repeating: a.r1[q]), v)
+        c2.addProduct(SIMD16(repeating: a.r2[q]), v)
+        c3.addProduct(SIMD16(repeating: a.r3[q]), v)
+        c4.addProduct(SIMD16(repeating: a.r4[q]), v)
+        c5.addProduct(SIMD16(repeating: a.r5[q]), v)
+        q += depthStride
         pb += microColumns
     }
     if rows == microRows && columns == microColumns {

@@ -17,14 +17,19 @@ public struct Convolution: Sendable {
             kernel: kernel, count: count)
     }
 
-    /// output (F, N, OH, OW) = weight * input + bias. `columns` (C*R*R, N*OH*OW) keeps the
-    /// unfolded input for `backward`; it is left unused when the direct kernel applies.
+    /// output (F, N, OH, OW) = weight * input + bias, by the fastest kernel for the shape: direct
+    /// (one input channel: C1), implicit GEMM (up to 16 filters: C3) or im2col + GEMM (C5).
+    /// - Parameter columns: scratch of (C*R*R, N*OH*OW) floats.
     public func forward(
         _ input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, _ shape: ConvolutionShape,
         output: UnsafeMutablePointer<Float>, columns: UnsafeMutablePointer<Float>, gemmWorkspace: GEMMWorkspace
     ) {
         if supportsDirectConvolution(shape) {
             directConvolutionForward(input, weight: weight, bias: bias, shape, into: output)
+            return
+        }
+        if supportsImplicitConvolution(shape) {
+            implicitConvolutionForward(input, weight: weight, bias: bias, shape, scratch: columns, into: output)
             return
         }
         im2col(input, shape, into: columns)
@@ -36,9 +41,11 @@ public struct Convolution: Sendable {
     }
 
     /// dW += dY columnsᵀ, db += row sums of dY, and dX = col2im(Wᵀ dY) when `inputGradient` is given.
-    /// - Parameter columnGradient: scratch of the columns' size, used only for the input gradient.
+    /// - Parameters:
+    ///   - columns: scratch of (C*R*R, N*OH*OW) floats, where the input is unfolded.
+    ///   - columnGradient: scratch of the same size.
     public func backward(
-        _ input: UnsafePointer<Float>, columns: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
+        _ input: UnsafePointer<Float>, columns: UnsafeMutablePointer<Float>, outputGradient: UnsafePointer<Float>,
         weight: UnsafePointer<Float>, _ shape: ConvolutionShape,
         weightGradient: UnsafeMutablePointer<Float>, biasGradient: UnsafeMutablePointer<Float>,
         inputGradient: UnsafeMutablePointer<Float>?, columnGradient: UnsafeMutablePointer<Float>,
@@ -46,8 +53,20 @@ public struct Convolution: Sendable {
     ) {
         accumulateBiasGradient(outputGradient, channels: outputChannels, positions: shape.positions, into: biasGradient)
         let direct = supportsDirectConvolution(shape)
+        if !direct { im2col(input, shape, into: columns) }
         if direct {
             directConvolutionWeightGradient(input, outputGradient: outputGradient, shape, into: weightGradient)
+        } else if outputChannels <= 32 {
+            // Few filters (C3): dWᵀ = columns dYᵀ reads the large column matrix in place, where
+            // dW = dY columnsᵀ would copy all of it into packed panels. Transposed into dW after.
+            let transposed = columnGradient  // (C*R*R, F) scratch, before it holds dX's columns
+            gemm(
+                transposeA: false, transposeB: true, m: shape.patchSize, n: outputChannels, k: shape.positions,
+                a: columns, lda: shape.positions, b: outputGradient, ldb: shape.positions,
+                c: transposed, ldc: outputChannels, accumulate: false, workspace: gemmWorkspace)
+            for f in 0..<outputChannels {
+                for r in 0..<shape.patchSize { weightGradient[f * shape.patchSize + r] += transposed[r * outputChannels + f] }
+            }
         } else {
             gemm(
                 transposeA: false, transposeB: true, m: outputChannels, n: shape.patchSize, k: shape.positions,

@@ -2,14 +2,18 @@ import XCTest
 @testable import Kernels
 
 final class ConvolutionTests: XCTestCase {
-    /// Forward through the fast path `Convolution` would pick: direct for one channel, im2col + GEMM otherwise.
-    private func fastForward(_ input: [Float], _ weight: [Float], _ bias: [Float], _ s: ConvolutionShape) -> [Float] {
+    enum Path: CaseIterable { case direct, implicit, columns }
+
+    /// Forward through one of the three kernels.
+    private func fastForward(_ input: [Float], _ weight: [Float], _ bias: [Float], _ s: ConvolutionShape, path: Path) -> [Float] {
         var out = [Float](repeating: .nan, count: s.outputSize)
-        var columns = [Float](repeating: .nan, count: s.patchSize * s.positions)
+        var columns = [Float](repeating: .nan, count: max(s.patchSize * s.positions, s.patchSize * 17))
         let workspace = GEMMWorkspace()
         out.withUnsafeMutableBufferPointer { o in
-            if supportsDirectConvolution(s) {
+            if path == .direct {
                 directConvolutionForward(input, weight: weight, bias: bias, s, into: o.baseAddress!)
+            } else if path == .implicit {
+                implicitConvolutionForward(input, weight: weight, bias: bias, s, scratch: &columns, into: o.baseAddress!)
             } else {
                 columns.withUnsafeMutableBufferPointer { cols in
                     im2col(input, s, into: cols.baseAddress!)
@@ -41,12 +45,18 @@ final class ConvolutionTests: XCTestCase {
         ConvolutionShape(inputChannels: 1, outputChannels: 4, height: 7, width: 8, kernel: 5, count: 2),
     ]
 
-    func testForwardMatchesReference() {
+    func testForwardMatchesReferenceOnEveryApplicablePath() {
+        var checked: [Path: Int] = [:]
         for (index, s) in shapes.enumerated() {
             let (input, weight, bias, _) = operands(s, seed: UInt64(index))
             let expected = Reference.convolutionForward(input, weight: weight, bias: bias, s)
-            assertClose(fastForward(input, weight, bias, s), expected, tolerance: 1e-5, "\(s)")
+            for path in Path.allCases {
+                if path == .direct && !supportsDirectConvolution(s) || path == .implicit && !supportsImplicitConvolution(s) { continue }
+                assertClose(fastForward(input, weight, bias, s, path: path), expected, tolerance: 1e-5, "\(path) \(s)")
+                checked[path, default: 0] += 1
+            }
         }
+        XCTAssertEqual(checked, [.direct: 3, .implicit: 6, .columns: 7])
     }
 
     func testBackwardMatchesReference() {

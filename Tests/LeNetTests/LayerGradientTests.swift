@@ -20,13 +20,13 @@ final class LayerGradientTests: XCTestCase {
             layer.forward(input, weight: weight, bias: bias, shape, output: &output, columns: &columns, gemmWorkspace: gemm)
             return (output, columns)
         }
-        let columns = forward(input, weight, bias).columns
+        var columns = forward(input, weight, bias).columns
         var dWeight = [Float](repeating: 0, count: weight.count)
         var dBias = [Float](repeating: 0, count: bias.count)
         var dInput = [Float](repeating: .nan, count: input.count)
         var dColumns = [Float](repeating: 0, count: columns.count)
         layer.backward(
-            input, columns: columns, outputGradient: r, weight: weight, shape, weightGradient: &dWeight,
+            input, columns: &columns, outputGradient: r, weight: weight, shape, weightGradient: &dWeight,
             biasGradient: &dBias, inputGradient: &dInput, columnGradient: &dColumns, gemmWorkspace: gemm)
 
         assertGradient("weight", analytic: dWeight, of: weight) { dot(forward(input, $0, bias).output, r) }
@@ -39,9 +39,16 @@ final class LayerGradientTests: XCTestCase {
         checkConvolution(LeNet5.conv1, height: 20, width: 21, count: 2, seed: 1)
     }
 
-    func testConvolutionColumnPath() {
+    func testConvolutionImplicitPath() {
+        // Up to 16 filters (C3): implicit-GEMM forward, transposed weight-gradient product.
         checkConvolution(LeNet5.conv2, height: 8, width: 7, count: 2, seed: 2)
         checkConvolution(Convolution(inputChannels: 3, outputChannels: 4, kernel: 3), height: 6, width: 5, count: 3, seed: 3)
+    }
+
+    func testConvolutionColumnPath() {
+        // More filters (C5): im2col + GEMM, both ways of forming the weight gradient.
+        checkConvolution(Convolution(inputChannels: 2, outputChannels: 20, kernel: 3), height: 5, width: 6, count: 2, seed: 8)
+        checkConvolution(Convolution(inputChannels: 2, outputChannels: 40, kernel: 3), height: 4, width: 4, count: 2, seed: 9)
     }
 
     func testLinear() {
