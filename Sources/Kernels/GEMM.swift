@@ -47,6 +47,10 @@ public func gemm(
         if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
         return
     }
+    if n == 1 && !transposeA && (transposeB || ldb == 1) {
+        gemv(m: m, k: k, a: a, lda: lda, x: b, y: c, incy: ldc, accumulate: accumulate)
+        return
+    }
     // Packing A pays off only when each of its elements is reused across many column panels.
     let packsA = n > 2 * microColumns
     for jc in stride(from: 0, to: n, by: blockColumns) {
@@ -86,6 +90,30 @@ public func gemm(
                 }
             }
         }
+    }
+}
+
+/// y (+)= A x for row-major A (m x k) and contiguous x: one vector of 16 lanes per row. A
+/// single image's C5, F6 and F7 are such products, where the 16-column micro-kernel would waste
+/// 15 of its 16 lanes.
+private func gemv(
+    m: Int, k: Int, a: UnsafePointer<Float>, lda: Int, x: UnsafePointer<Float>,
+    y: UnsafeMutablePointer<Float>, incy: Int, accumulate: Bool
+) {
+    for i in 0..<m {
+        let row = a + i * lda
+        var sum = SIMD16<Float>()
+        var p = 0
+        while p + microColumns <= k {
+            sum.addProduct(load(row + p), load(x + p))
+            p += microColumns
+        }
+        var total = sum.sum()
+        while p < k {
+            total += row[p] * x[p]
+            p += 1
+        }
+        y[i * incy] = accumulate ? y[i * incy] + total : total
     }
 }
 

@@ -11,6 +11,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Images per SGD step for the training epoch.")
     var batchSize: Int = 64
 
+    @Option(help: "Images in the training epoch (the training set repeated or cut).")
+    var images: Int = 60_000
+
     @Flag(help: "Also time every layer, forward and backward, over an epoch on one thread.")
     var layers = false
 
@@ -26,6 +29,7 @@ struct BenchCommand: ParsableCommand {
 
     func validate() throws {
         guard (1...60_000).contains(batchSize) else { throw ValidationError("--batch-size must be between 1 and 60000, got \(batchSize)") }
+        guard (1...1_000_000).contains(images) else { throw ValidationError("--images must be between 1 and 1000000, got \(images)") }
     }
 
     func run() throws {
@@ -35,7 +39,7 @@ struct BenchCommand: ParsableCommand {
         #endif
         let result: BenchmarkResult
         do {
-            result = try Benchmark.run(dataset: dataset, batchSize: batchSize, threads: data.threads)
+            result = try Benchmark.run(dataset: dataset, batchSize: batchSize, threads: data.threads, images: images)
         } catch {
             throw CommandFailure(error)
         }
@@ -43,7 +47,7 @@ struct BenchCommand: ParsableCommand {
         if json {
             let fields: [(String, String)] = [
                 ("threads", "\(result.threads)"), ("batch_size", "\(result.batchSize)"),
-                ("epoch_seconds", "\(epoch60k)"), ("inference_images_per_second", "\(result.inferenceImagesPerSecond)"),
+                ("train_images", "\(result.trainingImages)"), ("epoch_seconds", "\(result.epochSeconds)"), ("inference_images_per_second", "\(result.inferenceImagesPerSecond)"),
                 ("single_image_seconds", "\(result.singleImageSeconds)"),
             ]
             print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")

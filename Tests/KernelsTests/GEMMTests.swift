@@ -34,7 +34,7 @@ final class GEMMTests: XCTestCase {
     func testMatchesReferenceOnOddAndBlockCrossingShapes() {
         let shapes = [
             (1, 1, 1), (6, 16, 1), (5, 15, 7), (7, 17, 3), (13, 33, 300), (16, 1600, 150), (150, 64, 16),
-            (73, 513, 257), (120, 8, 400), (84, 120, 16), (10, 3, 84), (1, 530, 2),
+            (73, 513, 257), (120, 8, 400), (84, 120, 16), (10, 3, 84), (1, 530, 2), (120, 1, 400), (37, 1, 19),
         ]
         var seed: UInt64 = 1
         for (m, n, k) in shapes {

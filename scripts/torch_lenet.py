@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""The same LeNet-5 in PyTorch, and its side of scripts/benchmark.py.
+
+  torch_lenet.py --batch-size 64 [--threads 2]
+
+prints one JSON object like `lenet5 bench --json`: the seconds of one training epoch over the
+60,000 MNIST training images (SGD, momentum 0.9, lr 0.05, shuffled, batches of --batch-size),
+test-set inference throughput at batch 1000, and the mean latency of one image.
+"""
+import argparse
+import gzip
+import json
+import sys
+import time
+from pathlib import Path
+
+import reference_env
+
+MNIST = reference_env.ROOT / "Sources" / "Datasets" / "Resources" / "mnist"
+
+
+def lenet5():
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    class LeNet5(nn.Module):
+        """C1 conv 5x5 1->6, ReLU, max 2x2, C3 conv 5x5 6->16, ReLU, max 2x2, C5 conv 5x5 16->120,
+        ReLU, F6 120->84, ReLU, F7 84->10: the names and shapes swift-lenet's checkpoints use."""
+
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(1, 6, 5)
+            self.conv2 = nn.Conv2d(6, 16, 5)
+            self.conv3 = nn.Conv2d(16, 120, 5)
+            self.fc1 = nn.Linear(120, 84)
+            self.fc2 = nn.Linear(84, 10)
+
+        def forward(self, x):
+            x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+            x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+            x = F.relu(self.conv3(x)).flatten(1)
+            return self.fc2(F.relu(self.fc1(x)))
+
+    return LeNet5()
+
+
+def load(split, mean=0.1000706, std=0.2752962):
+    """MNIST images zero-padded to 32x32 and normalised as swift-lenet does, and labels."""
+    import numpy as np
+    import torch
+
+    prefix = "train" if split == "train" else "t10k"
+    with gzip.open(MNIST / f"{prefix}-images-idx3-ubyte.gz") as f:
+        images = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28)
+    with gzip.open(MNIST / f"{prefix}-labels-idx1-ubyte.gz") as f:
+        labels = np.frombuffer(f.read(), np.uint8, offset=8).astype(np.int64)
+    padded = np.pad(images.astype(np.float32) / 255, ((0, 0), (2, 2), (2, 2)))
+    return torch.from_numpy(((padded - mean) / std).astype(np.float32)).unsqueeze(1), torch.from_numpy(labels)
+
+
+def bench(batch_size, threads):
+    import torch
+    import torch.nn.functional as F
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(1)
+    x, y = load("train")
+    test_x, _ = load("test")
+    model = lenet5()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+
+    def step(index):
+        optimizer.zero_grad()
+        F.cross_entropy(model(x[index]), y[index]).backward()
+        optimizer.step()
+
+    for index in torch.randperm(len(x))[: 20 * batch_size].split(batch_size):  # warm-up
+        step(index)
+    start = time.perf_counter()
+    for index in torch.randperm(len(x)).split(batch_size):
+        step(index)
+    epoch = time.perf_counter() - start
+
+    model.eval()
+    with torch.inference_mode():
+        model(test_x[:1000])
+        start = time.perf_counter()
+        for batch in test_x.split(1000):
+            model(batch)
+        inference = time.perf_counter() - start
+        singles = 1000
+        start = time.perf_counter()
+        for i in range(singles):
+            model(test_x[i : i + 1])
+        single = (time.perf_counter() - start) / singles
+    return {
+        "threads": threads, "batch_size": batch_size, "epoch_seconds": epoch,
+        "inference_images_per_second": len(test_x) / inference, "single_image_seconds": single,
+        "torch": torch.__version__,
+    }
+
+
+if __name__ == "__main__":
+    reference_env.ensure(__file__)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    print(json.dumps(bench(args.batch_size, args.threads)))
