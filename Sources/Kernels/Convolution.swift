@@ -46,7 +46,7 @@ public func im2col(_ input: UnsafePointer<Float>, _ shape: ConvolutionShape, int
                 for i in 0..<n {
                     let plane = input + (c * n + i) * h * w
                     for y in 0..<oh {
-                        out.update(from: plane + (y + kh) * w + kw, count: ow)
+                        copyShortRow(plane + (y + kh) * w + kw, to: out, count: ow)
                         out += ow
                     }
                 }
@@ -68,13 +68,42 @@ public func col2im(_ columns: UnsafePointer<Float>, _ shape: ConvolutionShape, i
                 for i in 0..<n {
                     let plane = inputGradient + (c * n + i) * h * w
                     for y in 0..<oh {
-                        let row = plane + (y + kh) * w + kw
-                        for x in 0..<ow { row[x] += source[x] }
+                        addShortRow(source, to: plane + (y + kh) * w + kw, count: ow)
                         source += ow
                     }
                 }
             }
         }
+    }
+}
+
+/// Copies a short row (C3's are 10 floats, too short for a memmove call to pay): two
+/// overlapping 8-float vectors when it is 8 to 16 long.
+@inline(__always)
+private func copyShortRow(_ source: UnsafePointer<Float>, to target: UnsafeMutablePointer<Float>, count: Int) {
+    guard count >= 8 && count <= 16 else {
+        for x in 0..<count { target[x] = source[x] }
+        return
+    }
+    let head = UnsafeRawPointer(source).loadUnaligned(as: SIMD8<Float>.self)
+    let tail = UnsafeRawPointer(source + count - 8).loadUnaligned(as: SIMD8<Float>.self)
+    UnsafeMutableRawPointer(target).storeBytes(of: head, as: SIMD8<Float>.self)
+    UnsafeMutableRawPointer(target + count - 8).storeBytes(of: tail, as: SIMD8<Float>.self)
+}
+
+/// target[x] += source[x] for a short row, 8 floats at a time.
+@inline(__always)
+private func addShortRow(_ source: UnsafePointer<Float>, to target: UnsafeMutablePointer<Float>, count: Int) {
+    var x = 0
+    while x + 8 <= count {
+        let sum = UnsafeRawPointer(target + x).loadUnaligned(as: SIMD8<Float>.self)
+            + UnsafeRawPointer(source + x).loadUnaligned(as: SIMD8<Float>.self)
+        UnsafeMutableRawPointer(target + x).storeBytes(of: sum, as: SIMD8<Float>.self)
+        x += 8
+    }
+    while x < count {
+        target[x] += source[x]
+        x += 1
     }
 }
 
@@ -187,6 +216,9 @@ public func directConvolutionForward(
 
 /// weightGradient (F, 1, 5, 5) += sum over n, y, x of
 /// outputGradient[f, n, y, x] * input[0, n, y + kh, x + kw].
+///
+/// For each kernel row kh and group of 3 filters, 15 vector accumulators (3 filters x 5 taps)
+/// share every input load: 5 input vectors and 3 gradient vectors feed 15 FMAs.
 /// - Precondition: `supportsDirectConvolution(shape)`.
 public func directConvolutionWeightGradient(
     _ input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
@@ -204,31 +236,37 @@ public func directConvolutionWeightGradient(
         for lane in 0..<max(fresh, 0) { mask[lane] = 0 }
         return mask
     }
-    for f in 0..<shape.outputChannels {
+    let filters = shape.outputChannels
+    for f0 in stride(from: 0, to: filters, by: 3) {
+        // Filters past the end reuse the last one's gradient; their sums are dropped.
+        let fa = f0, fb = min(f0 + 1, filters - 1), fc = min(f0 + 2, filters - 1)
         for kh in 0..<5 {
-            var s0 = SIMD16<Float>(), s1 = SIMD16<Float>(), s2 = SIMD16<Float>()
-            var s3 = SIMD16<Float>(), s4 = SIMD16<Float>()
+            var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>(), a4 = SIMD16<Float>()
+            var b0 = SIMD16<Float>(), b1 = SIMD16<Float>(), b2 = SIMD16<Float>(), b3 = SIMD16<Float>(), b4 = SIMD16<Float>()
+            var c0 = SIMD16<Float>(), c1 = SIMD16<Float>(), c2 = SIMD16<Float>(), c3 = SIMD16<Float>(), c4 = SIMD16<Float>()
             for i in 0..<n {
                 let image = input + i * h * w
-                let gradient = outputGradient + (f * n + i) * plane
+                let ga = outputGradient + (fa * n + i) * plane
+                let gb = outputGradient + (fb * n + i) * plane
+                let gc = outputGradient + (fc * n + i) * plane
                 for y in 0..<oh {
                     let row = image + (y + kh) * w
                     for (segment, x) in segments.enumerated() {
-                        let g = load(gradient + y * ow + x) * masks[segment]
-                        s0.addProduct(g, load(row + x))
-                        s1.addProduct(g, load(row + x + 1))
-                        s2.addProduct(g, load(row + x + 2))
-                        s3.addProduct(g, load(row + x + 3))
-                        s4.addProduct(g, load(row + x + 4))
+                        let mask = masks[segment]
+                        let g = y * ow + x
+                        let da = load(ga + g) * mask, db = load(gb + g) * mask, dc = load(gc + g) * mask
+                        let v0 = load(row + x), v1 = load(row + x + 1), v2 = load(row + x + 2)
+                        let v3 = load(row + x + 3), v4 = load(row + x + 4)
+                        a0.addProduct(da, v0); a1.addProduct(da, v1); a2.addProduct(da, v2); a3.addProduct(da, v3); a4.addProduct(da, v4)
+                        b0.addProduct(db, v0); b1.addProduct(db, v1); b2.addProduct(db, v2); b3.addProduct(db, v3); b4.addProduct(db, v4)
+                        c0.addProduct(dc, v0); c1.addProduct(dc, v1); c2.addProduct(dc, v2); c3.addProduct(dc, v3); c4.addProduct(dc, v4)
                     }
                 }
             }
-            let taps = weightGradient + f * 25 + kh * 5
-            taps[0] += s0.sum()
-            taps[1] += s1.sum()
-            taps[2] += s2.sum()
-            taps[3] += s3.sum()
-            taps[4] += s4.sum()
+            let sums = [[a0, a1, a2, a3, a4], [b0, b1, b2, b3, b4], [c0, c1, c2, c3, c4]]
+            for (k, f) in [fa, fb, fc].enumerated() where f == f0 + k {
+                for kw in 0..<5 { weightGradient[f * 25 + kh * 5 + kw] += sums[k][kw].sum() }
+            }
         }
     }
 }
