@@ -39,6 +39,19 @@ public struct ConvolutionShape: Sendable, Equatable {
 public func im2col(_ input: UnsafePointer<Float>, _ shape: ConvolutionShape, into columns: UnsafeMutablePointer<Float>) {
     let (h, w, r, n) = (shape.height, shape.width, shape.kernel, shape.count)
     let (oh, ow) = (shape.outputHeight, shape.outputWidth)
+    if oh == 1 && ow == 1 {
+        // The kernel covers the whole plane (C5): columns (C*H*W, N) is a transpose of each
+        // channel's (N, H*W) block.
+        let area = h * w
+        for c in 0..<shape.inputChannels {
+            for i in 0..<n {
+                let source = input + (c * n + i) * area
+                let target = columns + c * area * n + i
+                for k in 0..<area { target[k * n] = source[k] }
+            }
+        }
+        return
+    }
     var out = columns
     for c in 0..<shape.inputChannels {
         for kh in 0..<r {
@@ -60,6 +73,18 @@ public func im2col(_ input: UnsafePointer<Float>, _ shape: ConvolutionShape, int
 public func col2im(_ columns: UnsafePointer<Float>, _ shape: ConvolutionShape, into inputGradient: UnsafeMutablePointer<Float>) {
     let (h, w, r, n) = (shape.height, shape.width, shape.kernel, shape.count)
     let (oh, ow) = (shape.outputHeight, shape.outputWidth)
+    if oh == 1 && ow == 1 {
+        // Each input element was read exactly once: the transpose back, no sums.
+        let area = h * w
+        for c in 0..<shape.inputChannels {
+            for i in 0..<n {
+                let source = columns + c * area * n + i
+                let target = inputGradient + (c * n + i) * area
+                for k in 0..<area { target[k] = source[k * n] }
+            }
+        }
+        return
+    }
     inputGradient.update(repeating: 0, count: shape.inputSize)
     var source = columns
     for c in 0..<shape.inputChannels {

@@ -33,6 +33,9 @@ public struct LayerProfile: Sendable {
             }
         }
 
+        /// The ReLUs before a max-pool: their backward pass runs inside the pool's.
+        public var backwardIsFused: Bool { self == .relu1 || self == .relu2 }
+
         /// Multiply-adds per image of the backward pass: the weight gradient, plus the input
         /// gradient for every layer but C1.
         public var backwardMACs: Int { self == .conv1 ? forwardMACs : 2 * forwardMACs }

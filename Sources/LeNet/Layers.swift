@@ -42,7 +42,8 @@ public struct Convolution: Sendable {
 
     /// dW += dY columnsᵀ, db += row sums of dY, and dX = col2im(Wᵀ dY) when `inputGradient` is given.
     /// - Parameters:
-    ///   - columns: scratch of (C*R*R, N*OH*OW) floats, where the input is unfolded.
+    ///   - columns: the buffer `forward` was given: it still holds the unfolded input when the
+    ///     forward pass built it (im2col + GEMM), and is rebuilt here when it did not.
     ///   - columnGradient: scratch of the same size.
     public func backward(
         _ input: UnsafePointer<Float>, columns: UnsafeMutablePointer<Float>, outputGradient: UnsafePointer<Float>,
@@ -53,7 +54,7 @@ public struct Convolution: Sendable {
     ) {
         accumulateBiasGradient(outputGradient, channels: outputChannels, positions: shape.positions, into: biasGradient)
         let direct = supportsDirectConvolution(shape)
-        if !direct { im2col(input, shape, into: columns) }
+        if !direct && supportsImplicitConvolution(shape) { im2col(input, shape, into: columns) }
         if direct {
             directConvolutionWeightGradient(input, outputGradient: outputGradient, shape, into: weightGradient)
         } else if outputChannels <= 32 {

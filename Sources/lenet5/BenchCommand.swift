@@ -77,6 +77,7 @@ struct BenchCommand: ParsableCommand {
         print("  layer                      forward  GFLOPS    backward  GFLOPS   share")
         for layer in LayerProfile.Layer.allCases {
             func column(_ pass: LayerProfile.Pass, _ macs: Int) -> String {
+                if pass == .backward && layer.backwardIsFused { return "  in pool".padding(toLength: 19, withPad: " ", startingAt: 0) }
                 let seconds = profile.seconds(layer, pass)
                 let flops = 2 * Double(macs) * Double(images)
                 let gflops = macs == 0 || seconds == 0 ? "" : String(format: "%.1f", flops / seconds / 1e9)
