@@ -15,12 +15,12 @@ public func maxPoolForward(
         for y in 0..<oh {
             let top = source + 2 * y * width, bottom = top + width
             for x in 0..<ow {
-                var best = top[2 * x], index: UInt8 = 0
-                if top[2 * x + 1] > best { best = top[2 * x + 1]; index = 1 }
-                if bottom[2 * x] > best { best = bottom[2 * x]; index = 2 }
-                if bottom[2 * x + 1] > best { best = bottom[2 * x + 1]; index = 3 }
-                target[y * ow + x] = best
-                winners[y * ow + x] = index
+                // Branch-free: the first of equal maxima wins, in the order 0, 1, 2, 3.
+                let a = top[2 * x], b = top[2 * x + 1], c = bottom[2 * x], d = bottom[2 * x + 1]
+                let upper = b > a ? b : a, upperIndex: UInt8 = b > a ? 1 : 0
+                let lower = d > c ? d : c, lowerIndex: UInt8 = d > c ? 3 : 2
+                target[y * ow + x] = lower > upper ? lower : upper
+                winners[y * ow + x] = lower > upper ? lowerIndex : upperIndex
             }
         }
     }
@@ -41,18 +41,21 @@ public func maxPoolBackward(
         let source = outputGradient + p * oh * ow
         let winners = argmax + p * oh * ow
         let target = inputGradient + p * height * width
-        let activation = reluOutput.map { $0 + p * height * width }
         for y in 0..<oh {
             let top = target + 2 * y * width, bottom = top + width
             for x in 0..<ow {
-                let index = Int(winners[y * ow + x])
-                var g = source[y * ow + x]
-                if let activation, activation[(2 * y + (index >> 1)) * width + 2 * x + (index & 1)] <= 0 { g = 0 }
+                let index = winners[y * ow + x]
+                let g = source[y * ow + x]
                 top[2 * x] = index == 0 ? g : 0
                 top[2 * x + 1] = index == 1 ? g : 0
                 bottom[2 * x] = index == 2 ? g : 0
                 bottom[2 * x + 1] = index == 3 ? g : 0
             }
+        }
+        // The ReLU before the pool passes no gradient where its output was 0.
+        if let reluOutput {
+            let activation = reluOutput + p * height * width
+            for i in 0..<height * width where activation[i] <= 0 { target[i] = 0 }
         }
     }
 }
