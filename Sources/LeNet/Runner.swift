@@ -135,9 +135,16 @@ public final class Runner: @unchecked Sendable {
                 }
             }
         }
-        let total = workspaces[0].parameterGradients
-        for ws in workspaces.dropFirst().prefix(min(threads, batch) - 1) {
-            for i in 0..<ParameterLayout.count { total[i] += ws.parameterGradients[i] }
+        // Sum the threads' gradients into the first, each thread over its own slice of the
+        // parameters; every element is still summed in thread order.
+        let used = min(threads, batch)
+        if used > 1 {
+            let total = workspaces[0].parameterGradients
+            parallel(ParameterLayout.count) { _, slice in
+                for ws in workspaces[1..<used] {
+                    for i in slice { total[i] += ws.parameterGradients[i] }
+                }
+            }
         }
         return losses.reduce(0, +)
     }
