@@ -32,6 +32,11 @@ public struct ConvolutionShape: Sendable, Equatable {
     public var positions: Int { count * outputHeight * outputWidth }
     public var inputSize: Int { inputChannels * count * height * width }
     public var outputSize: Int { outputChannels * positions }
+    /// Floats of scratch every kernel here needs at most for this shape: the column matrix, or
+    /// the implicit kernels' packed operands.
+    public var scratchSize: Int {
+        max(patchSize * positions, positions + 256 * 16 + patchSize * 16, patchSize * 17)
+    }
 }
 
 /// Unfolds input (C, N, H, W) into columns (C*R*R, N*OH*OW): row (c, kh, kw), column (n, y, x)
@@ -310,7 +315,7 @@ public func supportsImplicitConvolution(_ shape: ConvolutionShape) -> Bool {
 /// `gemm`'s 6x16 micro-kernel, but reading each "column-matrix" element straight from the input:
 /// position (n, y, x) at tap (c, kh, kw) is input[c, n, y + kh, x + kw], a fixed offset per tap
 /// from the position's base pointer.
-/// - Parameter scratch: room for C*R*R*16 + C*R*R floats (packed weights and tap offsets).
+/// - Parameter scratch: `shape.scratchSize` floats (packed weights and tap offsets).
 /// - Precondition: `supportsImplicitConvolution(shape)`.
 public func implicitConvolutionForward(
     _ input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
@@ -363,5 +368,75 @@ public func implicitConvolutionForward(
                 for f in 0..<filters { output[f * positions + start + k] = t[k][f] }
             }
         }
+    }
+}
+
+/// weightGradient (F, C*R*R) += outputGradient (F, N*OH*OW) x columnsᵀ for up to 16 filters,
+/// without the column matrix.
+///
+/// Computed transposed, (C*R*R, 16) = columns x outputGradientᵀ, with the 6x16 micro-kernel:
+/// row t of the columns is the input seen through tap t = (c, kh, kw), so its element at
+/// position q = (n, y, x) is input[tapOffset(t) + positionOffset(q)].
+/// - Parameter scratch: `shape.scratchSize` floats (offsets, a packed block, the sums).
+/// - Precondition: `supportsImplicitConvolution(shape)`.
+public func implicitConvolutionWeightGradient(
+    _ input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, _ shape: ConvolutionShape,
+    scratch: UnsafeMutablePointer<Float>, into weightGradient: UnsafeMutablePointer<Float>
+) {
+    precondition(supportsImplicitConvolution(shape))
+    let (h, w, r, n, filters) = (shape.height, shape.width, shape.kernel, shape.count, shape.outputChannels)
+    let (oh, ow) = (shape.outputHeight, shape.outputWidth)
+    let taps = shape.patchSize, positions = shape.positions
+    let offsets = UnsafeMutableRawPointer(scratch).bindMemory(to: Int32.self, capacity: positions)
+    let packed = scratch + positions
+    let sums = packed + blockDepth * microColumns
+    for q in 0..<positions {
+        let (i, pixel) = q.quotientAndRemainder(dividingBy: oh * ow)
+        let (y, x) = pixel.quotientAndRemainder(dividingBy: ow)
+        offsets[q] = Int32((i * h + y) * w + x)
+    }
+    sums.update(repeating: 0, count: taps * microColumns)
+    @inline(__always) func tapBase(_ t: Int) -> UnsafePointer<Float> {
+        let (c, k) = t.quotientAndRemainder(dividingBy: r * r)
+        return input + c * n * h * w + (k / r) * w + k % r
+    }
+    for q0 in stride(from: 0, to: positions, by: blockDepth) {
+        let depth = min(blockDepth, positions - q0)
+        // packed[q * 16 + f] = outputGradient[f, q0 + q], zero past the last filter.
+        for q in 0..<depth {
+            for f in 0..<microColumns { packed[q * microColumns + f] = f < filters ? outputGradient[f * positions + q0 + q] : 0 }
+        }
+        for t0 in stride(from: 0, to: taps, by: microRows) {
+            let rows = min(microRows, taps - t0)
+            let b0 = tapBase(t0)
+            let b1 = rows > 1 ? tapBase(t0 + 1) : b0, b2 = rows > 2 ? tapBase(t0 + 2) : b0
+            let b3 = rows > 3 ? tapBase(t0 + 3) : b0, b4 = rows > 4 ? tapBase(t0 + 4) : b0
+            let b5 = rows > 5 ? tapBase(t0 + 5) : b0
+            let tile = sums + t0 * microColumns
+            var a0 = load(tile), a1 = rows > 1 ? load(tile + 16) : SIMD16(), a2 = rows > 2 ? load(tile + 32) : SIMD16()
+            var a3 = rows > 3 ? load(tile + 48) : SIMD16(), a4 = rows > 4 ? load(tile + 64) : SIMD16()
+            var a5 = rows > 5 ? load(tile + 80) : SIMD16()
+            var pg = UnsafePointer(packed)
+            for q in q0..<q0 + depth {
+                let o = Int(offsets[q])
+                let v = load(pg)
+                a0.addProduct(SIMD16(repeating: b0[o]), v)
+                a1.addProduct(SIMD16(repeating: b1[o]), v)
+                a2.addProduct(SIMD16(repeating: b2[o]), v)
+                a3.addProduct(SIMD16(repeating: b3[o]), v)
+                a4.addProduct(SIMD16(repeating: b4[o]), v)
+                a5.addProduct(SIMD16(repeating: b5[o]), v)
+                pg += microColumns
+            }
+            store(a0, tile)
+            if rows > 1 { store(a1, tile + 16) }
+            if rows > 2 { store(a2, tile + 32) }
+            if rows > 3 { store(a3, tile + 48) }
+            if rows > 4 { store(a4, tile + 64) }
+            if rows > 5 { store(a5, tile + 80) }
+        }
+    }
+    for f in 0..<filters {
+        for t in 0..<taps { weightGradient[f * taps + t] += sums[t * microColumns + f] }
     }
 }

@@ -19,7 +19,7 @@ public struct Convolution: Sendable {
 
     /// output (F, N, OH, OW) = weight * input + bias, by the fastest kernel for the shape: direct
     /// (one input channel: C1), implicit GEMM (up to 16 filters: C3) or im2col + GEMM (C5).
-    /// - Parameter columns: scratch of (C*R*R, N*OH*OW) floats.
+    /// - Parameter columns: scratch of `shape.scratchSize` floats.
     public func forward(
         _ input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, _ shape: ConvolutionShape,
         output: UnsafeMutablePointer<Float>, columns: UnsafeMutablePointer<Float>, gemmWorkspace: GEMMWorkspace
@@ -42,9 +42,9 @@ public struct Convolution: Sendable {
 
     /// dW += dY columnsᵀ, db += row sums of dY, and dX = col2im(Wᵀ dY) when `inputGradient` is given.
     /// - Parameters:
-    ///   - columns: the buffer `forward` was given: it still holds the unfolded input when the
-    ///     forward pass built it (im2col + GEMM), and is rebuilt here when it did not.
-    ///   - columnGradient: scratch of the same size.
+    ///   - columns: the buffer `forward` was given, still holding the unfolded input when the
+    ///     forward pass built one (im2col + GEMM).
+    ///   - columnGradient: scratch of `shape.scratchSize` floats.
     public func backward(
         _ input: UnsafePointer<Float>, columns: UnsafeMutablePointer<Float>, outputGradient: UnsafePointer<Float>,
         weight: UnsafePointer<Float>, _ shape: ConvolutionShape,
@@ -54,20 +54,10 @@ public struct Convolution: Sendable {
     ) {
         accumulateBiasGradient(outputGradient, channels: outputChannels, positions: shape.positions, into: biasGradient)
         let direct = supportsDirectConvolution(shape)
-        if !direct && supportsImplicitConvolution(shape) { im2col(input, shape, into: columns) }
         if direct {
             directConvolutionWeightGradient(input, outputGradient: outputGradient, shape, into: weightGradient)
-        } else if outputChannels <= 32 {
-            // Few filters (C3): dWᵀ = columns dYᵀ reads the large column matrix in place, where
-            // dW = dY columnsᵀ would copy all of it into packed panels. Transposed into dW after.
-            let transposed = columnGradient  // (C*R*R, F) scratch, before it holds dX's columns
-            gemm(
-                transposeA: false, transposeB: true, m: shape.patchSize, n: outputChannels, k: shape.positions,
-                a: columns, lda: shape.positions, b: outputGradient, ldb: shape.positions,
-                c: transposed, ldc: outputChannels, accumulate: false, workspace: gemmWorkspace)
-            for f in 0..<outputChannels {
-                for r in 0..<shape.patchSize { weightGradient[f * shape.patchSize + r] += transposed[r * outputChannels + f] }
-            }
+        } else if supportsImplicitConvolution(shape) {
+            implicitConvolutionWeightGradient(input, outputGradient: outputGradient, shape, scratch: columnGradient, into: weightGradient)
         } else {
             gemm(
                 transposeA: false, transposeB: true, m: outputChannels, n: shape.patchSize, k: shape.positions,

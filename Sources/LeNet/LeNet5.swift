@@ -43,11 +43,11 @@ public final class Workspace: @unchecked Sendable {
     let c1: UnsafeMutablePointer<Float>          // (6, N, 28, 28)
     let s2: UnsafeMutablePointer<Float>          // (6, N, 14, 14)
     let s2Argmax: UnsafeMutablePointer<UInt8>    // (6, N, 14, 14)
-    let c3Columns: UnsafeMutablePointer<Float>   // (150, N*10*10)
+    let c3Columns: UnsafeMutablePointer<Float>   // C3's scratch
     let c3: UnsafeMutablePointer<Float>          // (16, N, 10, 10)
     let s4: UnsafeMutablePointer<Float>          // (16, N, 5, 5)
     let s4Argmax: UnsafeMutablePointer<UInt8>    // (16, N, 5, 5)
-    let c5Columns: UnsafeMutablePointer<Float>   // (400, N)
+    let c5Columns: UnsafeMutablePointer<Float>   // (400, N): C5's columns
     let c5: UnsafeMutablePointer<Float>          // (120, N)
     let f6: UnsafeMutablePointer<Float>          // (84, N)
     let logits: UnsafeMutablePointer<Float>      // (10, N)
@@ -61,7 +61,7 @@ public final class Workspace: @unchecked Sendable {
     let c3Gradient: UnsafeMutablePointer<Float>      // (16, N, 10, 10)
     let s2Gradient: UnsafeMutablePointer<Float>      // (6, N, 14, 14)
     let c1Gradient: UnsafeMutablePointer<Float>      // (6, N, 28, 28)
-    let columnGradient: UnsafeMutablePointer<Float>  // column scratch: C3/C5 gradients, C1's (25, N*784)
+    let columnGradient: UnsafeMutablePointer<Float>  // scratch for every convolution's backward
     public let parameterGradients: UnsafeMutablePointer<Float> // (61,706)
     /// When set, every layer call adds its wall time here (`lenet5 bench --layers`).
     public var profile: LayerProfile?
@@ -88,11 +88,11 @@ public final class Workspace: @unchecked Sendable {
         c1 = floats(6 * n * 28 * 28)
         s2 = floats(6 * n * 14 * 14)
         s2Argmax = bytes(6 * n * 14 * 14)
-        c3Columns = floats(150 * n * 100)
+        c3Columns = floats(LeNet5.conv2.shape(height: 14, width: 14, count: n).scratchSize)
         c3 = floats(16 * n * 100)
         s4 = floats(16 * n * 25)
         s4Argmax = bytes(16 * n * 25)
-        c5Columns = floats(400 * n)
+        c5Columns = floats(LeNet5.conv3.shape(height: 5, width: 5, count: n).scratchSize)
         c5 = floats(120 * n)
         f6 = floats(84 * n)
         logits = floats(10 * n)
@@ -104,7 +104,10 @@ public final class Workspace: @unchecked Sendable {
         c3Gradient = floats(16 * n * 100)
         s2Gradient = floats(6 * n * 14 * 14)
         c1Gradient = floats(6 * n * 28 * 28)
-        columnGradient = floats(max(150 * 100, 25 * 28 * 28) * n)
+        columnGradient = floats([
+            LeNet5.conv1.shape(height: 32, width: 32, count: n), LeNet5.conv2.shape(height: 14, width: 14, count: n),
+            LeNet5.conv3.shape(height: 5, width: 5, count: n),
+        ].map(\.scratchSize).max() ?? 0)
         parameterGradients = floats(ParameterLayout.count)
         self.allocations = allocations
     }

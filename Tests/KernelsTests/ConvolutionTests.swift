@@ -89,6 +89,12 @@ final class ConvolutionTests: XCTestCase {
                 col2im(dcols.baseAddress!, s, into: &dInput)
             }
             assertClose(dWeight, expected.weight.map { $0 + 0.5 }, tolerance: 1e-4, "weight \(s)")
+            if supportsImplicitConvolution(s) {
+                var implicit = [Float](repeating: 0.5, count: weight.count)
+                var scratch = [Float](repeating: .nan, count: s.scratchSize)
+                implicitConvolutionWeightGradient(input, outputGradient: gradient, s, scratch: &scratch, into: &implicit)
+                assertClose(implicit, expected.weight.map { $0 + 0.5 }, tolerance: 1e-4, "implicit weight \(s)")
+            }
             assertClose(dBias, expected.bias.map { $0 + 0.5 }, tolerance: 1e-4, "bias \(s)")
             assertClose(dInput, expected.input, tolerance: 1e-4, "input \(s)")
         }

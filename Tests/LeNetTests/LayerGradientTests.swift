@@ -16,7 +16,7 @@ final class LayerGradientTests: XCTestCase {
 
         func forward(_ input: [Float], _ weight: [Float], _ bias: [Float]) -> (output: [Float], columns: [Float]) {
             var output = [Float](repeating: 0, count: shape.outputSize)
-            var columns = [Float](repeating: 0, count: shape.patchSize * shape.positions)
+            var columns = [Float](repeating: 0, count: shape.scratchSize)
             layer.forward(input, weight: weight, bias: bias, shape, output: &output, columns: &columns, gemmWorkspace: gemm)
             return (output, columns)
         }
@@ -24,7 +24,7 @@ final class LayerGradientTests: XCTestCase {
         var dWeight = [Float](repeating: 0, count: weight.count)
         var dBias = [Float](repeating: 0, count: bias.count)
         var dInput = [Float](repeating: .nan, count: input.count)
-        var dColumns = [Float](repeating: 0, count: columns.count)
+        var dColumns = [Float](repeating: 0, count: shape.scratchSize)
         layer.backward(
             input, columns: &columns, outputGradient: r, weight: weight, shape, weightGradient: &dWeight,
             biasGradient: &dBias, inputGradient: &dInput, columnGradient: &dColumns, gemmWorkspace: gemm)
@@ -40,13 +40,13 @@ final class LayerGradientTests: XCTestCase {
     }
 
     func testConvolutionImplicitPath() {
-        // Up to 16 filters (C3): implicit-GEMM forward, transposed weight-gradient product.
+        // Up to 16 filters (C3): implicit-GEMM forward and weight gradient.
         checkConvolution(LeNet5.conv2, height: 8, width: 7, count: 2, seed: 2)
         checkConvolution(Convolution(inputChannels: 3, outputChannels: 4, kernel: 3), height: 6, width: 5, count: 3, seed: 3)
     }
 
     func testConvolutionColumnPath() {
-        // More filters (C5): im2col + GEMM, both ways of forming the weight gradient.
+        // More filters (C5): im2col + GEMM.
         checkConvolution(Convolution(inputChannels: 2, outputChannels: 20, kernel: 3), height: 5, width: 6, count: 2, seed: 8)
         checkConvolution(Convolution(inputChannels: 2, outputChannels: 40, kernel: 3), height: 4, width: 4, count: 2, seed: 9)
     }
