@@ -35,6 +35,13 @@ let package = Package(
             resources: [.copy("Resources/mnist")]
         ),
 
+        // MARK: Images: PNG and JPEG through libpng and libjpeg, PGM, digit preprocessing.
+        .target(
+            name: "CImageCodecs",
+            linkerSettings: [.linkedLibrary("png"), .linkedLibrary("jpeg")]
+        ),
+        .target(name: "Imaging", dependencies: ["CImageCodecs"]),
+
         // MARK: The model, its trainer and checkpoints.
         .target(name: "LeNet", dependencies: ["Kernels", "Datasets"], swiftSettings: numericSettings),
 
@@ -42,7 +49,7 @@ let package = Package(
         .executableTarget(
             name: "lenet5",
             dependencies: [
-                "LeNet", "Datasets",
+                "LeNet", "Datasets", "Imaging",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -52,6 +59,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "CZlib"]),
         .testTarget(
             name: "LeNetTests", dependencies: ["LeNet"], exclude: ["Fixtures"], swiftSettings: numericSettings),
-        .testTarget(name: "lenet5Tests", dependencies: ["lenet5"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
+        .testTarget(name: "lenet5Tests", dependencies: ["lenet5", "Imaging", "Datasets"]),
     ]
 )

@@ -71,6 +71,8 @@ public final class Trainer {
     public let validation: LabeledImages?
     public let test: LabeledImages
     public private(set) var model: Model
+    /// Names of the 10 classes, saved in every checkpoint (Fashion-MNIST's when recognised).
+    public var classNames: [String]
     /// Completed epochs.
     public private(set) var epoch = 0
     /// Completed SGD steps.
@@ -96,6 +98,7 @@ public final class Trainer {
             parameters: configuration.initialization.parameters(using: &random),
             normalization: Normalization(statisticsOf: train))
         velocity = [Float](repeating: 0, count: ParameterLayout.count)
+        classNames = ClassNames.recognized(dataset)
         runner = Runner(threads: configuration.threads)
     }
 
@@ -129,6 +132,7 @@ public final class Trainer {
         self.batchInEpoch = batch
         self.epochLossSum = lossSum
         self.history = history
+        classNames = ClassNames.decode(m["class_names"]) ?? ClassNames.recognized(dataset)
         runner = Runner(threads: configuration.threads)
     }
 
@@ -226,6 +230,7 @@ public final class Trainer {
             var metadata = configuration.metadata
             metadata["epoch"] = "\(epoch)"
             metadata["step"] = "\(step)"
+            metadata["class_names"] = ClassNames.encode(classNames)
             metadata["train_accuracy"] = "\(trainEvaluation.accuracy)"
             metadata["validation_accuracy"] = validationEvaluation.map { "\($0.accuracy)" } ?? "none"
             metadata["test_accuracy"] = "\(testEvaluation.accuracy)"
@@ -275,6 +280,7 @@ public final class Trainer {
         metadata["history"] = history.map { "\($0.epoch):\($0.validationCorrect.map(String.init) ?? "-"):\($0.testCorrect)" }
             .joined(separator: ",")
         metadata["data_fingerprint"] = Self.fingerprint(train)
+        metadata["class_names"] = ClassNames.encode(classNames)
         return Checkpoint(model: model, metadata: metadata, momentum: velocity)
     }
 

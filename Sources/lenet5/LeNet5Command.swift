@@ -6,7 +6,7 @@ struct LeNet5Command: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lenet5",
         abstract: "Train, test and benchmark LeNet-5 on MNIST, written from scratch in Swift.",
-        subcommands: [TrainCommand.self, TestCommand.self, ExportCommand.self, BenchCommand.self],
+        subcommands: [TrainCommand.self, TestCommand.self, PredictCommand.self, ExportCommand.self, BenchCommand.self],
         defaultSubcommand: nil)
 }
 
@@ -16,6 +16,10 @@ struct CommandFailure: Error, CustomStringConvertible {
 
     init(_ error: any Error) {
         description = "\(error)"
+    }
+
+    init(_ message: String) {
+        description = message
     }
 }
 

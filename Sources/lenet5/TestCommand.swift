@@ -1,4 +1,5 @@
 import ArgumentParser
+import Datasets
 import Foundation
 import LeNet
 
@@ -40,11 +41,14 @@ struct TestCommand: ParsableCommand {
                      grouped(evaluation.correct), grouped(evaluation.count), evaluation.accuracy, evaluation.meanLoss))
         print()
         let matrix = evaluation.confusionMatrix
+        let names = ClassNames.decode(loaded.metadata["class_names"]) ?? ClassNames.recognized(dataset)
+        let nameWidth = names.map(\.count).max() ?? 1
         print("per class:")
         for (k, row) in matrix.enumerated() {
             let total = row.reduce(0, +)
             let rate = total == 0 ? 0 : 100 * Double(row[k]) / Double(total)
-            print("  \(k)  " + rightAligned(grouped(row[k]), 5) + "/" + grouped(total).padding(toLength: 6, withPad: " ", startingAt: 0)
+            let label = names == ClassNames.digits ? "\(k)" : "\(k) \(names[k])".padding(toLength: nameWidth + 2, withPad: " ", startingAt: 0)
+            print("  \(label)  " + rightAligned(grouped(row[k]), 5) + "/" + grouped(total).padding(toLength: 6, withPad: " ", startingAt: 0)
                 + String(format: "%6.2f%%", rate))
         }
         print()

@@ -65,6 +65,9 @@ struct TrainCommand: ParsableCommand {
         valueName: "path"))
     var resume: String?
 
+    @Option(help: ArgumentHelp("A file of 10 class names, one per line, saved in the checkpoints (default: recognised Fashion-MNIST names, else digits).", valueName: "path"))
+    var classNames: String?
+
     @OptionGroup var data: DataOptions
 
     func validate() throws {
@@ -154,6 +157,13 @@ struct TrainCommand: ParsableCommand {
             throw error
         } catch {
             throw CommandFailure(error)
+        }
+        if let classNames {
+            do {
+                trainer.classNames = try ClassNames.read(contentsOf: classNames)
+            } catch {
+                throw CommandFailure(error)
+            }
         }
         let configuration = trainer.configuration
         print(

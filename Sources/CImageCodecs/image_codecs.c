@@ -1,0 +1,145 @@
+#include "image_codecs.h"
+
+#include <errno.h>
+#include <png.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jpeglib.h>
+
+static int fail(char *error, size_t size, const char *message) {
+    snprintf(error, size, "%s", message);
+    return -1;
+}
+
+int codec_read_png(const char *path, size_t max_pixels, unsigned char **pixels, unsigned *width,
+                   unsigned *height, char *error, size_t error_size) {
+    png_image image;
+    memset(&image, 0, sizeof image);
+    image.version = PNG_IMAGE_VERSION;
+    if (!png_image_begin_read_from_file(&image, path)) return fail(error, error_size, image.message);
+    if ((size_t)image.width * image.height > max_pixels) {
+        snprintf(error, error_size, "%ux%u pixels is larger than the %zu-pixel limit", image.width, image.height, max_pixels);
+        png_image_free(&image);
+        return -1;
+    }
+    image.format = PNG_FORMAT_GA;
+    unsigned char *buffer = malloc(PNG_IMAGE_SIZE(image));
+    if (!buffer) {
+        png_image_free(&image);
+        return fail(error, error_size, "out of memory");
+    }
+    if (!png_image_finish_read(&image, NULL, buffer, 0, NULL)) {
+        free(buffer);
+        return fail(error, error_size, image.message);
+    }
+    *pixels = buffer;
+    *width = image.width;
+    *height = image.height;
+    return 0;
+}
+
+struct jpeg_failure {
+    struct jpeg_error_mgr manager;
+    jmp_buf jump;
+    char message[JMSG_LENGTH_MAX];
+};
+
+// libjpeg's default error_exit calls exit(); this one jumps back to the caller instead.
+static void jpeg_fail(j_common_ptr info) {
+    struct jpeg_failure *failure = (struct jpeg_failure *)info->err;
+    (*info->err->format_message)(info, failure->message);
+    longjmp(failure->jump, 1);
+}
+
+int codec_read_jpeg(const char *path, size_t max_pixels, unsigned char **pixels, unsigned *width,
+                    unsigned *height, char *error, size_t error_size) {
+    FILE *file = fopen(path, "rb");
+    if (!file) return fail(error, error_size, strerror(errno));
+    struct jpeg_decompress_struct info;
+    struct jpeg_failure failure;
+    unsigned char *volatile buffer = NULL;
+    info.err = jpeg_std_error(&failure.manager);
+    failure.manager.error_exit = jpeg_fail;
+    if (setjmp(failure.jump)) {
+        jpeg_destroy_decompress(&info);
+        fclose(file);
+        free(buffer);
+        return fail(error, error_size, failure.message);
+    }
+    jpeg_create_decompress(&info);
+    jpeg_stdio_src(&info, file);
+    jpeg_read_header(&info, TRUE);
+    if ((size_t)info.image_width * info.image_height > max_pixels) {
+        snprintf(error, error_size, "%ux%u pixels is larger than the %zu-pixel limit", info.image_width, info.image_height, max_pixels);
+        jpeg_destroy_decompress(&info);
+        fclose(file);
+        return -1;
+    }
+    info.out_color_space = JCS_GRAYSCALE;
+    jpeg_start_decompress(&info);
+    buffer = malloc((size_t)info.output_width * info.output_height);
+    if (!buffer) {
+        jpeg_destroy_decompress(&info);
+        fclose(file);
+        return fail(error, error_size, "out of memory");
+    }
+    while (info.output_scanline < info.output_height) {
+        JSAMPROW row = buffer + (size_t)info.output_scanline * info.output_width;
+        jpeg_read_scanlines(&info, &row, 1);
+    }
+    *width = info.output_width;
+    *height = info.output_height;
+    jpeg_finish_decompress(&info);
+    jpeg_destroy_decompress(&info);
+    fclose(file);
+    *pixels = buffer;
+    return 0;
+}
+
+int codec_write_png(const char *path, const unsigned char *pixels, unsigned width, unsigned height,
+                    int channels, char *error, size_t error_size) {
+    png_image image;
+    memset(&image, 0, sizeof image);
+    image.version = PNG_IMAGE_VERSION;
+    image.width = width;
+    image.height = height;
+    image.format = channels == 3 ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
+    if (!png_image_write_to_file(&image, path, 0, pixels, 0, NULL)) return fail(error, error_size, image.message);
+    return 0;
+}
+
+int codec_write_jpeg(const char *path, const unsigned char *pixels, unsigned width, unsigned height,
+                     int quality, char *error, size_t error_size) {
+    FILE *file = fopen(path, "wb");
+    if (!file) return fail(error, error_size, strerror(errno));
+    struct jpeg_compress_struct info;
+    struct jpeg_failure failure;
+    info.err = jpeg_std_error(&failure.manager);
+    failure.manager.error_exit = jpeg_fail;
+    if (setjmp(failure.jump)) {
+        jpeg_destroy_compress(&info);
+        fclose(file);
+        return fail(error, error_size, failure.message);
+    }
+    jpeg_create_compress(&info);
+    jpeg_stdio_dest(&info, file);
+    info.image_width = width;
+    info.image_height = height;
+    info.input_components = 1;
+    info.in_color_space = JCS_GRAYSCALE;
+    jpeg_set_defaults(&info);
+    jpeg_set_quality(&info, quality, TRUE);
+    jpeg_start_compress(&info, TRUE);
+    while (info.next_scanline < info.image_height) {
+        JSAMPROW row = (JSAMPROW)(pixels + (size_t)info.next_scanline * width);
+        jpeg_write_scanlines(&info, &row, 1);
+    }
+    jpeg_finish_compress(&info);
+    jpeg_destroy_compress(&info);
+    if (fclose(file) != 0) return fail(error, error_size, strerror(errno));
+    return 0;
+}
+
+void codec_free(void *pointer) { free(pointer); }

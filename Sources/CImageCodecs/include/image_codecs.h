@@ -1,0 +1,27 @@
+// PNG and JPEG through the system's libpng and libjpeg, behind calls that cannot longjmp into
+// Swift: every function returns 0 on success, or -1 with a message in `error`.
+#ifndef IMAGE_CODECS_H
+#define IMAGE_CODECS_H
+
+#include <stddef.h>
+
+/// Reads a PNG of any bit depth and color type as 8-bit gray + alpha pairs (*pixels, to free
+/// with codec_free). Refuses images of more than max_pixels before decoding them.
+int codec_read_png(const char *path, size_t max_pixels, unsigned char **pixels, unsigned *width,
+                   unsigned *height, char *error, size_t error_size);
+
+/// Reads a JPEG as 8-bit gray (*pixels, to free with codec_free).
+int codec_read_jpeg(const char *path, size_t max_pixels, unsigned char **pixels, unsigned *width,
+                    unsigned *height, char *error, size_t error_size);
+
+/// Writes 8-bit gray (channels 1) or RGB (channels 3) pixels as a PNG.
+int codec_write_png(const char *path, const unsigned char *pixels, unsigned width, unsigned height,
+                    int channels, char *error, size_t error_size);
+
+/// Writes 8-bit gray pixels as a baseline JPEG of the given quality (1-100).
+int codec_write_jpeg(const char *path, const unsigned char *pixels, unsigned width, unsigned height,
+                     int quality, char *error, size_t error_size);
+
+void codec_free(void *pointer);
+
+#endif

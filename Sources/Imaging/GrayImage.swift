@@ -1,0 +1,197 @@
+import CImageCodecs
+import Foundation
+
+/// Why an image file could not be read or written.
+public enum ImageError: Error, Equatable, CustomStringConvertible {
+    case cannotRead(path: String, reason: String)
+    case notAnImage(path: String)
+    case tooLarge(path: String, reason: String)
+    case corrupt(path: String, reason: String)
+    case cannotWrite(path: String, reason: String)
+    case blank(path: String)
+
+    public var description: String {
+        switch self {
+        case .cannotRead(let path, let reason): "cannot read \(path): \(reason)"
+        case .notAnImage(let path): "\(path) is not a PNG, JPEG or PGM image"
+        case .tooLarge(let path, let reason): "\(path) is too large: \(reason)"
+        case .corrupt(let path, let reason): "\(path) is not a valid image: \(reason)"
+        case .cannotWrite(let path, let reason): "cannot write \(path): \(reason)"
+        case .blank(let path): "\(path) has no digit: the image is blank"
+        }
+    }
+}
+
+/// An 8-bit gray-scale image, row-major, 0 = black.
+public struct GrayImage: Sendable, Equatable {
+    public let width: Int
+    public let height: Int
+    public var pixels: [UInt8]
+
+    public init(width: Int, height: Int, pixels: [UInt8]) {
+        precondition(width > 0 && height > 0 && pixels.count == width * height)
+        self.width = width
+        self.height = height
+        self.pixels = pixels
+    }
+
+    public subscript(x: Int, y: Int) -> UInt8 { pixels[y * width + x] }
+
+    /// Files larger than this are refused unread.
+    public static let maximumFileBytes = 64 << 20
+    /// Images with more pixels than this are refused before decoding.
+    public static let maximumPixels = 40_000_000
+
+    /// Reads a PNG (any bit depth; gray, RGB, palette, with or without alpha), a JPEG, or a
+    /// binary or ASCII PGM, converting to gray. Transparent pixels are laid on whichever of
+    /// black or white contrasts with the opaque ones.
+    public init(contentsOf path: String) throws(ImageError) {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw .cannotRead(path: path, reason: "no such file")
+        }
+        guard !isDirectory.boolValue else { throw .cannotRead(path: path, reason: "it is a directory") }
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        guard size <= Self.maximumFileBytes else {
+            throw .tooLarge(path: path, reason: "\(size) bytes, more than the \(Self.maximumFileBytes)-byte limit")
+        }
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw .cannotRead(path: path, reason: "permission denied") }
+        let magic = [UInt8](handle.readData(ofLength: 8))
+        try? handle.close()
+        if magic.starts(with: [0x89, 0x50, 0x4E, 0x47]) {
+            self = try Self.decode(path, with: codec_read_png, channels: 2)
+        } else if magic.starts(with: [0xFF, 0xD8, 0xFF]) {
+            self = try Self.decode(path, with: codec_read_jpeg, channels: 1)
+        } else if magic.starts(with: Array("P5".utf8)) || magic.starts(with: Array("P2".utf8)) {
+            guard let data = FileManager.default.contents(atPath: path) else { throw .cannotRead(path: path, reason: "unreadable") }
+            self = try Self.parsePGM([UInt8](data), path: path)
+        } else {
+            throw .notAnImage(path: path)
+        }
+    }
+
+    private typealias Decoder = (
+        UnsafePointer<CChar>?, Int, UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?, UnsafeMutablePointer<UInt32>?,
+        UnsafeMutablePointer<UInt32>?, UnsafeMutablePointer<CChar>?, Int
+    ) -> Int32
+
+    /// Runs a C decoder; with 2 channels (gray, alpha) the alpha is composited away.
+    private static func decode(_ path: String, with decoder: Decoder, channels: Int) throws(ImageError) -> GrayImage {
+        var buffer: UnsafeMutablePointer<UInt8>?
+        var width: UInt32 = 0, height: UInt32 = 0
+        var message = [CChar](repeating: 0, count: 256)
+        let status = decoder(path, maximumPixels, &buffer, &width, &height, &message, message.count)
+        guard status == 0, let buffer else {
+            let reason = String(cString: message)
+            throw reason.contains("pixel limit") ? .tooLarge(path: path, reason: reason) : .corrupt(path: path, reason: reason)
+        }
+        defer { codec_free(buffer) }
+        let count = Int(width) * Int(height)
+        guard channels == 2 else {
+            return GrayImage(width: Int(width), height: Int(height), pixels: Array(UnsafeBufferPointer(start: buffer, count: count)))
+        }
+        // Composite gray + alpha over black or white, whichever the opaque pixels stand out from.
+        var opaqueSum = 0, opaqueCount = 0
+        for i in 0..<count where buffer[2 * i + 1] >= 128 {
+            opaqueSum += Int(buffer[2 * i])
+            opaqueCount += 1
+        }
+        let hasTransparency = opaqueCount < count
+        let background = opaqueCount > 0 && opaqueSum / opaqueCount < 128 ? 255 : 0
+        let pixels = (0..<count).map { i -> UInt8 in
+            guard hasTransparency else { return buffer[2 * i] }
+            let alpha = Int(buffer[2 * i + 1])
+            return UInt8((Int(buffer[2 * i]) * alpha + background * (255 - alpha) + 127) / 255)
+        }
+        return GrayImage(width: Int(width), height: Int(height), pixels: pixels)
+    }
+
+    /// Netpbm gray map: P5 (binary, 8 or 16 bits) or P2 (ASCII), with # comments.
+    static func parsePGM(_ bytes: [UInt8], path: String) throws(ImageError) -> GrayImage {
+        var index = 2
+        func token() -> Int? {
+            while index < bytes.count {
+                if bytes[index] == UInt8(ascii: "#") {
+                    while index < bytes.count && bytes[index] != 0x0A { index += 1 }
+                } else if [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) {
+                    index += 1
+                } else {
+                    break
+                }
+            }
+            var value = 0, digits = 0
+            while index < bytes.count, bytes[index] >= 0x30, bytes[index] <= 0x39, digits < 10 {
+                value = value * 10 + Int(bytes[index] - 0x30)
+                index += 1
+                digits += 1
+            }
+            return digits > 0 ? value : nil
+        }
+        guard let width = token(), let height = token(), let maxValue = token() else {
+            throw .corrupt(path: path, reason: "PGM header lacks width, height or maximum value")
+        }
+        guard width > 0, height > 0, (1...65535).contains(maxValue) else {
+            throw .corrupt(path: path, reason: "PGM header has width \(width), height \(height), maximum \(maxValue)")
+        }
+        guard width * height <= maximumPixels else {
+            throw .tooLarge(path: path, reason: "\(width)x\(height) pixels is larger than the \(maximumPixels)-pixel limit")
+        }
+        let count = width * height
+        var values = [Int](repeating: 0, count: count)
+        if bytes[1] == UInt8(ascii: "5") {
+            index += 1  // the single whitespace after the maximum value
+            let size = maxValue > 255 ? 2 : 1
+            guard bytes.count - index >= count * size else {
+                throw .corrupt(path: path, reason: "PGM data is truncated: expected \(count * size) bytes, found \(bytes.count - index)")
+            }
+            for i in 0..<count {
+                values[i] = size == 1 ? Int(bytes[index + i]) : Int(bytes[index + 2 * i]) << 8 | Int(bytes[index + 2 * i + 1])
+            }
+        } else {
+            for i in 0..<count {
+                guard let value = token() else { throw .corrupt(path: path, reason: "PGM data is truncated at pixel \(i) of \(count)") }
+                values[i] = value
+            }
+        }
+        return GrayImage(width: width, height: height, pixels: values.map { UInt8(min($0, maxValue) * 255 / maxValue) })
+    }
+}
+
+/// Writes 8-bit pixels, gray (1 channel) or RGB (3), as a PNG, atomically (a temporary file
+/// renamed into place).
+public func writePNG(_ pixels: [UInt8], width: Int, height: Int, channels: Int, to url: URL) throws(ImageError) {
+    precondition(pixels.count == width * height * channels && (channels == 1 || channels == 3))
+    try writeThroughTemporaryFile(url) { temporary, message in
+        codec_write_png(temporary, pixels, UInt32(width), UInt32(height), Int32(channels), message, 256)
+    }
+}
+
+/// Writes a gray image as a JPEG (for tests and examples), atomically.
+public func writeJPEG(_ image: GrayImage, quality: Int, to url: URL) throws(ImageError) {
+    try writeThroughTemporaryFile(url) { temporary, message in
+        codec_write_jpeg(temporary, image.pixels, UInt32(image.width), UInt32(image.height), Int32(quality), message, 256)
+    }
+}
+
+private func writeThroughTemporaryFile(
+    _ url: URL, _ write: (String, UnsafeMutablePointer<CChar>) -> Int32
+) throws(ImageError) {
+    let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())").path
+    var message = [CChar](repeating: 0, count: 256)
+    guard write(temporary, &message) == 0 else {
+        unlink(temporary)
+        throw .cannotWrite(path: url.path, reason: String(cString: message))
+    }
+    guard rename(temporary, url.path) == 0 else {
+        let reason = String(cString: strerror(errno))
+        unlink(temporary)
+        throw .cannotWrite(path: url.path, reason: reason)
+    }
+}
+
+extension GrayImage {
+    /// Writes the image as a PNG.
+    public func writePNG(to url: URL) throws(ImageError) {
+        try Imaging.writePNG(pixels, width: width, height: height, channels: 1, to: url)
+    }
+}

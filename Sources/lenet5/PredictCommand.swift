@@ -1,0 +1,117 @@
+import ArgumentParser
+import Datasets
+import Foundation
+import Imaging
+import LeNet
+
+struct PredictCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "predict",
+        abstract: "Classify image files (PNG, JPEG, PGM) of single digits with a trained checkpoint.",
+        discussion: """
+            Each image is prepared the way MNIST's digits were made: converted to gray, inverted if it \
+            is dark ink on light paper, cropped to the ink, scaled to fit 20x20 keeping its aspect \
+            ratio and centred by its centre of mass in 28x28. A file that cannot be read is reported \
+            and skipped; the exit status is then non-zero.
+            """)
+
+    @Argument(help: ArgumentHelp("Image files.", valueName: "image"))
+    var images: [String]
+
+    @Option(help: ArgumentHelp("A checkpoint written by 'lenet5 train'.", valueName: "path"))
+    var checkpoint = "runs/lenet5/best.safetensors"
+
+    @Option(help: "How many of the most likely classes to print.")
+    var top = 3
+
+    @Flag(help: "Print one JSON array for scripts.")
+    var json = false
+
+    @Option(help: ArgumentHelp("Folder to write each 28x28 image the network saw into, as <name>.input.png.", valueName: "dir"))
+    var showInput: String?
+
+    func validate() throws {
+        guard (1...10).contains(top) else { throw ValidationError("--top must be between 1 and 10, got \(top)") }
+    }
+
+    struct Prediction {
+        let file: String
+        let probabilities: [Double]
+    }
+
+    func run() throws {
+        let loaded: Checkpoint
+        do {
+            loaded = try Checkpoint(contentsOf: URL(fileURLWithPath: checkpoint))
+        } catch CheckpointError.cannotRead(let path, "no such file") {
+            throw CommandFailure(
+                "no checkpoint at \(path): train one first (swift run -c release lenet5 train) or pass --checkpoint")
+        } catch {
+            throw CommandFailure(error)
+        }
+        let names = ClassNames.decode(loaded.metadata["class_names"]) ?? ClassNames.digits
+        if let showInput {
+            do {
+                try FileManager.default.createDirectory(atPath: showInput, withIntermediateDirectories: true)
+            } catch {
+                throw CommandFailure("cannot create \(showInput): \(error.localizedDescription)")
+            }
+        }
+        let runner = Runner(threads: 1)
+        var results: [Result<Prediction, ImageError>] = []
+        for file in images {
+            do {
+                let digit = try DigitPreprocessing.mnistDigit(from: try GrayImage(contentsOf: file), path: file)
+                if let showInput {
+                    let name = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent + ".input.png"
+                    try digit.writePNG(to: URL(fileURLWithPath: showInput).appendingPathComponent(name))
+                }
+                let logits = digit.pixels.withUnsafeBufferPointer { runner.logits(of: loaded.model, pixels: $0.baseAddress!) }
+                results.append(.success(Prediction(file: file, probabilities: softmax(logits))))
+            } catch {
+                results.append(.failure(error))
+                if !json { FileHandle.standardError.write(Data("Error: \(error)\n".utf8)) }
+            }
+        }
+        if json {
+            print(jsonReport(results, names: names))
+        } else {
+            let width = images.map(\.count).max() ?? 0
+            for case .success(let p) in results {
+                let ranked = p.probabilities.indices.sorted { p.probabilities[$0] > p.probabilities[$1] }.prefix(top)
+                let best = ranked.first ?? 0
+                let others = ranked.map { "\(names[$0]) \(percent(p.probabilities[$0]))" }.joined(separator: ", ")
+                print(p.file.padding(toLength: width, withPad: " ", startingAt: 0) + "  \(names[best])   (\(others))")
+            }
+        }
+        let failures = results.filter { if case .failure = $0 { true } else { false } }.count
+        if failures > 0 { throw ExitCode(1) }
+    }
+
+    private func softmax(_ logits: [Float]) -> [Double] {
+        let largest = Double(logits.max() ?? 0)
+        let exps = logits.map { Foundation.exp(Double($0) - largest) }
+        let sum = exps.reduce(0, +)
+        return exps.map { $0 / sum }
+    }
+
+    private func percent(_ p: Double) -> String { String(format: "%.1f%%", 100 * p) }
+
+    private func jsonReport(_ results: [Result<Prediction, ImageError>], names: [String]) -> String {
+        var entries: [Any] = []
+        for (file, result) in zip(images, results) {
+            switch result {
+            case .success(let p):
+                let ranked = p.probabilities.indices.sorted { p.probabilities[$0] > p.probabilities[$1] }.prefix(top)
+                entries.append([
+                    "file": file, "class": ranked.first ?? 0, "name": names[ranked.first ?? 0],
+                    "top": ranked.map { ["class": $0, "name": names[$0], "probability": p.probabilities[$0]] as [String: Any] },
+                ] as [String: Any])
+            case .failure(let error):
+                entries.append(["file": file, "error": error.description])
+            }
+        }
+        let data = (try? JSONSerialization.data(withJSONObject: entries, options: [.prettyPrinted, .sortedKeys])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+}
