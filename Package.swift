@@ -59,7 +59,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "CZlib"]),
         .testTarget(
             name: "LeNetTests", dependencies: ["LeNet"], exclude: ["Fixtures"], swiftSettings: numericSettings),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "CZlib"]),
         .testTarget(name: "lenet5Tests", dependencies: ["lenet5", "Imaging", "Datasets"]),
     ]
 )

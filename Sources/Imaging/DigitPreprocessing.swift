@@ -8,10 +8,12 @@ public enum DigitPreprocessing {
     /// The 28x28 image, row-major bytes, 0 = background.
     /// - Throws: `ImageError.blank` if no ink stands out from the background.
     public static func mnistDigit(from image: GrayImage, path: String = "image") throws(ImageError) -> GrayImage {
-        let ink = inkLevels(image)
-        // Crop to the ink: pixels at least a quarter of the way to the strongest ink.
+        var ink = inkLevels(image)
+        // Ink is what reaches a quarter of the strongest; a frame or an edge shadow touching the
+        // border is not the digit, unless nothing else is.
         let strongest = ink.max() ?? 0
         guard strongest > 0.1 else { throw .blank(path: path) }
+        removeBorderConnectedInk(&ink, width: image.width, height: image.height, threshold: 0.25 * strongest)
         var (minX, minY, maxX, maxY) = (image.width, image.height, -1, -1)
         for y in 0..<image.height {
             for x in 0..<image.width where ink[y * image.width + x] >= 0.25 * strongest {
@@ -46,14 +48,35 @@ public enum DigitPreprocessing {
         return GrayImage(width: side, height: side, pixels: out)
     }
 
+    /// Zeroes ink connected to the image's border (4-neighbour flood fill over pixels above
+    /// `threshold`), unless that would leave no ink at all.
+    static func removeBorderConnectedInk(_ ink: inout [Float], width: Int, height: Int, threshold: Float) {
+        var marked = [Bool](repeating: false, count: ink.count)
+        var stack: [Int] = []
+        for x in 0..<width { stack += [x, (height - 1) * width + x] }
+        for y in 0..<height { stack += [y * width, y * width + width - 1] }
+        while let i = stack.popLast() {
+            guard !marked[i], ink[i] >= threshold else { continue }
+            marked[i] = true
+            let (x, y) = (i % width, i / width)
+            if x > 0 { stack.append(i - 1) }
+            if x < width - 1 { stack.append(i + 1) }
+            if y > 0 { stack.append(i - width) }
+            if y < height - 1 { stack.append(i + width) }
+        }
+        let inside = ink.indices.contains { !marked[$0] && ink[$0] >= threshold }
+        guard inside else { return }
+        for i in ink.indices where marked[i] { ink[i] = 0 }
+    }
+
     /// Ink per pixel in [0, 1], background 0: inverted when the image is dark ink on light paper
-    /// (its border is light), then stretched from the border's level to the darkest ink.
+    /// (its median pixel, the paper, is light), then stretched from the paper's level to the
+    /// strongest ink.
     static func inkLevels(_ image: GrayImage) -> [Float] {
-        var border: [UInt8] = []
-        for x in 0..<image.width { border += [image[x, 0], image[x, image.height - 1]] }
-        for y in 0..<image.height { border += [image[0, y], image[image.width - 1, y]] }
-        border.sort()
-        let median = border[border.count / 2]
+        var histogram = [Int](repeating: 0, count: 256)
+        for p in image.pixels { histogram[Int(p)] += 1 }
+        var seen = 0
+        let median = UInt8(histogram.firstIndex { seen += $0; return seen * 2 > image.pixels.count } ?? 0)
         let lightPaper = median >= 128
         let values = image.pixels.map { Float(lightPaper ? 255 - Int($0) : Int($0)) / 255 }
         let background = Float(lightPaper ? 255 - Int(median) : Int(median)) / 255

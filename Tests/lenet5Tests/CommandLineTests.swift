@@ -52,20 +52,8 @@ final class CommandLineTests: XCTestCase {
 
     // MARK: The built tool, as a user runs it
 
-    /// Runs the `lenet5` executable built beside the tests.
     private func run(_ arguments: [String]) throws -> (status: Int32, output: String, error: String) {
-        let products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let process = Process()
-        process.executableURL = products.appendingPathComponent("lenet5")
-        process.arguments = arguments
-        let output = Pipe(), error = Pipe()
-        process.standardOutput = output
-        process.standardError = error
-        try process.run()
-        let out = output.fileHandleForReading.readDataToEndOfFile()
-        let err = error.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+        try runLenet5(arguments)
     }
 
     /// Starts `lenet5` and waits until its standard output contains `marker`.

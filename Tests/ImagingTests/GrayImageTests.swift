@@ -1,0 +1,136 @@
+import CZlib
+import Foundation
+import XCTest
+@testable import Imaging
+
+final class GrayImageTests: XCTestCase {
+    private var directory: URL!
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("imaging-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try FileManager.default.removeItem(at: directory)
+    }
+
+    private func url(_ name: String) -> URL { directory.appendingPathComponent(name) }
+
+    private func assertThrows(_ path: String, _ check: (ImageError) -> Bool, line: UInt = #line) {
+        XCTAssertThrowsError(try GrayImage(contentsOf: path), line: line) { error in
+            guard let error = error as? ImageError else { return XCTFail("\(error)", line: line) }
+            XCTAssertTrue(check(error), "\(error)", line: line)
+        }
+    }
+
+    func testPNGRoundTripGrayAndRGB() throws {
+        let gray = GrayImage(width: 3, height: 2, pixels: [0, 50, 100, 150, 200, 255])
+        try gray.writePNG(to: url("gray.png"))
+        XCTAssertEqual(try GrayImage(contentsOf: url("gray.png").path), gray)
+        // RGB converts to gray by luminance: pure white stays 255, black 0, green brighter than blue.
+        try writePNG([255, 255, 255, 0, 0, 0, 0, 255, 0, 0, 0, 255], width: 4, height: 1, channels: 3, to: url("rgb.png"))
+        let rgb = try GrayImage(contentsOf: url("rgb.png").path)
+        XCTAssertEqual(rgb.pixels[0], 255)
+        XCTAssertEqual(rgb.pixels[1], 0)
+        XCTAssertGreaterThan(rgb.pixels[2], rgb.pixels[3])
+    }
+
+    func testJPEGRoundTripIsClose() throws {
+        let image = GrayImage(width: 16, height: 16, pixels: (0..<256).map { UInt8(($0 % 16) * 16) })
+        try writeJPEG(image, quality: 95, to: url("ramp.jpg"))
+        let read = try GrayImage(contentsOf: url("ramp.jpg").path)
+        XCTAssertEqual([read.width, read.height], [16, 16])
+        XCTAssertLessThan(zip(read.pixels, image.pixels).map { abs(Int($0) - Int($1)) }.max() ?? 0, 12)
+    }
+
+    func testPGMBinaryAsciiAndSixteenBit() throws {
+        try Data("P5\n# a comment\n3 1\n255\n".utf8 + [0, 128, 255]).write(to: url("a.pgm"))
+        XCTAssertEqual(try GrayImage(contentsOf: url("a.pgm").path).pixels, [0, 128, 255])
+        try Data("P2 2 2 15\n0 15\n# mid\n5 10\n".utf8).write(to: url("b.pgm"))
+        XCTAssertEqual(try GrayImage(contentsOf: url("b.pgm").path).pixels, [0, 255, 85, 170])
+        try Data("P5 2 1 65535\n".utf8 + [0xFF, 0xFF, 0x00, 0x00]).write(to: url("c.pgm"))
+        XCTAssertEqual(try GrayImage(contentsOf: url("c.pgm").path).pixels, [255, 0])
+    }
+
+    func testBadFilesGiveTheirOwnErrors() throws {
+        assertThrows(url("missing.png").path) { $0 == .cannotRead(path: self.url("missing.png").path, reason: "no such file") }
+        assertThrows(directory.path) { $0 == .cannotRead(path: self.directory.path, reason: "it is a directory") }
+        try Data("hello, world".utf8).write(to: url("text.png"))
+        assertThrows(url("text.png").path) { $0 == .notAnImage(path: self.url("text.png").path) }
+        try Data().write(to: url("empty.jpg"))
+        assertThrows(url("empty.jpg").path) { $0 == .notAnImage(path: self.url("empty.jpg").path) }
+
+        try GrayImage(width: 8, height: 8, pixels: [UInt8](repeating: 7, count: 64)).writePNG(to: url("good.png"))
+        let png = try Data(contentsOf: url("good.png"))
+        try png.prefix(png.count / 2).write(to: url("truncated.png"))
+        assertThrows(url("truncated.png").path) { if case .corrupt = $0 { true } else { false } }
+        try writeJPEG(GrayImage(width: 8, height: 8, pixels: [UInt8](repeating: 7, count: 64)), quality: 90, to: url("good.jpg"))
+        let jpeg = try Data(contentsOf: url("good.jpg"))
+        try jpeg.prefix(20).write(to: url("truncated.jpg"))
+        assertThrows(url("truncated.jpg").path) { if case .corrupt = $0 { true } else { false } }
+
+        try Data("P5\n3 3\n255\n".utf8 + [1, 2]).write(to: url("short.pgm"))
+        assertThrows(url("short.pgm").path) { $0 == .corrupt(path: self.url("short.pgm").path, reason: "PGM data is truncated: expected 9 bytes, found 2") }
+        try Data("P5\nx y\n".utf8).write(to: url("header.pgm"))
+        assertThrows(url("header.pgm").path) { if case .corrupt = $0 { true } else { false } }
+    }
+
+    func testAbsurdDimensionsAreRefusedBeforeDecoding() throws {
+        // A valid PNG whose header claims 100,000 x 100,000 pixels (CRC recomputed).
+        try GrayImage(width: 8, height: 8, pixels: [UInt8](repeating: 7, count: 64)).writePNG(to: url("small.png"))
+        var bytes = [UInt8](try Data(contentsOf: url("small.png")))
+        let huge = withUnsafeBytes(of: UInt32(100_000).bigEndian, Array.init)
+        bytes.replaceSubrange(16..<20, with: huge)
+        bytes.replaceSubrange(20..<24, with: huge)
+        let crc = UInt32(bytes[12..<29].withUnsafeBufferPointer { crc32(0, $0.baseAddress, 17) })
+        bytes.replaceSubrange(29..<33, with: withUnsafeBytes(of: crc.bigEndian, Array.init))
+        try Data(bytes).write(to: url("huge.png"))
+        assertThrows(url("huge.png").path) { if case .tooLarge = $0 { true } else { false } }
+        try Data("P5 100000 100000 255\n".utf8).write(to: url("huge.pgm"))
+        assertThrows(url("huge.pgm").path) { if case .tooLarge = $0 { true } else { false } }
+    }
+}
+
+final class DigitPreprocessingTests: XCTestCase {
+    /// A dark bar on light paper, off-centre in a 60 x 40 image.
+    private func bar() -> GrayImage {
+        var pixels = [UInt8](repeating: 230, count: 60 * 40)
+        for y in 5..<35 { for x in 40..<50 { pixels[y * 60 + x] = 20 } }
+        return GrayImage(width: 60, height: 40, pixels: pixels)
+    }
+
+    func testInvertsCropsFitsTwentyAndCentresByMass() throws {
+        let digit = try DigitPreprocessing.mnistDigit(from: bar())
+        XCTAssertEqual([digit.width, digit.height], [28, 28])
+        var rows = Set<Int>(), columns = Set<Int>(), mass = 0.0, sumX = 0.0, sumY = 0.0
+        for y in 0..<28 {
+            for x in 0..<28 where digit[x, y] > 0 {
+                rows.insert(y)
+                columns.insert(x)
+                mass += Double(digit[x, y])
+                sumX += Double(digit[x, y]) * (Double(x) + 0.5)
+                sumY += Double(digit[x, y]) * (Double(y) + 0.5)
+            }
+        }
+        XCTAssertEqual(rows.count, 20, "the taller side fills the 20-pixel box")
+        XCTAssertEqual(columns.count, 7, "30 x 10 scaled to 20 keeps its aspect ratio")
+        XCTAssertEqual(sumX / mass, 14, accuracy: 0.6)
+        XCTAssertEqual(sumY / mass, 14, accuracy: 0.6)
+        XCTAssertEqual(digit[14, 14], 255, "ink becomes white on black")
+        XCTAssertEqual(digit[0, 0], 0)
+    }
+
+    func testLightInkOnDarkIsKept() throws {
+        var inverted = bar()
+        inverted.pixels = inverted.pixels.map { 255 - $0 }
+        XCTAssertEqual(try DigitPreprocessing.mnistDigit(from: inverted), try DigitPreprocessing.mnistDigit(from: bar()))
+    }
+
+    func testBlankImageIsAnError() {
+        let blank = GrayImage(width: 10, height: 10, pixels: [UInt8](repeating: 200, count: 100))
+        XCTAssertThrowsError(try DigitPreprocessing.mnistDigit(from: blank, path: "x")) { error in
+            XCTAssertEqual(error as? ImageError, .blank(path: "x"))
+        }
+    }
+}
