@@ -56,7 +56,7 @@ public struct TrainingSummary: Sendable {
     public let reports: [EpochReport]
     public let best: EpochRecord
     public let bestCheckpoint: URL
-    /// The reloaded best checkpoint on the test set.
+    /// The reloaded best checkpoint on the test set, logits included.
     public let finalTest: Evaluation
 }
 
@@ -254,7 +254,7 @@ public final class Trainer {
             let source = outputDirectory.appendingPathComponent(String(format: "epoch-%02d.safetensors", best.epoch))
             try Checkpoint(contentsOf: source).write(to: bestURL)
             let reloaded = try Checkpoint(contentsOf: bestURL)
-            let finalTest = runner.evaluate(reloaded.model, on: test)
+            let finalTest = runner.evaluate(reloaded.model, on: test, keepLogits: true)
             return .finished(TrainingSummary(reports: reports, best: best, bestCheckpoint: bestURL, finalTest: finalTest))
         } catch {
             throw .checkpoint(error)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Datasets
 import Foundation
 import LeNet
+import Reports
 
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -187,6 +188,16 @@ struct TrainCommand: ParsableCommand {
                     bar.clear()
                     print(Self.line(report, epochs: configuration.epochs))
                     fflush(nil)
+                    let row = EpochMetrics(
+                        epoch: report.epoch, loss: report.loss, trainAccuracy: report.train.accuracy,
+                        validationAccuracy: report.validation?.accuracy, testAccuracy: report.test.accuracy,
+                        learningRate: Double(report.learningRate), seconds: report.trainingSeconds,
+                        imagesPerSecond: report.imagesPerSecond)
+                    do {
+                        try TrainingReport.record(row, in: output)
+                    } catch {
+                        FileHandle.standardError.write(Data("warning: \(error)\n".utf8))
+                    }
                 },
                 shouldStop: { stop.signal != nil })
         } catch {
@@ -213,6 +224,14 @@ struct TrainCommand: ParsableCommand {
             let test = summary.finalTest
             print(String(format: "final test accuracy (reloaded best checkpoint): %@/%@ = %.2f%%",
                          grouped(test.correct), grouped(test.count), test.accuracy))
+            do {
+                let files = try TrainingReport.write(
+                    in: output, predictions: test.predictions, labels: test.labels, logits: test.logits ?? [],
+                    images: trainer.test.pixels, classNames: trainer.classNames)
+                print("report: " + (["metrics.csv"] + files.map(\.lastPathComponent)).joined(separator: ", ") + " in \(output.relativePath)")
+            } catch {
+                throw CommandFailure(error)
+            }
         }
     }
 

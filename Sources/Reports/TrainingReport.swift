@@ -1,0 +1,82 @@
+import Foundation
+import Imaging
+
+/// The files `lenet5 train` leaves beside its checkpoints: metrics.csv, training-curves.png and
+/// .svg, confusion-matrix.png and .svg, and misclassified.png.
+public enum TrainingReport {
+    /// Rewrites metrics.csv with the rows of earlier epochs (from before a resume) and `row`.
+    public static func record(_ row: EpochMetrics, in directory: URL) throws(ImageError) {
+        let url = directory.appendingPathComponent("metrics.csv")
+        let rows = EpochMetrics.read(url).filter { $0.epoch < row.epoch } + [row]
+        let text = ([EpochMetrics.header] + rows.map(\.csv)).joined(separator: "\n") + "\n"
+        do {
+            try Data(text.utf8).write(to: url, options: .atomic)
+        } catch {
+            throw .cannotWrite(path: url.path, reason: error.localizedDescription)
+        }
+    }
+
+    /// Writes the plots from metrics.csv and the final test evaluation.
+    /// - Parameters:
+    ///   - logits: (count, 10) row-major, for the confidence of each mistake.
+    ///   - images: the test images, (count, 28, 28) bytes.
+    /// - Returns: the files written.
+    @discardableResult
+    public static func write(
+        in directory: URL, predictions: [UInt8], labels: [UInt8], logits: [Float], images: [UInt8], classNames: [String]
+    ) throws(ImageError) -> [URL] {
+        var written: [URL] = []
+        func save(_ name: String, size: (width: Int, height: Int), draw: (Drawing) -> Void, svg: Bool) throws(ImageError) {
+            let canvas = Canvas(width: size.width, height: size.height)
+            draw(canvas)
+            let png = directory.appendingPathComponent(name + ".png")
+            try canvas.writePNG(to: png)
+            written.append(png)
+            guard svg else { return }
+            let document = SVGDocument(width: size.width, height: size.height)
+            draw(document)
+            let url = directory.appendingPathComponent(name + ".svg")
+            try document.write(to: url)
+            written.append(url)
+        }
+        let metrics = EpochMetrics.read(directory.appendingPathComponent("metrics.csv"))
+        if !metrics.isEmpty {
+            try save("training-curves", size: Charts.trainingCurvesSize, draw: { Charts.trainingCurves($0, metrics: metrics) }, svg: true)
+        }
+        var matrix = [[Int]](repeating: [Int](repeating: 0, count: classNames.count), count: classNames.count)
+        for (p, t) in zip(predictions, labels) { matrix[Int(t)][Int(p)] += 1 }
+        try save("confusion-matrix", size: Charts.confusionMatrixSize(names: classNames),
+                 draw: { Charts.confusionMatrix($0, matrix: matrix, names: classNames) }, svg: true)
+
+        let mistakes = worstMistakes(predictions: predictions, labels: labels, logits: logits, limit: 40)
+        let tiles = mistakes.map { (index, confidence) -> (GrayImage, String, Color) in
+            let image = GrayImage(width: 28, height: 28, pixels: Array(images[index * 784..<(index + 1) * 784]))
+            let caption = "\(short(classNames[Int(labels[index])])) -> \(short(classNames[Int(predictions[index])])) \(Int((confidence * 100).rounded()))%"
+            return (image, caption, Color(hex: 0x222222))
+        }
+        let title = "Most confident mistakes on the test set (true -> predicted, confidence): \(grouped(predictions.count - zip(predictions, labels).filter { $0 == $1 }.count)) errors"
+        try save("misclassified", size: Charts.imageGridSize(count: max(tiles.count, 1), columns: 8, scale: 3),
+                 draw: { Charts.imageGrid($0, title: title, tiles: tiles, columns: 8, scale: 3) }, svg: false)
+        return written
+    }
+
+    /// Indices of wrong predictions with their softmax confidence, most confident first.
+    static func worstMistakes(predictions: [UInt8], labels: [UInt8], logits: [Float], limit: Int) -> [(Int, Double)] {
+        let classes = logits.count / max(labels.count, 1)
+        var mistakes: [(Int, Double)] = []
+        for i in labels.indices where predictions[i] != labels[i] {
+            let row = logits[i * classes..<(i + 1) * classes].map(Double.init)
+            let top = row.max() ?? 0
+            let sum = row.reduce(0) { $0 + exp($1 - top) }
+            mistakes.append((i, 1 / sum))
+        }
+        return Array(mistakes.sorted { $0.1 > $1.1 }.prefix(limit))
+    }
+
+    private static func short(_ name: String) -> String { name.count > 9 ? String(name.prefix(8)) + "." : name }
+
+    private static func grouped(_ n: Int) -> String {
+        let digits = String(n)
+        return digits.enumerated().map { i, c in (i > 0 && (digits.count - i) % 3 == 0 ? "," : "") + String(c) }.joined()
+    }
+}
