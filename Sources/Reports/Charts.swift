@@ -50,11 +50,13 @@ func ticks(_ low: Double, _ high: Double, count: Int = 5) -> [Double] {
     let raw = span / Double(count)
     let magnitude = pow(10, (log10(raw)).rounded(.down))
     let step = [1.0, 2, 2.5, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? raw
+    let first = (low / step).rounded(.up)
     var values: [Double] = []
-    var v = (low / step).rounded(.up) * step
-    while v <= high + step * 1e-9 {
-        values.append(abs(v) < step * 1e-9 ? 0 : v)
-        v += step
+    var k = 0.0
+    // Multiples of the step, cleaned of binary noise (3 x 0.05 is 0.15000000000000002).
+    while (first + k) * step <= high + step * 1e-9 {
+        values.append(Double(String(format: "%.10g", (first + k) * step)) ?? 0)
+        k += 1
     }
     return values
 }

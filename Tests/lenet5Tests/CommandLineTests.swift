@@ -94,7 +94,12 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(resumed.status, 0, resumed.error)
         XCTAssertTrue(resumed.output.contains("resuming"), resumed.output)
         XCTAssertTrue(resumed.output.contains("final test accuracy (reloaded best checkpoint)"), resumed.output)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: directory.appendingPathComponent("best.safetensors").path))
+        for name in ["best.safetensors", "metrics.csv", "training-curves.png", "training-curves.svg", "confusion-matrix.png",
+                     "confusion-matrix.svg", "misclassified.png"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: directory.appendingPathComponent(name).path), name)
+        }
+        let metrics = try String(contentsOf: directory.appendingPathComponent("metrics.csv"), encoding: .utf8)
+        XCTAssertEqual(metrics.split(separator: "\n").count, 2, "header and the one epoch: \(metrics)")
     }
 
     func testTerminateExitsWith143() throws {

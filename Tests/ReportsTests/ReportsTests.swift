@@ -1,0 +1,87 @@
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+import Imaging
+import XCTest
+@testable import Reports
+
+final class ReportsTests: XCTestCase {
+    private var directory: URL!
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("reports-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try FileManager.default.removeItem(at: directory)
+    }
+
+    private func row(_ epoch: Int, validation: Double? = 98.5) -> EpochMetrics {
+        EpochMetrics(epoch: epoch, loss: 0.3 / Double(epoch), trainAccuracy: 97 + Double(epoch) * 0.4, validationAccuracy: validation,
+                     testAccuracy: 97.1 + Double(epoch) * 0.3, learningRate: 0.03, seconds: 1.2, imagesPerSecond: 45_000)
+    }
+
+    func testMetricsCSVRoundTripAndResumeReplacesLaterRows() throws {
+        for epoch in 1...3 { try TrainingReport.record(row(epoch), in: directory) }
+        // A resumed run redoing epoch 2 drops the old rows 2 and 3.
+        try TrainingReport.record(row(2, validation: nil), in: directory)
+        let text = try String(contentsOf: directory.appendingPathComponent("metrics.csv"), encoding: .utf8)
+        XCTAssertTrue(text.hasPrefix(EpochMetrics.header + "\n"))
+        let rows = EpochMetrics.read(directory.appendingPathComponent("metrics.csv"))
+        XCTAssertEqual(rows.map(\.epoch), [1, 2])
+        XCTAssertNil(rows[1].validationAccuracy)
+        XCTAssertEqual(rows[0].loss, 0.3, accuracy: 1e-6)
+        XCTAssertEqual(rows[0].trainAccuracy, 97.4, accuracy: 1e-4)
+    }
+
+    func testReportFilesExistParseAndShowTheData() throws {
+        for epoch in 1...5 { try TrainingReport.record(row(epoch), in: directory) }
+        let count = 200
+        let labels = (0..<count).map { UInt8($0 % 10) }
+        var predictions = labels
+        predictions[3] = 5; predictions[17] = 1  // two mistakes
+        var logits = [Float](repeating: 0, count: count * 10)
+        for i in 0..<count { logits[i * 10 + Int(predictions[i])] = 5 }
+        logits[17 * 10 + 1] = 9  // the more confident mistake
+        let images = (0..<count * 784).map { UInt8($0 % 251) }
+        let files = try TrainingReport.write(
+            in: directory, predictions: predictions, labels: labels, logits: logits, images: images,
+            classNames: (0..<10).map(String.init))
+        XCTAssertEqual(Set(files.map(\.lastPathComponent)), [
+            "training-curves.png", "training-curves.svg", "confusion-matrix.png", "confusion-matrix.svg", "misclassified.png",
+        ])
+        for file in files where file.pathExtension == "png" {
+            let image = try GrayImage(contentsOf: file.path)
+            XCTAssertGreaterThan(image.width, 300, file.lastPathComponent)
+            XCTAssertTrue(image.pixels.contains { $0 < 100 } && image.pixels.contains { $0 > 250 }, "\(file.lastPathComponent) has content")
+        }
+        let curves = try String(contentsOf: directory.appendingPathComponent("training-curves.svg"), encoding: .utf8)
+        XCTAssertTrue(XMLParser(data: Data(curves.utf8)).parse(), "well-formed SVG")
+        for text in [">Training loss<", ">Accuracy<", ">validation<", ">epoch<"] { XCTAssertTrue(curves.contains(text), text) }
+        XCTAssertEqual(curves.components(separatedBy: "<circle").count - 1, 5 + 3 * 5 + 3, "a marker per point, and per legend entry")
+        let matrix = try String(contentsOf: directory.appendingPathComponent("confusion-matrix.svg"), encoding: .utf8)
+        XCTAssertTrue(matrix.contains(">19</text>"), "class 3 has 19 correct of 20")
+
+        let worst = TrainingReport.worstMistakes(predictions: predictions, labels: labels, logits: logits, limit: 10)
+        XCTAssertEqual(worst.map(\.0), [17, 3])
+        XCTAssertGreaterThan(worst[0].1, worst[1].1)
+    }
+
+    func testTicksAreRound() {
+        XCTAssertEqual(ticks(0, 0.23), [0, 0.05, 0.1, 0.15, 0.2])
+        XCTAssertEqual(ticks(97, 100), [97, 98, 99, 100])
+        XCTAssertEqual(ticks(98.5, 100), [98.5, 99, 99.5, 100])
+        XCTAssertEqual(label(0.05), "0.05")
+        XCTAssertEqual(label(98), "98")
+    }
+
+    func testFontHasEveryPrintableASCIIGlyph() {
+        let font = Font.named(bold: false, size: 13)
+        XCTAssertEqual(font.glyphs.count, 95)
+        XCTAssertGreaterThan(font.ascent, 8)
+        XCTAssertGreaterThan(font.width("W"), font.width("i"))
+        XCTAssertEqual(font.width("ab"), font.width("a") + font.width("b"))
+    }
+}
