@@ -180,26 +180,28 @@ public enum Charts {
         return (Int(matrixLeft(names)) + side + 16, 70 + side + 14)
     }
 
-    /// A grid of images with a caption under each, `columns` wide.
-    public static func imageGrid(_ d: Drawing, title: String, tiles: [(GrayImage, String, Color)], columns: Int, scale: Int) {
-        let tileWidth = Double(28 * scale + 24), tileHeight = Double(28 * scale + 34)
+    /// A grid of images, `columns` wide, with a two-line caption under each.
+    public static func imageGrid(_ d: Drawing, title: String, tiles: [(GrayImage, [String], Color)], columns: Int, scale: Int) {
+        let tileWidth = Double(28 * scale + 52), tileHeight = Double(28 * scale + 44)
         d.text(title, x: tileWidth * Double(columns) / 2, y: 8, size: 16, anchor: .middle, bold: true)
         for (i, (image, caption, color)) in tiles.enumerated() {
-            let x = tileWidth * Double(i % columns) + 12, y = 36 + tileHeight * Double(i / columns)
+            let x = tileWidth * Double(i % columns) + 26, y = 36 + tileHeight * Double(i / columns)
             d.image(image, x: x, y: y, scale: scale)
-            d.text(caption, x: x + Double(28 * scale) / 2, y: y + Double(28 * scale) + 5, size: 11, color: color, anchor: .middle)
+            for (line, text) in caption.prefix(2).enumerated() {
+                d.text(text, x: x + Double(28 * scale) / 2, y: y + Double(28 * scale) + 4 + Double(line) * 14, size: 11, color: color, anchor: .middle)
+            }
         }
     }
 
     public static func imageGridSize(count: Int, columns: Int, scale: Int) -> (width: Int, height: Int) {
-        (columns * (28 * scale + 24), 36 + (count + columns - 1) / columns * (28 * scale + 34))
+        (columns * (28 * scale + 52), 36 + (count + columns - 1) / columns * (28 * scale + 44))
     }
 
     /// Kernels as gray squares, each normalised to its own range, laid out rows x columns.
-    public static func kernels(_ d: Drawing, title: String, rows: Int, columns: Int, size: Int, weights: (Int, Int) -> [Float],
+    public static func kernels(_ d: Drawing, y y0: Double = 0, title: String, rows: Int, columns: Int, size: Int, weights: (Int, Int) -> [Float],
                                rowLabel: (Int) -> String, columnLabel: (Int) -> String, scale: Int) {
-        let step = Double(size * scale + 6), left = 70.0, top = 52.0
-        d.text(title, x: left + step * Double(columns) / 2, y: 6, size: 16, anchor: .middle, bold: true)
+        let step = Double(size * scale + 6), left = 70.0, top = y0 + 52.0
+        d.text(title, x: left + step * Double(columns) / 2, y: y0 + 6, size: 16, anchor: .middle, bold: true)
         for c in 0..<columns { d.text(columnLabel(c), x: left + step * Double(c) + Double(size * scale) / 2, y: top - 20, size: 11, color: .axis, anchor: .middle) }
         for r in 0..<rows {
             d.text(rowLabel(r), x: left - 8, y: top + step * Double(r) + Double(size * scale) / 2 - 7, size: 11, color: .axis, anchor: .end)

@@ -49,12 +49,14 @@ public enum TrainingReport {
                  draw: { Charts.confusionMatrix($0, matrix: matrix, names: classNames) }, svg: true)
 
         let mistakes = worstMistakes(predictions: predictions, labels: labels, logits: logits, limit: 40)
-        let tiles = mistakes.map { (index, confidence) -> (GrayImage, String, Color) in
+        let tiles = mistakes.map { (index, confidence) -> (GrayImage, [String], Color) in
             let image = GrayImage(width: 28, height: 28, pixels: Array(images[index * 784..<(index + 1) * 784]))
-            let caption = "\(short(classNames[Int(labels[index])])) -> \(short(classNames[Int(predictions[index])])) \(Int((confidence * 100).rounded()))%"
+            let caption = ["true: \(classNames[Int(labels[index])])",
+                           "pred: \(classNames[Int(predictions[index])]) \(Int((confidence * 100).rounded()))%"]
             return (image, caption, Color(hex: 0x222222))
         }
-        let title = "Most confident mistakes on the test set (true -> predicted, confidence): \(grouped(predictions.count - zip(predictions, labels).filter { $0 == $1 }.count)) errors"
+        let errors = predictions.count - zip(predictions, labels).filter { $0 == $1 }.count
+        let title = "The \(tiles.count) most confident of \(grouped(errors)) test-set mistakes"
         try save("misclassified", size: Charts.imageGridSize(count: max(tiles.count, 1), columns: 8, scale: 3),
                  draw: { Charts.imageGrid($0, title: title, tiles: tiles, columns: 8, scale: 3) }, svg: false)
         return written
@@ -72,8 +74,6 @@ public enum TrainingReport {
         }
         return Array(mistakes.sorted { $0.1 > $1.1 }.prefix(limit))
     }
-
-    private static func short(_ name: String) -> String { name.count > 9 ? String(name.prefix(8)) + "." : name }
 
     private static func grouped(_ n: Int) -> String {
         let digits = String(n)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Imaging
 import LeNet
 import XCTest
 @testable import lenet5
@@ -130,5 +131,29 @@ final class CommandLineTests: XCTestCase {
         XCTAssertNotEqual(corrupt.status, 0)
         XCTAssertTrue(corrupt.error.contains("is not a valid swift-lenet checkpoint"), corrupt.error)
         XCTAssertEqual(corrupt.error.split(separator: "\n").count, 1, corrupt.error)
+    }
+}
+
+final class InspectTests: XCTestCase {
+    func testInspectCountsParametersShowsMetadataAndDrawsFilters() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("inspect-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var generator = SplitMix64(seed: 4)
+        let model = Model(parameters: Initialization.pytorch.parameters(using: &generator), normalization: Normalization(mean: 0.1, standardDeviation: 0.3))
+        let checkpoint = directory.appendingPathComponent("model.safetensors")
+        try Checkpoint(model: model, metadata: ["epoch": "7", "test_accuracy": "99.01"]).write(to: checkpoint)
+        let filters = directory.appendingPathComponent("filters.png")
+        let result = try runLenet5(["inspect", checkpoint.path, "--filters", filters.path])
+        XCTAssertEqual(result.status, 0, result.error)
+        for text in ["C5 conv 5x5 + ReLU", "48,120", "total", "61,706", "conv3.weight", "test_accuracy", "99.01", "normalization_std"] {
+            XCTAssertTrue(result.output.contains(text), "\(text) missing from:\n\(result.output)")
+        }
+        let image = try GrayImage(contentsOf: filters.path)
+        XCTAssertGreaterThan(image.width * image.height, 100_000)
+
+        let missing = try runLenet5(["inspect", directory.appendingPathComponent("none.safetensors").path])
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertTrue(missing.error.contains("no such file"), missing.error)
     }
 }
