@@ -105,7 +105,7 @@ int codec_write_png(const char *path, const unsigned char *pixels, unsigned widt
     image.version = PNG_IMAGE_VERSION;
     image.width = width;
     image.height = height;
-    image.format = channels == 3 ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
+    image.format = channels == 3 ? PNG_FORMAT_RGB : channels == 2 ? PNG_FORMAT_GA : PNG_FORMAT_GRAY;
     if (!png_image_write_to_file(&image, path, 0, pixels, 0, NULL)) return fail(error, error_size, image.message);
     return 0;
 }

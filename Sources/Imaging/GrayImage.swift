@@ -157,10 +157,10 @@ public struct GrayImage: Sendable, Equatable {
     }
 }
 
-/// Writes 8-bit pixels, gray (1 channel) or RGB (3), as a PNG, atomically (a temporary file
-/// renamed into place).
+/// Writes 8-bit pixels, gray (1 channel), gray + alpha (2) or RGB (3), as a PNG, atomically (a
+/// temporary file renamed into place).
 public func writePNG(_ pixels: [UInt8], width: Int, height: Int, channels: Int, to url: URL) throws(ImageError) {
-    precondition(pixels.count == width * height * channels && (channels == 1 || channels == 3))
+    precondition(pixels.count == width * height * channels && (1...3).contains(channels))
     try writeThroughTemporaryFile(url) { temporary, message in
         codec_write_png(temporary, pixels, UInt32(width), UInt32(height), Int32(channels), message, 256)
     }

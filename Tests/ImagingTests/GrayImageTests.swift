@@ -36,6 +36,16 @@ final class GrayImageTests: XCTestCase {
         XCTAssertGreaterThan(rgb.pixels[2], rgb.pixels[3])
     }
 
+    func testTransparentPixelsGoOnTheBackgroundThatContrastsWithTheInk() throws {
+        // Black ink (alpha 255) on fully transparent pixels: composited on white.
+        let ink: [UInt8] = [0, 255, 0, 0, 0, 0, 0, 0]  // (gray, alpha) x 4
+        try writePNG(ink, width: 4, height: 1, channels: 2, to: url("dark.png"))
+        XCTAssertEqual(try GrayImage(contentsOf: url("dark.png").path).pixels, [0, 255, 255, 255])
+        // White ink on transparent: composited on black.
+        try writePNG([255, 255, 255, 0, 255, 0, 255, 0], width: 4, height: 1, channels: 2, to: url("light.png"))
+        XCTAssertEqual(try GrayImage(contentsOf: url("light.png").path).pixels, [255, 0, 0, 0])
+    }
+
     func testJPEGRoundTripIsClose() throws {
         let image = GrayImage(width: 16, height: 16, pixels: (0..<256).map { UInt8(($0 % 16) * 16) })
         try writeJPEG(image, quality: 95, to: url("ramp.jpg"))

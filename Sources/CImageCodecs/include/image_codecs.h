@@ -14,7 +14,7 @@ int codec_read_png(const char *path, size_t max_pixels, unsigned char **pixels, 
 int codec_read_jpeg(const char *path, size_t max_pixels, unsigned char **pixels, unsigned *width,
                     unsigned *height, char *error, size_t error_size);
 
-/// Writes 8-bit gray (channels 1) or RGB (channels 3) pixels as a PNG.
+/// Writes 8-bit gray (channels 1), gray + alpha (2) or RGB (3) pixels as a PNG.
 int codec_write_png(const char *path, const unsigned char *pixels, unsigned width, unsigned height,
                     int channels, char *error, size_t error_size);
 
