@@ -303,6 +303,30 @@ public func directConvolutionWeightGradient(
 
 // MARK: - Implicit-GEMM convolution for up to 16 filters (C3)
 
+/// `gemm`'s 6x16 micro-kernel for a matrix that is never built: at step p, row r's element is
+/// `rows.r<r>[offsets[p]]`, and the 16-wide B row is `b[(p - steps.lowerBound) * 16...]`.
+@inline(__always)
+private func offsetMicroKernel(
+    _ rows: RowPointers, offsets: UnsafePointer<Int32>, steps: Range<Int>, b: UnsafePointer<Float>,
+    _ a0: inout SIMD16<Float>, _ a1: inout SIMD16<Float>, _ a2: inout SIMD16<Float>,
+    _ a3: inout SIMD16<Float>, _ a4: inout SIMD16<Float>, _ a5: inout SIMD16<Float>
+) {
+    var (c0, c1, c2, c3, c4, c5) = (a0, a1, a2, a3, a4, a5)
+    var pb = b
+    for p in steps {
+        let o = Int(offsets[p])
+        let v = load(pb)
+        c0.addProduct(SIMD16(repeating: rows.r0[o]), v)
+        c1.addProduct(SIMD16(repeating: rows.r1[o]), v)
+        c2.addProduct(SIMD16(repeating: rows.r2[o]), v)
+        c3.addProduct(SIMD16(repeating: rows.r3[o]), v)
+        c4.addProduct(SIMD16(repeating: rows.r4[o]), v)
+        c5.addProduct(SIMD16(repeating: rows.r5[o]), v)
+        pb += microColumns
+    }
+    (a0, a1, a2, a3, a4, a5) = (c0, c1, c2, c3, c4, c5)
+}
+
 /// Whether `implicitConvolutionForward` handles `shape`: at most 16 filters, one SIMD16.
 public func supportsImplicitConvolution(_ shape: ConvolutionShape) -> Bool {
     shape.outputChannels <= microColumns
@@ -349,19 +373,10 @@ public func implicitConvolutionForward(
         let b1 = rows > 1 ? base(start + 1) : b0, b2 = rows > 2 ? base(start + 2) : b0
         let b3 = rows > 3 ? base(start + 3) : b0, b4 = rows > 4 ? base(start + 4) : b0
         let b5 = rows > 5 ? base(start + 5) : b0
-        var a0 = biasVector, a1 = biasVector, a2 = biasVector, a3 = biasVector, a4 = biasVector, a5 = biasVector
-        var pw = UnsafePointer(packed)
-        for t in 0..<taps {
-            let o = Int(offsets[t])
-            let v = load(pw)
-            a0.addProduct(SIMD16(repeating: b0[o]), v)
-            a1.addProduct(SIMD16(repeating: b1[o]), v)
-            a2.addProduct(SIMD16(repeating: b2[o]), v)
-            a3.addProduct(SIMD16(repeating: b3[o]), v)
-            a4.addProduct(SIMD16(repeating: b4[o]), v)
-            a5.addProduct(SIMD16(repeating: b5[o]), v)
-            pw += microColumns
-        }
+        var (a0, a1, a2, a3, a4, a5) = (biasVector, biasVector, biasVector, biasVector, biasVector, biasVector)
+        offsetMicroKernel(
+            RowPointers(b0, b1, b2, b3, b4, b5), offsets: UnsafePointer(offsets), steps: 0..<taps, b: packed,
+            &a0, &a1, &a2, &a3, &a4, &a5)
         tile.withUnsafeMutableBufferPointer { t in
             (t[0], t[1], t[2], t[3], t[4], t[5]) = (a0, a1, a2, a3, a4, a5)
             for k in 0..<rows {
@@ -416,18 +431,9 @@ public func implicitConvolutionWeightGradient(
             var a0 = load(tile), a1 = rows > 1 ? load(tile + 16) : SIMD16(), a2 = rows > 2 ? load(tile + 32) : SIMD16()
             var a3 = rows > 3 ? load(tile + 48) : SIMD16(), a4 = rows > 4 ? load(tile + 64) : SIMD16()
             var a5 = rows > 5 ? load(tile + 80) : SIMD16()
-            var pg = UnsafePointer(packed)
-            for q in q0..<q0 + depth {
-                let o = Int(offsets[q])
-                let v = load(pg)
-                a0.addProduct(SIMD16(repeating: b0[o]), v)
-                a1.addProduct(SIMD16(repeating: b1[o]), v)
-                a2.addProduct(SIMD16(repeating: b2[o]), v)
-                a3.addProduct(SIMD16(repeating: b3[o]), v)
-                a4.addProduct(SIMD16(repeating: b4[o]), v)
-                a5.addProduct(SIMD16(repeating: b5[o]), v)
-                pg += microColumns
-            }
+            offsetMicroKernel(
+                RowPointers(b0, b1, b2, b3, b4, b5), offsets: UnsafePointer(offsets), steps: q0..<q0 + depth, b: packed,
+                &a0, &a1, &a2, &a3, &a4, &a5)
             store(a0, tile)
             if rows > 1 { store(a1, tile + 16) }
             if rows > 2 { store(a2, tile + 32) }

@@ -183,6 +183,12 @@ struct RowPointers {
     let r0, r1, r2, r3, r4, r5: UnsafePointer<Float>
 
     @inline(__always)
+    init(_ r0: UnsafePointer<Float>, _ r1: UnsafePointer<Float>, _ r2: UnsafePointer<Float>,
+         _ r3: UnsafePointer<Float>, _ r4: UnsafePointer<Float>, _ r5: UnsafePointer<Float>) {
+        (self.r0, self.r1, self.r2, self.r3, self.r4, self.r5) = (r0, r1, r2, r3, r4, r5)
+    }
+
+    @inline(__always)
     init(base: UnsafePointer<Float>, rowStride: Int, rows: Int) {
         r0 = base
         r1 = rows > 1 ? base + rowStride : base

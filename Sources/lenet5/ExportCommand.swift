@@ -28,12 +28,7 @@ struct ExportCommand: ParsableCommand {
 
     func run() throws {
         let source = URL(fileURLWithPath: checkpoint)
-        let loaded: Checkpoint
-        do {
-            loaded = try Checkpoint(contentsOf: source)
-        } catch {
-            throw CommandFailure(error)
-        }
+        let loaded = try loadCheckpoint(checkpoint)
         let output = outputPath.map { URL(fileURLWithPath: $0) }
             ?? source.deletingPathExtension().appendingPathExtension(format == .onnx ? "onnx" : "npz")
         let data: Data

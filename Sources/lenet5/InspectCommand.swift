@@ -28,12 +28,7 @@ struct InspectCommand: ParsableCommand {
     ]
 
     func run() throws {
-        let loaded: Checkpoint
-        do {
-            loaded = try Checkpoint(contentsOf: URL(fileURLWithPath: checkpoint))
-        } catch {
-            throw CommandFailure(error)
-        }
+        let loaded = try loadCheckpoint(checkpoint)
         let parameters = loaded.model.parameters
         print("\(checkpoint): LeNet-5")
         print()

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LeNet
 
 @main
 struct LeNet5Command: ParsableCommand {
@@ -55,4 +56,13 @@ func grouped(_ n: Int) -> String {
 /// `text` padded on the left with spaces to `width` characters.
 func rightAligned(_ text: String, _ width: Int) -> String {
     String(repeating: " ", count: max(0, width - text.count)) + text
+}
+
+/// The checkpoint at `path`, or a one-line failure naming the problem.
+func loadCheckpoint(_ path: String) throws -> Checkpoint {
+    do {
+        return try Checkpoint(contentsOf: URL(fileURLWithPath: path))
+    } catch {
+        throw CommandFailure(error)
+    }
 }

@@ -17,12 +17,7 @@ struct TestCommand: ParsableCommand {
     @OptionGroup var data: DataOptions
 
     func run() throws {
-        let loaded: Checkpoint
-        do {
-            loaded = try Checkpoint(contentsOf: URL(fileURLWithPath: checkpoint))
-        } catch {
-            throw CommandFailure(error)
-        }
+        let loaded = try loadCheckpoint(checkpoint)
         let dataset = try data.load()
         guard dataset.test.height == 28, dataset.test.width == 28 else {
             throw CommandFailure(TrainingError.unsupportedImageSize(height: dataset.test.height, width: dataset.test.width))
