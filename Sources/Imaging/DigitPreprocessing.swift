@@ -1,13 +1,24 @@
-/// Turns a photo or drawing of one digit into a 28x28 image made the way MNIST's were: white
-/// ink on black, the digit scaled to fit a 20x20 box keeping its aspect ratio, and placed so its
-/// centre of mass is at the centre of the 28x28 field (LeCun et al., the MNIST page).
+/// Turns a photo or drawing of one object into a 28x28 image made the way the data set's were:
+/// white ink on black, cropped to the ink, then for MNIST scaled to fit a 20x20 box keeping its
+/// aspect ratio and placed so its centre of mass is at the centre of the 28x28 field (LeCun et
+/// al., the MNIST page); for Fashion-MNIST scaled so its longest side is 28 and centred.
 public enum DigitPreprocessing {
     public static let side = 28
-    static let box = 20
+
+    /// How the cropped ink is placed in the 28x28 field.
+    public enum Framing: Sendable {
+        /// Longest side 20, centre of mass at the centre.
+        case mnist
+        /// Longest side 28, bounding box centred (Fashion-MNIST's product photos).
+        case fashionMNIST
+
+        var box: Int { self == .mnist ? 20 : 28 }
+    }
 
     /// The 28x28 image, row-major bytes, 0 = background.
     /// - Throws: `ImageError.blank` if no ink stands out from the background.
-    public static func mnistDigit(from image: GrayImage, path: String = "image") throws(ImageError) -> GrayImage {
+    public static func mnistDigit(from image: GrayImage, framing: Framing = .mnist, path: String = "image") throws(ImageError) -> GrayImage {
+        let box = framing.box
         var ink = inkLevels(image)
         // Ink is what reaches a quarter of the strongest; a frame or an edge shadow touching the
         // border is not the digit, unless nothing else is.
@@ -36,7 +47,8 @@ public enum DigitPreprocessing {
                 sumY += m * (Double(y) + 0.5)
             }
         }
-        let centreX = mass > 0 ? sumX / mass : Double(width) / 2, centreY = mass > 0 ? sumY / mass : Double(height) / 2
+        let byMass = framing == .mnist && mass > 0
+        let centreX = byMass ? sumX / mass : Double(width) / 2, centreY = byMass ? sumY / mass : Double(height) / 2
         let offsetX = min(max(Int((Double(side) / 2 - centreX).rounded()), 0), side - width)
         let offsetY = min(max(Int((Double(side) / 2 - centreY).rounded()), 0), side - height)
         var out = [UInt8](repeating: 0, count: side * side)

@@ -11,8 +11,9 @@ struct PredictCommand: ParsableCommand {
         discussion: """
             Each image is prepared the way MNIST's digits were made: converted to gray, inverted if it \
             is dark ink on light paper, cropped to the ink, scaled to fit 20x20 keeping its aspect \
-            ratio and centred by its centre of mass in 28x28. A file that cannot be read is reported \
-            and skipped; the exit status is then non-zero.
+            ratio and centred by its centre of mass in 28x28 (for a Fashion-MNIST checkpoint: scaled \
+            to fill 28x28 and centred). A file that cannot be read is reported and skipped; the exit \
+            status is then non-zero.
             """)
 
     @Argument(help: ArgumentHelp("Image files.", valueName: "image"))
@@ -50,6 +51,7 @@ struct PredictCommand: ParsableCommand {
             throw CommandFailure(error)
         }
         let names = ClassNames.decode(loaded.metadata["class_names"]) ?? ClassNames.digits
+        let framing: DigitPreprocessing.Framing = names == ClassNames.fashionMNIST ? .fashionMNIST : .mnist
         if let showInput {
             do {
                 try FileManager.default.createDirectory(atPath: showInput, withIntermediateDirectories: true)
@@ -61,7 +63,7 @@ struct PredictCommand: ParsableCommand {
         var results: [Result<Prediction, ImageError>] = []
         for file in images {
             do {
-                let digit = try DigitPreprocessing.mnistDigit(from: try GrayImage(contentsOf: file), path: file)
+                let digit = try DigitPreprocessing.mnistDigit(from: try GrayImage(contentsOf: file), framing: framing, path: file)
                 if let showInput {
                     let name = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent + ".input.png"
                     try digit.writePNG(to: URL(fileURLWithPath: showInput).appendingPathComponent(name))
