@@ -131,6 +131,15 @@ final class DigitPreprocessingTests: XCTestCase {
         XCTAssertEqual(digit[0, 0], 0)
     }
 
+    func testFashionFramingFillsTheFieldAndCentresTheBox() throws {
+        let item = try DigitPreprocessing.mnistDigit(from: bar(), framing: .fashionMNIST)
+        let columns = Set((0..<28 * 28).filter { item.pixels[$0] > 0 }.map { $0 % 28 })
+        let rows = Set((0..<28 * 28).filter { item.pixels[$0] > 0 }.map { $0 / 28 })
+        XCTAssertEqual(rows.count, 28, "the longest side fills the field")
+        XCTAssertEqual(columns.count, 9)
+        XCTAssertEqual(Double((columns.min() ?? 0) + (columns.max() ?? 0)) / 2, 13.5, accuracy: 1)
+    }
+
     func testLightInkOnDarkIsKept() throws {
         var inverted = bar()
         inverted.pixels = inverted.pixels.map { 255 - $0 }
