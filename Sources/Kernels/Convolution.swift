@@ -369,13 +369,9 @@ public func implicitConvolutionForward(
     var tile = [SIMD16<Float>](repeating: SIMD16(), count: microRows)
     for start in stride(from: 0, to: positions, by: microRows) {
         let rows = min(microRows, positions - start)
-        let b0 = base(start)
-        let b1 = rows > 1 ? base(start + 1) : b0, b2 = rows > 2 ? base(start + 2) : b0
-        let b3 = rows > 3 ? base(start + 3) : b0, b4 = rows > 4 ? base(start + 4) : b0
-        let b5 = rows > 5 ? base(start + 5) : b0
         var (a0, a1, a2, a3, a4, a5) = (biasVector, biasVector, biasVector, biasVector, biasVector, biasVector)
         offsetMicroKernel(
-            RowPointers(b0, b1, b2, b3, b4, b5), offsets: UnsafePointer(offsets), steps: 0..<taps, b: packed,
+            RowPointers(rows: rows) { base(start + $0) }, offsets: UnsafePointer(offsets), steps: 0..<taps, b: packed,
             &a0, &a1, &a2, &a3, &a4, &a5)
         tile.withUnsafeMutableBufferPointer { t in
             (t[0], t[1], t[2], t[3], t[4], t[5]) = (a0, a1, a2, a3, a4, a5)
@@ -423,16 +419,12 @@ public func implicitConvolutionWeightGradient(
         }
         for t0 in stride(from: 0, to: taps, by: microRows) {
             let rows = min(microRows, taps - t0)
-            let b0 = tapBase(t0)
-            let b1 = rows > 1 ? tapBase(t0 + 1) : b0, b2 = rows > 2 ? tapBase(t0 + 2) : b0
-            let b3 = rows > 3 ? tapBase(t0 + 3) : b0, b4 = rows > 4 ? tapBase(t0 + 4) : b0
-            let b5 = rows > 5 ? tapBase(t0 + 5) : b0
             let tile = sums + t0 * microColumns
             var a0 = load(tile), a1 = rows > 1 ? load(tile + 16) : SIMD16(), a2 = rows > 2 ? load(tile + 32) : SIMD16()
             var a3 = rows > 3 ? load(tile + 48) : SIMD16(), a4 = rows > 4 ? load(tile + 64) : SIMD16()
             var a5 = rows > 5 ? load(tile + 80) : SIMD16()
             offsetMicroKernel(
-                RowPointers(b0, b1, b2, b3, b4, b5), offsets: UnsafePointer(offsets), steps: q0..<q0 + depth, b: packed,
+                RowPointers(rows: rows) { tapBase(t0 + $0) }, offsets: UnsafePointer(offsets), steps: q0..<q0 + depth, b: packed,
                 &a0, &a1, &a2, &a3, &a4, &a5)
             store(a0, tile)
             if rows > 1 { store(a1, tile + 16) }

@@ -182,20 +182,20 @@ private func packB(
 struct RowPointers {
     let r0, r1, r2, r3, r4, r5: UnsafePointer<Float>
 
+    /// Row r at `pointer(r)` for r < rows.
     @inline(__always)
-    init(_ r0: UnsafePointer<Float>, _ r1: UnsafePointer<Float>, _ r2: UnsafePointer<Float>,
-         _ r3: UnsafePointer<Float>, _ r4: UnsafePointer<Float>, _ r5: UnsafePointer<Float>) {
-        (self.r0, self.r1, self.r2, self.r3, self.r4, self.r5) = (r0, r1, r2, r3, r4, r5)
+    init(rows: Int, _ pointer: (Int) -> UnsafePointer<Float>) {
+        r0 = pointer(0)
+        r1 = rows > 1 ? pointer(1) : r0
+        r2 = rows > 2 ? pointer(2) : r0
+        r3 = rows > 3 ? pointer(3) : r0
+        r4 = rows > 4 ? pointer(4) : r0
+        r5 = rows > 5 ? pointer(5) : r0
     }
 
     @inline(__always)
     init(base: UnsafePointer<Float>, rowStride: Int, rows: Int) {
-        r0 = base
-        r1 = rows > 1 ? base + rowStride : base
-        r2 = rows > 2 ? base + 2 * rowStride : base
-        r3 = rows > 3 ? base + 3 * rowStride : base
-        r4 = rows > 4 ? base + 4 * rowStride : base
-        r5 = rows > 5 ? base + 5 * rowStride : base
+        self.init(rows: rows) { base + $0 * rowStride }
     }
 }
 
