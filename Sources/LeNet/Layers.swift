@@ -46,15 +46,14 @@ public struct Convolution: Sendable {
     ///     forward pass built one (im2col + GEMM).
     ///   - columnGradient: scratch of `shape.scratchSize` floats.
     public func backward(
-        _ input: UnsafePointer<Float>, columns: UnsafeMutablePointer<Float>, outputGradient: UnsafePointer<Float>,
+        _ input: UnsafePointer<Float>, columns: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
         weight: UnsafePointer<Float>, _ shape: ConvolutionShape,
         weightGradient: UnsafeMutablePointer<Float>, biasGradient: UnsafeMutablePointer<Float>,
         inputGradient: UnsafeMutablePointer<Float>?, columnGradient: UnsafeMutablePointer<Float>,
         gemmWorkspace: GEMMWorkspace
     ) {
         accumulateBiasGradient(outputGradient, channels: outputChannels, positions: shape.positions, into: biasGradient)
-        let direct = supportsDirectConvolution(shape)
-        if direct {
+        if supportsDirectConvolution(shape) {
             directConvolutionWeightGradient(input, outputGradient: outputGradient, shape, into: weightGradient)
         } else if supportsImplicitConvolution(shape) {
             implicitConvolutionWeightGradient(input, outputGradient: outputGradient, shape, scratch: columnGradient, into: weightGradient)

@@ -20,13 +20,13 @@ final class LayerGradientTests: XCTestCase {
             layer.forward(input, weight: weight, bias: bias, shape, output: &output, columns: &columns, gemmWorkspace: gemm)
             return (output, columns)
         }
-        var columns = forward(input, weight, bias).columns
+        let columns = forward(input, weight, bias).columns
         var dWeight = [Float](repeating: 0, count: weight.count)
         var dBias = [Float](repeating: 0, count: bias.count)
         var dInput = [Float](repeating: .nan, count: input.count)
         var dColumns = [Float](repeating: 0, count: shape.scratchSize)
         layer.backward(
-            input, columns: &columns, outputGradient: r, weight: weight, shape, weightGradient: &dWeight,
+            input, columns: columns, outputGradient: r, weight: weight, shape, weightGradient: &dWeight,
             biasGradient: &dBias, inputGradient: &dInput, columnGradient: &dColumns, gemmWorkspace: gemm)
 
         assertGradient("weight", analytic: dWeight, of: weight) { dot(forward(input, $0, bias).output, r) }
