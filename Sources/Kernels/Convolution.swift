@@ -175,13 +175,28 @@ public func supportsDirectConvolution(_ shape: ConvolutionShape) -> Bool {
     shape.inputChannels == 1 && shape.kernel == 5 && shape.outputWidth >= microColumns
 }
 
-/// Column offsets of the 16-wide vectors covering one output row: 0, 16, ..., and a last one
-/// ending exactly at the row's end (it may overlap the one before).
-@inline(__always)
-private func rowSegments(_ outputWidth: Int) -> [Int] {
-    var starts = Array(stride(from: 0, to: outputWidth - microColumns + 1, by: microColumns))
-    if starts.last! + microColumns < outputWidth { starts.append(outputWidth - microColumns) }
-    return starts
+/// The 16-wide vectors covering one output row: starting at 0, 16, ..., and, when the width is
+/// not a multiple of 16, a last one ending exactly at the row's end, overlapping the one before.
+struct RowSegments {
+    let count: Int
+    private let width: Int
+    private let full: Int
+    /// For the overlapping last vector: 0 on the lanes the previous vector already covered.
+    let tailMask: SIMD16<Float>
+
+    init(width: Int) {
+        self.width = width
+        full = width / microColumns
+        count = full + (width % microColumns == 0 ? 0 : 1)
+        var mask = SIMD16<Float>(repeating: 1)
+        for lane in 0..<(full * microColumns - (width - microColumns)) where lane < microColumns { mask[lane] = 0 }
+        tailMask = mask
+    }
+
+    @inline(__always) func start(_ segment: Int) -> Int { segment < full ? segment * microColumns : width - microColumns }
+
+    /// Ones, or `tailMask` for the overlapping last vector.
+    @inline(__always) func mask(_ segment: Int) -> SIMD16<Float> { segment < full ? SIMD16(repeating: 1) : tailMask }
 }
 
 /// out (F, N, OH, OW) = weight (F, 1, 5, 5) correlated with input (1, N, H, W), plus bias.
@@ -197,22 +212,23 @@ public func directConvolutionForward(
     let (h, w, n) = (shape.height, shape.width, shape.count)
     let (oh, ow) = (shape.outputHeight, shape.outputWidth)
     let plane = oh * ow
-    let segments = rowSegments(ow)
-    // Filters in groups of 6, packed tap-major: packed[t * 6 + f] = weight[f, t], zero-padded.
-    var packed = [Float](repeating: 0, count: 25 * microRows)
-    var packedBias = [Float](repeating: 0, count: microRows)
-    for f0 in stride(from: 0, to: shape.outputChannels, by: microRows) {
-        let filters = min(microRows, shape.outputChannels - f0)
-        for f in 0..<microRows {
-            packedBias[f] = f < filters ? bias[f0 + f] : 0
-            for t in 0..<25 { packed[t * microRows + f] = f < filters ? weight[(f0 + f) * 25 + t] : 0 }
-        }
-        packed.withUnsafeBufferPointer { wp in
-            let wt = wp.baseAddress!
+    let segments = RowSegments(width: ow)
+    // Filters in groups of 6, packed tap-major: packed[t * 6 + f] = weight[f, t], zero-padded;
+    // the 6 biases follow the 25 taps.
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: 26 * microRows) { buffer in
+        guard let wt = buffer.baseAddress else { return }
+        let packedBias = wt + 25 * microRows
+        for f0 in stride(from: 0, to: shape.outputChannels, by: microRows) {
+            let filters = min(microRows, shape.outputChannels - f0)
+            for f in 0..<microRows {
+                packedBias[f] = f < filters ? bias[f0 + f] : 0
+                for t in 0..<25 { wt[t * microRows + f] = f < filters ? weight[(f0 + f) * 25 + t] : 0 }
+            }
             for i in 0..<n {
                 let image = input + i * h * w
                 for y in 0..<oh {
-                    for x in segments {
+                    for segment in 0..<segments.count {
+                        let x = segments.start(segment)
                         var a0 = SIMD16<Float>(repeating: packedBias[0]), a1 = SIMD16<Float>(repeating: packedBias[1])
                         var a2 = SIMD16<Float>(repeating: packedBias[2]), a3 = SIMD16<Float>(repeating: packedBias[3])
                         var a4 = SIMD16<Float>(repeating: packedBias[4]), a5 = SIMD16<Float>(repeating: packedBias[5])
@@ -258,14 +274,8 @@ public func directConvolutionWeightGradient(
     let (h, w, n) = (shape.height, shape.width, shape.count)
     let (oh, ow) = (shape.outputHeight, shape.outputWidth)
     let plane = oh * ow
-    let segments = rowSegments(ow)
-    // A segment that overlaps the previous one counts only its new columns.
-    let masks: [SIMD16<Float>] = segments.enumerated().map { index, start in
-        let fresh = index == 0 ? 0 : segments[index - 1] + microColumns - start
-        var mask = SIMD16<Float>(repeating: 1)
-        for lane in 0..<max(fresh, 0) { mask[lane] = 0 }
-        return mask
-    }
+    // An overlapping last vector counts only its new columns.
+    let segments = RowSegments(width: ow)
     let filters = shape.outputChannels
     for f0 in stride(from: 0, to: filters, by: 3) {
         // Filters past the end reuse the last one's gradient; their sums are dropped.
@@ -281,8 +291,8 @@ public func directConvolutionWeightGradient(
                 let gc = outputGradient + (fc * n + i) * plane
                 for y in 0..<oh {
                     let row = image + (y + kh) * w
-                    for (segment, x) in segments.enumerated() {
-                        let mask = masks[segment]
+                    for segment in 0..<segments.count {
+                        let x = segments.start(segment), mask = segments.mask(segment)
                         let g = y * ow + x
                         let da = load(ga + g) * mask, db = load(gb + g) * mask, dc = load(gc + g) * mask
                         let v0 = load(row + x), v1 = load(row + x + 1), v2 = load(row + x + 2)
@@ -293,10 +303,17 @@ public func directConvolutionWeightGradient(
                     }
                 }
             }
-            let sums = [[a0, a1, a2, a3, a4], [b0, b1, b2, b3, b4], [c0, c1, c2, c3, c4]]
-            for (k, f) in [fa, fb, fc].enumerated() where f == f0 + k {
-                for kw in 0..<5 { weightGradient[f * 25 + kh * 5 + kw] += sums[k][kw].sum() }
+            func add(_ f: Int, _ s0: SIMD16<Float>, _ s1: SIMD16<Float>, _ s2: SIMD16<Float>, _ s3: SIMD16<Float>, _ s4: SIMD16<Float>) {
+                let taps = weightGradient + f * 25 + kh * 5
+                taps[0] += s0.sum()
+                taps[1] += s1.sum()
+                taps[2] += s2.sum()
+                taps[3] += s3.sum()
+                taps[4] += s4.sum()
             }
+            add(fa, a0, a1, a2, a3, a4)
+            if fb == f0 + 1 { add(fb, b0, b1, b2, b3, b4) }
+            if fc == f0 + 2 { add(fc, c0, c1, c2, c3, c4) }
         }
     }
 }
@@ -366,17 +383,17 @@ public func implicitConvolutionForward(
         let (y, x) = pixel.quotientAndRemainder(dividingBy: ow)
         return input + (i * h + y) * w + x
     }
-    var tile = [SIMD16<Float>](repeating: SIMD16(), count: microRows)
     for start in stride(from: 0, to: positions, by: microRows) {
         let rows = min(microRows, positions - start)
         var (a0, a1, a2, a3, a4, a5) = (biasVector, biasVector, biasVector, biasVector, biasVector, biasVector)
         offsetMicroKernel(
             RowPointers(rows: rows) { base(start + $0) }, offsets: UnsafePointer(offsets), steps: 0..<taps, b: packed,
             &a0, &a1, &a2, &a3, &a4, &a5)
-        tile.withUnsafeMutableBufferPointer { t in
-            (t[0], t[1], t[2], t[3], t[4], t[5]) = (a0, a1, a2, a3, a4, a5)
+        // The tile is (positions x filters); the output wants (filters x positions).
+        withUnsafeBytes(of: (a0, a1, a2, a3, a4, a5)) { raw in
+            let tile = raw.bindMemory(to: Float.self)
             for k in 0..<rows {
-                for f in 0..<filters { output[f * positions + start + k] = t[k][f] }
+                for f in 0..<filters { output[f * positions + start + k] = tile[k * microColumns + f] }
             }
         }
     }

@@ -44,11 +44,18 @@ public struct Evaluation: Sendable {
 public final class Runner: @unchecked Sendable {
     public let threads: Int
     let workspaces: [Workspace]
+    /// Each thread's summed loss in `gradient` and `evaluate`, allocated once.
+    private let losses: UnsafeMutableBufferPointer<Double>
 
     public init(threads: Int) {
         precondition(threads > 0)
         self.threads = threads
         workspaces = (0..<threads).map { _ in Workspace() }
+        losses = .allocate(capacity: threads)
+    }
+
+    deinit {
+        losses.deallocate()
     }
 
     /// Calls `body(thread, range)` on every thread for its share of 0..<count.
@@ -73,11 +80,10 @@ public final class Runner: @unchecked Sendable {
         // Each thread writes only its own share of these.
         let predictions = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: range.count)
         let logits = UnsafeMutableBufferPointer<Float>.allocate(capacity: keepLogits ? range.count * classes : 0)
-        let losses = UnsafeMutableBufferPointer<Double>.allocate(capacity: threads)
+        let losses = self.losses
         defer {
             predictions.deallocate()
             logits.deallocate()
-            losses.deallocate()
         }
         losses.initialize(repeating: 0)
         model.parameters.withUnsafeBufferPointer { parameters in
@@ -117,21 +123,19 @@ public final class Runner: @unchecked Sendable {
         of model: Model, on images: LabeledImages, indices: ArraySlice<Int>
     ) -> Double {
         let batch = indices.count
-        var losses = [Double](repeating: 0, count: threads)
+        let losses = self.losses
+        losses.initialize(repeating: 0)
         model.parameters.withUnsafeBufferPointer { parameters in
-            losses.withUnsafeMutableBufferPointer { lossBuffer in
-                let loss = lossBuffer
-                parallel(batch) { t, share in
-                    let ws = workspaces[t]
-                    ws.parameterGradients.update(repeating: 0, count: ParameterLayout.count)
-                    for start in stride(from: share.lowerBound, to: share.upperBound, by: ws.capacity) {
-                        let n = min(ws.capacity, share.upperBound - start)
-                        ws.load(images, count: n, normalization: model.normalization) { indices[indices.startIndex + start + $0] }
-                        loss[t] += LeNet5.forward(
-                            parameters: parameters.baseAddress!, workspace: ws, count: n,
-                            computeGradient: true, lossScale: Float(batch))
-                        LeNet5.backward(parameters: parameters.baseAddress!, workspace: ws, count: n)
-                    }
+            parallel(batch) { t, share in
+                let ws = workspaces[t]
+                ws.parameterGradients.update(repeating: 0, count: ParameterLayout.count)
+                for start in stride(from: share.lowerBound, to: share.upperBound, by: ws.capacity) {
+                    let n = min(ws.capacity, share.upperBound - start)
+                    ws.load(images, count: n, normalization: model.normalization) { indices[indices.startIndex + start + $0] }
+                    losses[t] += LeNet5.forward(
+                        parameters: parameters.baseAddress!, workspace: ws, count: n,
+                        computeGradient: true, lossScale: Float(batch))
+                    LeNet5.backward(parameters: parameters.baseAddress!, workspace: ws, count: n)
                 }
             }
         }
