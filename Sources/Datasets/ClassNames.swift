@@ -12,9 +12,7 @@ public enum ClassNames {
 
     /// Fashion-MNIST's names when `dataset` is Fashion-MNIST, else the digits.
     public static func recognized(_ dataset: IDXDataset) -> [String] {
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for byte in dataset.test.labels { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
-        return hash == fashionMNISTTestLabels ? fashionMNIST : digits
+        fnv1a(dataset.test.labels) == fashionMNISTTestLabels ? fashionMNIST : digits
     }
 
     /// Reads one name per line (blank lines ignored); there must be exactly 10.

@@ -85,6 +85,8 @@ public final class Trainer {
     private var random: SplitMix64
     private var velocity: [Float]
     private var history: [EpochRecord] = []
+    /// Of the training images and labels, so a resume on other data is refused.
+    private let dataFingerprint: String
     let runner: Runner
 
     /// Splits off the validation images, computes the normalisation from the training images
@@ -99,6 +101,7 @@ public final class Trainer {
             normalization: Normalization(statisticsOf: train))
         velocity = [Float](repeating: 0, count: ParameterLayout.count)
         classNames = ClassNames.recognized(dataset)
+        dataFingerprint = String(fnv1a(train.pixels, train.labels), radix: 16)
         runner = Runner(threads: configuration.threads)
     }
 
@@ -122,7 +125,8 @@ public final class Trainer {
         if let epochs { configuration.epochs = epochs }
         if let threads { configuration.threads = threads }
         (train, validation, test) = try Self.split(dataset, configuration: configuration)
-        guard m["data_fingerprint"] == Self.fingerprint(train) else { throw .differentData }
+        dataFingerprint = String(fnv1a(train.pixels, train.labels), radix: 16)
+        guard m["data_fingerprint"] == dataFingerprint else { throw .differentData }
         self.configuration = configuration
         self.model = checkpoint.model
         self.velocity = momentum
@@ -227,10 +231,7 @@ public final class Trainer {
             let validationEvaluation = validation.map { runner.evaluate(model, on: $0) }
             let testEvaluation = runner.evaluate(model, on: test)
             let url = outputDirectory.appendingPathComponent(String(format: "epoch-%02d.safetensors", epoch))
-            var metadata = configuration.metadata
-            metadata["epoch"] = "\(epoch)"
-            metadata["step"] = "\(step)"
-            metadata["class_names"] = ClassNames.encode(classNames)
+            var metadata = checkpointMetadata
             metadata["train_accuracy"] = "\(trainEvaluation.accuracy)"
             metadata["validation_accuracy"] = validationEvaluation.map { "\($0.accuracy)" } ?? "none"
             metadata["test_accuracy"] = "\(testEvaluation.accuracy)"
@@ -269,18 +270,25 @@ public final class Trainer {
         }
     }
 
-    /// Everything needed to continue exactly from this point.
-    public func resumeCheckpoint() -> Checkpoint {
+    /// What every checkpoint of this run records: the configuration, the class names, and how
+    /// far training has come.
+    private var checkpointMetadata: [String: String] {
         var metadata = configuration.metadata
         metadata["epoch"] = "\(epoch)"
         metadata["step"] = "\(step)"
+        metadata["class_names"] = ClassNames.encode(classNames)
+        return metadata
+    }
+
+    /// Everything needed to continue exactly from this point.
+    public func resumeCheckpoint() -> Checkpoint {
+        var metadata = checkpointMetadata
         metadata["batch_in_epoch"] = "\(batchInEpoch)"
         metadata["epoch_loss_sum"] = "\(epochLossSum)"
         metadata["rng_state"] = "\(random.state)"
         metadata["history"] = history.map { "\($0.epoch):\($0.validationCorrect.map(String.init) ?? "-"):\($0.testCorrect)" }
             .joined(separator: ",")
-        metadata["data_fingerprint"] = Self.fingerprint(train)
-        metadata["class_names"] = ClassNames.encode(classNames)
+        metadata["data_fingerprint"] = dataFingerprint
         return Checkpoint(model: model, metadata: metadata, momentum: velocity)
     }
 
@@ -294,17 +302,6 @@ public final class Trainer {
             records.append(EpochRecord(epoch: epoch, validationCorrect: validation, testCorrect: test))
         }
         return records
-    }
-
-    /// FNV-1a of the training images and labels, so a resume on other data is refused.
-    static func fingerprint(_ images: LabeledImages) -> String {
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for bytes in [images.pixels, images.labels] {
-            bytes.withUnsafeBufferPointer { buffer in
-                for byte in buffer { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
-            }
-        }
-        return String(hash, radix: 16)
     }
 
     /// The epoch to keep; ties go to the earlier epoch.
