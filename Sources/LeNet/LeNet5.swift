@@ -24,9 +24,15 @@ public enum LeNet5 {
     static let fc1 = Linear(inputFeatures: 120, outputFeatures: 84)
     static let fc2 = Linear(inputFeatures: 84, outputFeatures: 10)
 
-    /// Images processed together by one thread: small enough that the C3 column matrix
-    /// (150 x 100N floats) stays in L2.
+    /// Images processed together by one thread: small enough that a chunk's activations and
+    /// gradients stay in L2.
     public static let chunkSize = 16
+
+    /// The geometry of C1, C3 and C5 for a chunk of `count` images.
+    static func shapes(count n: Int) -> (c1: ConvolutionShape, c3: ConvolutionShape, c5: ConvolutionShape) {
+        (conv1.shape(height: 32, width: 32, count: n), conv2.shape(height: 14, width: 14, count: n),
+         conv3.shape(height: 5, width: 5, count: n))
+    }
 }
 
 /// Everything one thread needs to run the network on up to `capacity` images: activations,
@@ -43,7 +49,6 @@ public final class Workspace: @unchecked Sendable {
     let c1: UnsafeMutablePointer<Float>          // (6, N, 28, 28)
     let s2: UnsafeMutablePointer<Float>          // (6, N, 14, 14)
     let s2Argmax: UnsafeMutablePointer<UInt8>    // (6, N, 14, 14)
-    let c3Columns: UnsafeMutablePointer<Float>   // C3's scratch
     let c3: UnsafeMutablePointer<Float>          // (16, N, 10, 10)
     let s4: UnsafeMutablePointer<Float>          // (16, N, 5, 5)
     let s4Argmax: UnsafeMutablePointer<UInt8>    // (16, N, 5, 5)
@@ -61,7 +66,7 @@ public final class Workspace: @unchecked Sendable {
     let c3Gradient: UnsafeMutablePointer<Float>      // (16, N, 10, 10)
     let s2Gradient: UnsafeMutablePointer<Float>      // (6, N, 14, 14)
     let c1Gradient: UnsafeMutablePointer<Float>      // (6, N, 28, 28)
-    let columnGradient: UnsafeMutablePointer<Float>  // scratch for every convolution's backward
+    let scratch: UnsafeMutablePointer<Float>     // any convolution's scratch, except C5's columns
     public let parameterGradients: UnsafeMutablePointer<Float> // (61,706)
     /// When set, every layer call adds its wall time here (`lenet5 bench --layers`).
     public var profile: LayerProfile?
@@ -88,11 +93,11 @@ public final class Workspace: @unchecked Sendable {
         c1 = floats(6 * n * 28 * 28)
         s2 = floats(6 * n * 14 * 14)
         s2Argmax = bytes(6 * n * 14 * 14)
-        c3Columns = floats(LeNet5.conv2.shape(height: 14, width: 14, count: n).scratchSize)
         c3 = floats(16 * n * 100)
         s4 = floats(16 * n * 25)
         s4Argmax = bytes(16 * n * 25)
-        c5Columns = floats(LeNet5.conv3.shape(height: 5, width: 5, count: n).scratchSize)
+        let shapes = LeNet5.shapes(count: n)
+        c5Columns = floats(shapes.c5.scratchSize)
         c5 = floats(120 * n)
         f6 = floats(84 * n)
         logits = floats(10 * n)
@@ -104,10 +109,7 @@ public final class Workspace: @unchecked Sendable {
         c3Gradient = floats(16 * n * 100)
         s2Gradient = floats(6 * n * 14 * 14)
         c1Gradient = floats(6 * n * 28 * 28)
-        columnGradient = floats([
-            LeNet5.conv1.shape(height: 32, width: 32, count: n), LeNet5.conv2.shape(height: 14, width: 14, count: n),
-            LeNet5.conv3.shape(height: 5, width: 5, count: n),
-        ].map(\.scratchSize).max() ?? 0)
+        scratch = floats(max(shapes.c1.scratchSize, shapes.c3.scratchSize, shapes.c5.scratchSize))
         parameterGradients = floats(ParameterLayout.count)
         self.allocations = allocations
     }
@@ -168,14 +170,12 @@ extension LeNet5 {
     ) -> Double {
         precondition(n > 0 && n <= ws.capacity)
         let p = ParameterViews(parameters) { $0 + $1 }
-        let shape1 = conv1.shape(height: 32, width: 32, count: n)
-        let shape2 = conv2.shape(height: 14, width: 14, count: n)
-        let shape3 = conv3.shape(height: 5, width: 5, count: n)
+        let (shape1, shape2, shape3) = shapes(count: n)
 
-        ws.timed(.conv1, .forward) { conv1.forward(ws.input, weight: p.conv1Weight, bias: p.conv1Bias, shape1, output: ws.c1, columns: ws.columnGradient, gemmWorkspace: ws.gemm) }
+        ws.timed(.conv1, .forward) { conv1.forward(ws.input, weight: p.conv1Weight, bias: p.conv1Bias, shape1, output: ws.c1, columns: ws.scratch, gemmWorkspace: ws.gemm) }
         ws.timed(.relu1, .forward) { reluForward(ws.c1, count: shape1.outputSize, into: ws.c1) }
         ws.timed(.pool1, .forward) { maxPoolForward(ws.c1, planes: 6 * n, height: 28, width: 28, into: ws.s2, argmax: ws.s2Argmax) }
-        ws.timed(.conv2, .forward) { conv2.forward(ws.s2, weight: p.conv2Weight, bias: p.conv2Bias, shape2, output: ws.c3, columns: ws.c3Columns, gemmWorkspace: ws.gemm) }
+        ws.timed(.conv2, .forward) { conv2.forward(ws.s2, weight: p.conv2Weight, bias: p.conv2Bias, shape2, output: ws.c3, columns: ws.scratch, gemmWorkspace: ws.gemm) }
         ws.timed(.relu2, .forward) { reluForward(ws.c3, count: shape2.outputSize, into: ws.c3) }
         ws.timed(.pool2, .forward) { maxPoolForward(ws.c3, planes: 16 * n, height: 10, width: 10, into: ws.s4, argmax: ws.s4Argmax) }
         ws.timed(.conv3, .forward) { conv3.forward(ws.s4, weight: p.conv3Weight, bias: p.conv3Bias, shape3, output: ws.c5, columns: ws.c5Columns, gemmWorkspace: ws.gemm) }
@@ -197,18 +197,16 @@ extension LeNet5 {
     public static func backward(parameters: UnsafePointer<Float>, workspace ws: Workspace, count n: Int) {
         let p = ParameterViews(parameters) { $0 + $1 }
         let g = ParameterViews(ws.parameterGradients) { $0 + $1 }
-        let shape1 = conv1.shape(height: 32, width: 32, count: n)
-        let shape2 = conv2.shape(height: 14, width: 14, count: n)
-        let shape3 = conv3.shape(height: 5, width: 5, count: n)
+        let (shape1, shape2, shape3) = shapes(count: n)
 
         ws.timed(.fc2, .backward) { fc2.backward(ws.f6, outputGradient: ws.logitsGradient, weight: p.fc2Weight, count: n, weightGradient: g.fc2Weight, biasGradient: g.fc2Bias, inputGradient: ws.f6Gradient, gemmWorkspace: ws.gemm) }
         ws.timed(.relu4, .backward) { reluBackward(output: ws.f6, outputGradient: ws.f6Gradient, count: 84 * n, into: ws.f6Gradient) }
         ws.timed(.fc1, .backward) { fc1.backward(ws.c5, outputGradient: ws.f6Gradient, weight: p.fc1Weight, count: n, weightGradient: g.fc1Weight, biasGradient: g.fc1Bias, inputGradient: ws.c5Gradient, gemmWorkspace: ws.gemm) }
         ws.timed(.relu3, .backward) { reluBackward(output: ws.c5, outputGradient: ws.c5Gradient, count: 120 * n, into: ws.c5Gradient) }
-        ws.timed(.conv3, .backward) { conv3.backward(ws.s4, columns: ws.c5Columns, outputGradient: ws.c5Gradient, weight: p.conv3Weight, shape3, weightGradient: g.conv3Weight, biasGradient: g.conv3Bias, inputGradient: ws.s4Gradient, columnGradient: ws.columnGradient, gemmWorkspace: ws.gemm) }
+        ws.timed(.conv3, .backward) { conv3.backward(ws.s4, columns: ws.c5Columns, outputGradient: ws.c5Gradient, weight: p.conv3Weight, shape3, weightGradient: g.conv3Weight, biasGradient: g.conv3Bias, inputGradient: ws.s4Gradient, columnGradient: ws.scratch, gemmWorkspace: ws.gemm) }
         ws.timed(.pool2, .backward) { maxPoolBackward(outputGradient: ws.s4Gradient, argmax: ws.s4Argmax, planes: 16 * n, height: 10, width: 10, reluOutput: ws.c3, into: ws.c3Gradient) }  // and ReLU's
-        ws.timed(.conv2, .backward) { conv2.backward(ws.s2, columns: ws.c3Columns, outputGradient: ws.c3Gradient, weight: p.conv2Weight, shape2, weightGradient: g.conv2Weight, biasGradient: g.conv2Bias, inputGradient: ws.s2Gradient, columnGradient: ws.columnGradient, gemmWorkspace: ws.gemm) }
+        ws.timed(.conv2, .backward) { conv2.backward(ws.s2, columns: ws.scratch, outputGradient: ws.c3Gradient, weight: p.conv2Weight, shape2, weightGradient: g.conv2Weight, biasGradient: g.conv2Bias, inputGradient: ws.s2Gradient, columnGradient: ws.scratch, gemmWorkspace: ws.gemm) }
         ws.timed(.pool1, .backward) { maxPoolBackward(outputGradient: ws.s2Gradient, argmax: ws.s2Argmax, planes: 6 * n, height: 28, width: 28, reluOutput: ws.c1, into: ws.c1Gradient) }  // and ReLU's
-        ws.timed(.conv1, .backward) { conv1.backward(ws.input, columns: ws.columnGradient, outputGradient: ws.c1Gradient, weight: p.conv1Weight, shape1, weightGradient: g.conv1Weight, biasGradient: g.conv1Bias, inputGradient: nil, columnGradient: ws.columnGradient, gemmWorkspace: ws.gemm) }
+        ws.timed(.conv1, .backward) { conv1.backward(ws.input, columns: ws.scratch, outputGradient: ws.c1Gradient, weight: p.conv1Weight, shape1, weightGradient: g.conv1Weight, biasGradient: g.conv1Bias, inputGradient: nil, columnGradient: ws.scratch, gemmWorkspace: ws.gemm) }
     }
 }
