@@ -50,7 +50,7 @@ public enum Benchmark {
         let singleStart = DispatchTime.now()
         trainer.test.pixels.withUnsafeBufferPointer { pixels in
             for i in 0..<count {
-                checksum += single.logits(of: trainer.model, pixels: pixels.baseAddress! + i * size)[0]
+                checksum += single.probabilities(of: trainer.model, pixels: pixels.baseAddress! + i * size)[0]
             }
         }
         let singleSeconds = seconds(since: singleStart) / Double(count)

@@ -107,13 +107,14 @@ public final class Runner: @unchecked Sendable {
             logits: keepLogits ? Array(logits) : nil)
     }
 
-    /// The logits of one 28x28 byte image, computed on the first thread's workspace.
-    public func logits(of model: Model, pixels: UnsafePointer<UInt8>) -> [Float] {
+    /// The class probabilities (softmax) of one 28x28 byte image, computed on the first
+    /// thread's workspace.
+    public func probabilities(of model: Model, pixels: UnsafePointer<UInt8>) -> [Float] {
         let ws = workspaces[0]
         model.normalization.fill(ws.inputImage(0), fromPixels: pixels)
         ws.setLabel(0, at: 0)
         model.parameters.withUnsafeBufferPointer { LeNet5.forward(parameters: $0.baseAddress!, workspace: ws, count: 1) }
-        return Array(UnsafeBufferPointer(start: ws.logits, count: LeNet5.classes))
+        return Array(UnsafeBufferPointer(start: ws.probabilities, count: LeNet5.classes))
     }
 
     /// Accumulates the gradient of the mean loss over `indices` of `images` into the first

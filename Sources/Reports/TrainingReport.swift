@@ -18,12 +18,14 @@ public enum TrainingReport {
 
     /// Writes the plots from metrics.csv and the final test evaluation.
     /// - Parameters:
+    ///   - confusionMatrix: counts by [true class][predicted class].
     ///   - logits: (count, 10) row-major, for the confidence of each mistake.
     ///   - images: the test images, (count, 28, 28) bytes.
     /// - Returns: the files written.
     @discardableResult
     public static func write(
-        in directory: URL, predictions: [UInt8], labels: [UInt8], logits: [Float], images: [UInt8], classNames: [String]
+        in directory: URL, confusionMatrix matrix: [[Int]], predictions: [UInt8], labels: [UInt8], logits: [Float],
+        images: [UInt8], classNames: [String]
     ) throws(ImageError) -> [URL] {
         var written: [URL] = []
         func save(_ name: String, size: (width: Int, height: Int), draw: (Drawing) -> Void, svg: Bool) throws(ImageError) {
@@ -43,8 +45,6 @@ public enum TrainingReport {
         if !metrics.isEmpty {
             try save("training-curves", size: Charts.trainingCurvesSize, draw: { Charts.trainingCurves($0, metrics: metrics) }, svg: true)
         }
-        var matrix = [[Int]](repeating: [Int](repeating: 0, count: classNames.count), count: classNames.count)
-        for (p, t) in zip(predictions, labels) { matrix[Int(t)][Int(p)] += 1 }
         try save("confusion-matrix", size: Charts.confusionMatrixSize(names: classNames),
                  draw: { Charts.confusionMatrix($0, matrix: matrix, names: classNames) }, svg: true)
 
@@ -73,10 +73,5 @@ public enum TrainingReport {
             mistakes.append((i, 1 / sum))
         }
         return Array(mistakes.sorted { $0.1 > $1.1 }.prefix(limit))
-    }
-
-    private static func grouped(_ n: Int) -> String {
-        let digits = String(n)
-        return digits.enumerated().map { i, c in (i > 0 && (digits.count - i) % 3 == 0 ? "," : "") + String(c) }.joined()
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LeNet
+import Reports
 
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -42,17 +42,6 @@ struct DataOptions: ParsableArguments {
 /// Standard output is a terminal (draw progress) rather than a file or pipe (plain lines).
 var standardOutputIsTerminal: Bool { isatty(STDOUT_FILENO) == 1 }
 
-/// `1234567` as `1,234,567`.
-func grouped(_ n: Int) -> String {
-    let digits = String(n.magnitude)
-    var out = ""
-    for (i, c) in digits.enumerated() {
-        if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
-        out.append(c)
-    }
-    return (n < 0 ? "-" : "") + out
-}
-
 /// `text` padded on the left with spaces to `width` characters.
 func rightAligned(_ text: String, _ width: Int) -> String {
     String(repeating: " ", count: max(0, width - text.count)) + text

@@ -68,8 +68,8 @@ struct PredictCommand: ParsableCommand {
                     let name = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent + ".input.png"
                     try digit.writePNG(to: URL(fileURLWithPath: showInput).appendingPathComponent(name))
                 }
-                let logits = digit.pixels.withUnsafeBufferPointer { runner.logits(of: loaded.model, pixels: $0.baseAddress!) }
-                results.append(.success(Prediction(file: file, probabilities: softmax(logits))))
+                let probabilities = digit.pixels.withUnsafeBufferPointer { runner.probabilities(of: loaded.model, pixels: $0.baseAddress!) }
+                results.append(.success(Prediction(file: file, probabilities: probabilities.map(Double.init))))
             } catch {
                 results.append(.failure(error))
                 if !json { FileHandle.standardError.write(Data("Error: \(error)\n".utf8)) }
@@ -88,13 +88,6 @@ struct PredictCommand: ParsableCommand {
         }
         let failures = results.filter { if case .failure = $0 { true } else { false } }.count
         if failures > 0 { throw ExitCode(1) }
-    }
-
-    private func softmax(_ logits: [Float]) -> [Double] {
-        let largest = Double(logits.max() ?? 0)
-        let exps = logits.map { Foundation.exp(Double($0) - largest) }
-        let sum = exps.reduce(0, +)
-        return exps.map { $0 / sum }
     }
 
     private func percent(_ p: Double) -> String { String(format: "%.1f%%", 100 * p) }

@@ -1,5 +1,6 @@
 import Foundation
 import LeNet
+import Reports
 
 /// A one-line progress bar redrawn in place on a terminal; silent when output is not one.
 struct ProgressBar {

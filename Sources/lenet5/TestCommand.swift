@@ -2,6 +2,7 @@ import ArgumentParser
 import Datasets
 import Foundation
 import LeNet
+import Reports
 
 struct TestCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -226,8 +226,8 @@ struct TrainCommand: ParsableCommand {
                          grouped(test.correct), grouped(test.count), test.accuracy))
             do {
                 let files = try TrainingReport.write(
-                    in: output, predictions: test.predictions, labels: test.labels, logits: test.logits ?? [],
-                    images: trainer.test.pixels, classNames: trainer.classNames)
+                    in: output, confusionMatrix: test.confusionMatrix, predictions: test.predictions, labels: test.labels,
+                    logits: test.logits ?? [], images: trainer.test.pixels, classNames: trainer.classNames)
                 print("report: " + (["metrics.csv"] + files.map(\.lastPathComponent)).joined(separator: ", ") + " in \(output.relativePath)")
             } catch {
                 throw CommandFailure(error)

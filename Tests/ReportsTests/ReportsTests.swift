@@ -46,8 +46,10 @@ final class ReportsTests: XCTestCase {
         for i in 0..<count { logits[i * 10 + Int(predictions[i])] = 5 }
         logits[17 * 10 + 1] = 9  // the more confident mistake
         let images = (0..<count * 784).map { UInt8($0 % 251) }
+        var counts = [[Int]](repeating: [Int](repeating: 0, count: 10), count: 10)
+        for (p, t) in zip(predictions, labels) { counts[Int(t)][Int(p)] += 1 }
         let files = try TrainingReport.write(
-            in: directory, predictions: predictions, labels: labels, logits: logits, images: images,
+            in: directory, confusionMatrix: counts, predictions: predictions, labels: labels, logits: logits, images: images,
             classNames: (0..<10).map(String.init))
         XCTAssertEqual(Set(files.map(\.lastPathComponent)), [
             "training-curves.png", "training-curves.svg", "confusion-matrix.png", "confusion-matrix.svg", "misclassified.png",
