@@ -125,7 +125,7 @@ public enum ONNXExport {
             for d in dims { t.int(Tensor.dims, d) }
             t.int(Tensor.dataType, Tensor.float)
             t.string(Tensor.name, name)
-            t.bytes(Tensor.rawData, floats.flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian, Array.init) })
+            t.bytes(Tensor.rawData, floats.littleEndianBytes)
         }
     }
 

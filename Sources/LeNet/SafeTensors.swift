@@ -42,13 +42,7 @@ public enum SafeTensors {
         var data = Data(capacity: 8 + header.count + offset)
         withUnsafeBytes(of: UInt64(header.count).littleEndian) { data.append(contentsOf: $0) }
         data.append(contentsOf: header)
-        for tensor in tensors {
-            tensor.values.withUnsafeBufferPointer { values in
-                for value in values {
-                    withUnsafeBytes(of: value.bitPattern.littleEndian) { data.append(contentsOf: $0) }
-                }
-            }
-        }
+        for tensor in tensors { data.append(contentsOf: tensor.values.littleEndianBytes) }
         return data
     }
 
