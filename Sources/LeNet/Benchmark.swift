@@ -23,20 +23,16 @@ public enum Benchmark {
     /// - Parameter images: the epoch's size, if not the training set's: its images repeated or cut.
     public static func run(dataset: IDXDataset, batchSize: Int, threads: Int, images: Int? = nil, singleImages: Int = 2000) throws(TrainingError) -> BenchmarkResult {
         let train = dataset.train
-        let epochImages = images ?? train.count
         let size = train.height * train.width
-        let repeated = LabeledImages(
-            count: epochImages, height: train.height, width: train.width,
-            pixels: (0..<epochImages).flatMap { train.pixels[($0 % train.count) * size..<($0 % train.count + 1) * size] },
-            labels: (0..<epochImages).map { train.labels[$0 % train.count] })
-        let dataset = IDXDataset(train: repeated, test: dataset.test)
-        var configuration = TrainingConfiguration()
-        configuration.batchSize = batchSize
-        configuration.threads = threads
-        configuration.validationSize = 0
-        configuration.selection = .last
-        configuration.epochs = 1
-        let trainer = try Trainer(configuration: configuration, dataset: dataset)
+        var epochSet = dataset
+        if let images, images != train.count {
+            let repeated = LabeledImages(
+                count: images, height: train.height, width: train.width,
+                pixels: (0..<images).flatMap { train.pixels[($0 % train.count) * size..<($0 % train.count + 1) * size] },
+                labels: (0..<images).map { train.labels[$0 % train.count] })
+            epochSet = IDXDataset(train: repeated, test: dataset.test)
+        }
+        let trainer = try oneEpochTrainer(epochSet, batchSize: batchSize, threads: threads)
         _ = trainer.runner.evaluate(trainer.model, on: trainer.test, range: 0..<1000)
         let epochSeconds = trainer.trainEpoch()?.seconds ?? .nan
 
@@ -62,6 +58,17 @@ public enum Benchmark {
 }
 
 extension Benchmark {
+    /// A trainer for one epoch over every training image (no validation split).
+    static func oneEpochTrainer(_ dataset: IDXDataset, batchSize: Int, threads: Int) throws(TrainingError) -> Trainer {
+        var configuration = TrainingConfiguration()
+        configuration.epochs = 1
+        configuration.batchSize = batchSize
+        configuration.threads = threads
+        configuration.validationSize = 0
+        configuration.selection = .last
+        return try Trainer(configuration: configuration, dataset: dataset)
+    }
+
     /// Multiply-adds of one training step (forward and backward) per image.
     public static var trainingMACsPerImage: Int {
         LayerProfile.Layer.allCases.reduce(0) { $0 + $1.forwardMACs + $1.backwardMACs }
@@ -71,12 +78,7 @@ extension Benchmark {
     /// - Returns: the per-layer profile and the epoch's wall time (which also covers batch
     ///   preparation and the SGD updates the profile leaves out).
     public static func profileLayers(dataset: IDXDataset, batchSize: Int) throws(TrainingError) -> (profile: LayerProfile, epochSeconds: Double, images: Int) {
-        var configuration = TrainingConfiguration()
-        configuration.batchSize = batchSize
-        configuration.threads = 1
-        configuration.validationSize = 0
-        configuration.selection = .last
-        let trainer = try Trainer(configuration: configuration, dataset: dataset)
+        let trainer = try oneEpochTrainer(dataset, batchSize: batchSize, threads: 1)
         let workspace = trainer.runner.workspaces[0]
         workspace.profile = LayerProfile()
         let epochSeconds = trainer.trainEpoch()?.seconds ?? .nan

@@ -111,7 +111,8 @@ struct TrainCommand: ParsableCommand {
         if let seed { c.seed = seed }
         if let validationSize { c.validationSize = validationSize }
         c.threads = data.threads
-        let base = learningRate ?? (preset == .original ? 0.05 : 0.03)
+        // Without --learning-rate, a named schedule starts where the preset's does.
+        let base = learningRate ?? c.schedule.rate(epoch: 0, of: c.epochs)
         switch schedule {
         case nil:
             if learningRate != nil { c.schedule = preset == .original ? .constant(base) : .cosine(base: base) }

@@ -47,6 +47,12 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(c.schedule, .constant(0.01))
         XCTAssertEqual(c.selection, .last, "no validation split: select the last epoch")
 
+        // A named schedule without --learning-rate starts at the preset's first rate.
+        let cosine = try XCTUnwrap(try LeNet5Command.parseAsRoot(["train", "--schedule", "constant"]) as? TrainCommand)
+        XCTAssertEqual(try cosine.trainingConfiguration().schedule, .constant(0.03))
+        let originalCosine = try XCTUnwrap(try LeNet5Command.parseAsRoot(["train", "--preset", "original", "--schedule", "cosine"]) as? TrainCommand)
+        XCTAssertEqual(try originalCosine.trainingConfiguration().schedule, .cosine(base: 0.05))
+
         let listed = try XCTUnwrap(try LeNet5Command.parseAsRoot(["train", "--schedule", "0.1, 0.05,0.01"]) as? TrainCommand)
         XCTAssertEqual(try listed.trainingConfiguration().schedule, .list([0.1, 0.05, 0.01]))
     }
