@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 
 /// One named tensor inside the flat parameter buffer.
 public struct ParameterTensor: Sendable, Equatable {

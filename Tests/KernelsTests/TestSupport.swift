@@ -1,24 +1,17 @@
+import Kernels
 import XCTest
 
-/// A deterministic stream of test values (SplitMix64), so failures reproduce.
+/// A deterministic stream of test values, so failures reproduce.
 struct TestRandom {
-    var state: UInt64
+    var generator: SplitMix64
 
     init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        generator = SplitMix64(seed: seed)
     }
 
     /// Uniform in [-1, 1).
     mutating func uniform() -> Float {
-        Float(next() >> 40) / Float(1 << 23) - 1
+        2 * generator.nextUnitFloat() - 1
     }
 
     mutating func array(_ count: Int) -> [Float] {

@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import Kernels
 import XCTest
 @testable import LeNet
 

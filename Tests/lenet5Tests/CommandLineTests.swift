@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Imaging
+import Kernels
 import LeNet
 import XCTest
 @testable import lenet5
