@@ -98,33 +98,42 @@ int codec_read_jpeg(const char *path, size_t max_pixels, unsigned char **pixels,
     return 0;
 }
 
-int codec_write_png(const char *path, const unsigned char *pixels, unsigned width, unsigned height,
-                    int channels, char *error, size_t error_size) {
+int codec_encode_png(const unsigned char *pixels, unsigned width, unsigned height, int channels,
+                     unsigned char **bytes, size_t *size, char *error, size_t error_size) {
     png_image image;
     memset(&image, 0, sizeof image);
     image.version = PNG_IMAGE_VERSION;
     image.width = width;
     image.height = height;
     image.format = channels == 3 ? PNG_FORMAT_RGB : channels == 2 ? PNG_FORMAT_GA : PNG_FORMAT_GRAY;
-    if (!png_image_write_to_file(&image, path, 0, pixels, 0, NULL)) return fail(error, error_size, image.message);
+    png_alloc_size_t length = 0;
+    if (!png_image_write_to_memory(&image, NULL, &length, 0, pixels, 0, NULL)) return fail(error, error_size, image.message);
+    unsigned char *buffer = malloc(length);
+    if (!buffer) return fail(error, error_size, "out of memory");
+    if (!png_image_write_to_memory(&image, buffer, &length, 0, pixels, 0, NULL)) {
+        free(buffer);
+        return fail(error, error_size, image.message);
+    }
+    *bytes = buffer;
+    *size = length;
     return 0;
 }
 
-int codec_write_jpeg(const char *path, const unsigned char *pixels, unsigned width, unsigned height,
-                     int quality, char *error, size_t error_size) {
-    FILE *file = fopen(path, "wb");
-    if (!file) return fail(error, error_size, strerror(errno));
+int codec_encode_jpeg(const unsigned char *pixels, unsigned width, unsigned height, int quality,
+                      unsigned char **bytes, size_t *size, char *error, size_t error_size) {
     struct jpeg_compress_struct info;
     struct jpeg_failure failure;
+    unsigned char *volatile buffer = NULL;
+    unsigned long length = 0;
     info.err = jpeg_std_error(&failure.manager);
     failure.manager.error_exit = jpeg_fail;
     if (setjmp(failure.jump)) {
         jpeg_destroy_compress(&info);
-        fclose(file);
+        free(buffer);
         return fail(error, error_size, failure.message);
     }
     jpeg_create_compress(&info);
-    jpeg_stdio_dest(&info, file);
+    jpeg_mem_dest(&info, (unsigned char **)&buffer, &length);
     info.image_width = width;
     info.image_height = height;
     info.input_components = 1;
@@ -138,7 +147,8 @@ int codec_write_jpeg(const char *path, const unsigned char *pixels, unsigned wid
     }
     jpeg_finish_compress(&info);
     jpeg_destroy_compress(&info);
-    if (fclose(file) != 0) return fail(error, error_size, strerror(errno));
+    *bytes = buffer;
+    *size = length;
     return 0;
 }
 

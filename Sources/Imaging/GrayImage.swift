@@ -82,7 +82,7 @@ public struct GrayImage: Sendable, Equatable {
         var message = [CChar](repeating: 0, count: 256)
         let status = decoder(path, maximumPixels, &buffer, &width, &height, &message, message.count)
         guard status == 0, let buffer else {
-            let reason = String(cString: message)
+            let reason = text(of: message)
             throw reason.contains("pixel limit") ? .tooLarge(path: path, reason: reason) : .corrupt(path: path, reason: reason)
         }
         defer { codec_free(buffer) }
@@ -157,36 +157,48 @@ public struct GrayImage: Sendable, Equatable {
     }
 }
 
-/// Writes 8-bit pixels, gray (1 channel), gray + alpha (2) or RGB (3), as a PNG, atomically (a
-/// temporary file renamed into place).
+/// Writes 8-bit pixels, gray (1 channel), gray + alpha (2) or RGB (3), as a PNG.
 public func writePNG(_ pixels: [UInt8], width: Int, height: Int, channels: Int, to url: URL) throws(ImageError) {
     precondition(pixels.count == width * height * channels && (1...3).contains(channels))
-    try writeThroughTemporaryFile(url) { temporary, message in
-        codec_write_png(temporary, pixels, UInt32(width), UInt32(height), Int32(channels), message, 256)
-    }
+    try writeFile(encoded(path: url.path) { bytes, size, message in
+        codec_encode_png(pixels, UInt32(width), UInt32(height), Int32(channels), bytes, size, message, 256)
+    }, to: url)
 }
 
-/// Writes a gray image as a JPEG (for tests and examples), atomically.
+/// Writes a gray image as a JPEG (for tests and examples).
 public func writeJPEG(_ image: GrayImage, quality: Int, to url: URL) throws(ImageError) {
-    try writeThroughTemporaryFile(url) { temporary, message in
-        codec_write_jpeg(temporary, image.pixels, UInt32(image.width), UInt32(image.height), Int32(quality), message, 256)
+    try writeFile(encoded(path: url.path) { bytes, size, message in
+        codec_encode_jpeg(image.pixels, UInt32(image.width), UInt32(image.height), Int32(quality), bytes, size, message, 256)
+    }, to: url)
+}
+
+/// Writes `data` to `url` atomically (a temporary file renamed into place): the one way the
+/// images and reports reach the disk.
+public func writeFile(_ data: Data, to url: URL) throws(ImageError) {
+    do {
+        try data.write(to: url, options: .atomic)
+    } catch {
+        throw .cannotWrite(path: url.path, reason: error.localizedDescription)
     }
 }
 
-private func writeThroughTemporaryFile(
-    _ url: URL, _ write: (String, UnsafeMutablePointer<CChar>) -> Int32
-) throws(ImageError) {
-    let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())").path
+/// A NUL-terminated message from the C codecs.
+private func text(of message: [CChar]) -> String {
+    String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+/// The bytes a C encoder produced in memory.
+private func encoded(
+    path: String, _ encode: (UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>, UnsafeMutablePointer<Int>, UnsafeMutablePointer<CChar>) -> Int32
+) throws(ImageError) -> Data {
+    var bytes: UnsafeMutablePointer<UInt8>?
+    var size = 0
     var message = [CChar](repeating: 0, count: 256)
-    guard write(temporary, &message) == 0 else {
-        unlink(temporary)
-        throw .cannotWrite(path: url.path, reason: String(cString: message))
+    guard encode(&bytes, &size, &message) == 0, let bytes else {
+        throw .cannotWrite(path: path, reason: text(of: message))
     }
-    guard rename(temporary, url.path) == 0 else {
-        let reason = String(cString: strerror(errno))
-        unlink(temporary)
-        throw .cannotWrite(path: url.path, reason: reason)
-    }
+    defer { codec_free(bytes) }
+    return Data(bytes: bytes, count: size)
 }
 
 extension GrayImage {

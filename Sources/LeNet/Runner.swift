@@ -113,7 +113,7 @@ public final class Runner: @unchecked Sendable {
         let ws = workspaces[0]
         model.normalization.fill(ws.inputImage(0), fromPixels: pixels)
         ws.setLabel(0, at: 0)
-        model.parameters.withUnsafeBufferPointer { LeNet5.forward(parameters: $0.baseAddress!, workspace: ws, count: 1) }
+        _ = model.parameters.withUnsafeBufferPointer { LeNet5.forward(parameters: $0.baseAddress!, workspace: ws, count: 1) }
         return Array(UnsafeBufferPointer(start: ws.probabilities, count: LeNet5.classes))
     }
 

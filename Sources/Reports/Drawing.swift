@@ -260,10 +260,6 @@ public final class SVGDocument: Drawing {
     }
 
     public func write(to url: URL) throws(ImageError) {
-        do {
-            try Data(text.utf8).write(to: url, options: .atomic)
-        } catch {
-            throw .cannotWrite(path: url.path, reason: error.localizedDescription)
-        }
+        try writeFile(Data(text.utf8), to: url)
     }
 }

@@ -9,11 +9,7 @@ public enum TrainingReport {
         let url = directory.appendingPathComponent("metrics.csv")
         let rows = EpochMetrics.read(url).filter { $0.epoch < row.epoch } + [row]
         let text = ([EpochMetrics.header] + rows.map(\.csv)).joined(separator: "\n") + "\n"
-        do {
-            try Data(text.utf8).write(to: url, options: .atomic)
-        } catch {
-            throw .cannotWrite(path: url.path, reason: error.localizedDescription)
-        }
+        try writeFile(Data(text.utf8), to: url)
     }
 
     /// Writes the plots from metrics.csv and the final test evaluation.

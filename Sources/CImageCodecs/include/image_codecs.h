@@ -14,13 +14,14 @@ int codec_read_png(const char *path, size_t max_pixels, unsigned char **pixels, 
 int codec_read_jpeg(const char *path, size_t max_pixels, unsigned char **pixels, unsigned *width,
                     unsigned *height, char *error, size_t error_size);
 
-/// Writes 8-bit gray (channels 1), gray + alpha (2) or RGB (3) pixels as a PNG.
-int codec_write_png(const char *path, const unsigned char *pixels, unsigned width, unsigned height,
-                    int channels, char *error, size_t error_size);
+/// Encodes 8-bit gray (channels 1), gray + alpha (2) or RGB (3) pixels as a PNG in memory
+/// (*bytes, *size; free *bytes with codec_free).
+int codec_encode_png(const unsigned char *pixels, unsigned width, unsigned height, int channels,
+                     unsigned char **bytes, size_t *size, char *error, size_t error_size);
 
-/// Writes 8-bit gray pixels as a baseline JPEG of the given quality (1-100).
-int codec_write_jpeg(const char *path, const unsigned char *pixels, unsigned width, unsigned height,
-                     int quality, char *error, size_t error_size);
+/// Encodes 8-bit gray pixels as a baseline JPEG of the given quality (1-100) in memory.
+int codec_encode_jpeg(const unsigned char *pixels, unsigned width, unsigned height, int quality,
+                      unsigned char **bytes, size_t *size, char *error, size_t error_size);
 
 void codec_free(void *pointer);
 
