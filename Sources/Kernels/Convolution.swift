@@ -320,30 +320,6 @@ public func directConvolutionWeightGradient(
 
 // MARK: - Implicit-GEMM convolution for up to 16 filters (C3)
 
-/// `gemm`'s 6x16 micro-kernel for a matrix that is never built: at step p, row r's element is
-/// `rows.r<r>[offsets[p]]`, and the 16-wide B row is `b[(p - steps.lowerBound) * 16...]`.
-@inline(__always)
-private func offsetMicroKernel(
-    _ rows: RowPointers, offsets: UnsafePointer<Int32>, steps: Range<Int>, b: UnsafePointer<Float>,
-    _ a0: inout SIMD16<Float>, _ a1: inout SIMD16<Float>, _ a2: inout SIMD16<Float>,
-    _ a3: inout SIMD16<Float>, _ a4: inout SIMD16<Float>, _ a5: inout SIMD16<Float>
-) {
-    var (c0, c1, c2, c3, c4, c5) = (a0, a1, a2, a3, a4, a5)
-    var pb = b
-    for p in steps {
-        let o = Int(offsets[p])
-        let v = load(pb)
-        c0.addProduct(SIMD16(repeating: rows.r0[o]), v)
-        c1.addProduct(SIMD16(repeating: rows.r1[o]), v)
-        c2.addProduct(SIMD16(repeating: rows.r2[o]), v)
-        c3.addProduct(SIMD16(repeating: rows.r3[o]), v)
-        c4.addProduct(SIMD16(repeating: rows.r4[o]), v)
-        c5.addProduct(SIMD16(repeating: rows.r5[o]), v)
-        pb += microColumns
-    }
-    (a0, a1, a2, a3, a4, a5) = (c0, c1, c2, c3, c4, c5)
-}
-
 /// Whether `implicitConvolutionForward` handles `shape`: at most 16 filters, one SIMD16.
 public func supportsImplicitConvolution(_ shape: ConvolutionShape) -> Bool {
     shape.outputChannels <= microColumns
@@ -386,8 +362,8 @@ public func implicitConvolutionForward(
     for start in stride(from: 0, to: positions, by: microRows) {
         let rows = min(microRows, positions - start)
         var (a0, a1, a2, a3, a4, a5) = (biasVector, biasVector, biasVector, biasVector, biasVector, biasVector)
-        offsetMicroKernel(
-            RowPointers(rows: rows) { base(start + $0) }, offsets: UnsafePointer(offsets), steps: 0..<taps, b: packed,
+        microKernelSteps(
+            RowPointers(rows: rows) { base(start + $0) }, steps: 0..<taps, offset: { Int(offsets[$0]) }, b: packed,
             &a0, &a1, &a2, &a3, &a4, &a5)
         // The tile is (positions x filters); the output wants (filters x positions).
         withUnsafeBytes(of: (a0, a1, a2, a3, a4, a5)) { raw in
@@ -440,8 +416,8 @@ public func implicitConvolutionWeightGradient(
             var a0 = load(tile), a1 = rows > 1 ? load(tile + 16) : SIMD16(), a2 = rows > 2 ? load(tile + 32) : SIMD16()
             var a3 = rows > 3 ? load(tile + 48) : SIMD16(), a4 = rows > 4 ? load(tile + 64) : SIMD16()
             var a5 = rows > 5 ? load(tile + 80) : SIMD16()
-            offsetMicroKernel(
-                RowPointers(rows: rows) { tapBase(t0 + $0) }, offsets: UnsafePointer(offsets), steps: q0..<q0 + depth, b: packed,
+            microKernelSteps(
+                RowPointers(rows: rows) { tapBase(t0 + $0) }, steps: q0..<q0 + depth, offset: { Int(offsets[$0]) }, b: packed,
                 &a0, &a1, &a2, &a3, &a4, &a5)
             store(a0, tile)
             if rows > 1 { store(a1, tile + 16) }

@@ -199,6 +199,31 @@ struct RowPointers {
     }
 }
 
+/// The inner loop of every 6x16 product here: for each step p, the B row of 16 floats times
+/// the six A elements `rows.r<r>[offset(p)]`, accumulated into a0...a5. `gemm` reads A at a
+/// fixed stride; the implicit convolutions at a per-step offset into their input.
+@inline(__always)
+func microKernelSteps(
+    _ rows: RowPointers, steps: Range<Int>, offset: (Int) -> Int, b: UnsafePointer<Float>,
+    _ a0: inout SIMD16<Float>, _ a1: inout SIMD16<Float>, _ a2: inout SIMD16<Float>,
+    _ a3: inout SIMD16<Float>, _ a4: inout SIMD16<Float>, _ a5: inout SIMD16<Float>
+) {
+    var (c0, c1, c2, c3, c4, c5) = (a0, a1, a2, a3, a4, a5)
+    var pb = b
+    for p in steps {
+        let o = offset(p)
+        let v = load(pb)
+        c0.addProduct(SIMD16(repeating: rows.r0[o]), v)
+        c1.addProduct(SIMD16(repeating: rows.r1[o]), v)
+        c2.addProduct(SIMD16(repeating: rows.r2[o]), v)
+        c3.addProduct(SIMD16(repeating: rows.r3[o]), v)
+        c4.addProduct(SIMD16(repeating: rows.r4[o]), v)
+        c5.addProduct(SIMD16(repeating: rows.r5[o]), v)
+        pb += microColumns
+    }
+    (a0, a1, a2, a3, a4, a5) = (c0, c1, c2, c3, c4, c5)
+}
+
 /// C[0..<rows, 0..<columns] (+)= A panel (6 x depth) * B panel (depth x 16).
 @inline(__always)
 private func microKernel(
@@ -207,19 +232,7 @@ private func microKernel(
 ) {
     var c0 = SIMD16<Float>(), c1 = SIMD16<Float>(), c2 = SIMD16<Float>()
     var c3 = SIMD16<Float>(), c4 = SIMD16<Float>(), c5 = SIMD16<Float>()
-    var pb = b
-    var q = 0
-    for _ in 0..<depth {
-        let v = load(pb)
-        c0.addProduct(SIMD16(repeating: a.r0[q]), v)
-        c1.addProduct(SIMD16(repeating: a.r1[q]), v)
-        c2.addProduct(SIMD16(repeating: a.r2[q]), v)
-        c3.addProduct(SIMD16(repeating: a.r3[q]), v)
-        c4.addProduct(SIMD16(repeating: a.r4[q]), v)
-        c5.addProduct(SIMD16(repeating: a.r5[q]), v)
-        q += depthStride
-        pb += microColumns
-    }
+    microKernelSteps(a, steps: 0..<depth, offset: { $0 * depthStride }, b: b, &c0, &c1, &c2, &c3, &c4, &c5)
     if rows == microRows && columns == microColumns {
         let tile = (c0, c1, c2, c3, c4, c5)
         withUnsafeBytes(of: tile) { raw in
