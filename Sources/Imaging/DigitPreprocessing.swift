@@ -17,7 +17,7 @@ public enum DigitPreprocessing {
 
     /// The 28x28 image, row-major bytes, 0 = background.
     /// - Throws: `ImageError.blank` if no ink stands out from the background.
-    public static func mnistDigit(from image: GrayImage, framing: Framing = .mnist, path: String = "image") throws(ImageError) -> GrayImage {
+    public static func prepare(_ image: GrayImage, framing: Framing = .mnist, path: String = "image") throws(ImageError) -> GrayImage {
         let box = framing.box
         var ink = inkLevels(image)
         // Ink is what reaches a quarter of the strongest; a frame or an edge shadow touching the

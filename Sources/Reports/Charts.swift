@@ -181,14 +181,14 @@ public enum Charts {
     }
 
     /// A grid of images, `columns` wide, with a two-line caption under each.
-    public static func imageGrid(_ d: Drawing, title: String, tiles: [(GrayImage, [String], Color)], columns: Int, scale: Int) {
+    public static func imageGrid(_ d: Drawing, title: String, tiles: [(GrayImage, [String])], columns: Int, scale: Int) {
         let tileWidth = Double(28 * scale + 52), tileHeight = Double(28 * scale + 44)
         d.text(title, x: tileWidth * Double(columns) / 2, y: 8, size: 16, anchor: .middle, bold: true)
-        for (i, (image, caption, color)) in tiles.enumerated() {
+        for (i, (image, caption)) in tiles.enumerated() {
             let x = tileWidth * Double(i % columns) + 26, y = 36 + tileHeight * Double(i / columns)
             d.image(image, x: x, y: y, scale: scale)
             for (line, text) in caption.prefix(2).enumerated() {
-                d.text(text, x: x + Double(28 * scale) / 2, y: y + Double(28 * scale) + 4 + Double(line) * 14, size: 11, color: color, anchor: .middle)
+                d.text(text, x: x + Double(28 * scale) / 2, y: y + Double(28 * scale) + 4 + Double(line) * 14, size: 11, anchor: .middle)
             }
         }
     }

@@ -16,10 +16,10 @@ public struct Color: Sendable, Equatable {
 
     var svg: String { String(format: "#%02x%02x%02x", Int(r * 255 + 0.5), Int(g * 255 + 0.5), Int(b * 255 + 0.5)) }
 
-    public static let white = Color(1, 1, 1), black = Color(0, 0, 0)
+    public static let white = Color(1, 1, 1)
     public static let text = Color(hex: 0x222222), axis = Color(hex: 0x444444), grid = Color(hex: 0xE3E3E3)
     /// Colour-blind-safe series colours (Okabe and Ito).
-    public static let blue = Color(hex: 0x0072B2), orange = Color(hex: 0xE69F00), green = Color(hex: 0x009E73), red = Color(hex: 0xD55E00)
+    public static let blue = Color(hex: 0x0072B2), orange = Color(hex: 0xE69F00), green = Color(hex: 0x009E73)
 }
 
 public enum TextAnchor: Sendable { case start, middle, end }

@@ -45,11 +45,11 @@ public enum TrainingReport {
                  draw: { Charts.confusionMatrix($0, matrix: matrix, names: classNames) }, svg: true)
 
         let mistakes = worstMistakes(predictions: predictions, labels: labels, logits: logits, limit: 40)
-        let tiles = mistakes.map { (index, confidence) -> (GrayImage, [String], Color) in
+        let tiles = mistakes.map { (index, confidence) -> (GrayImage, [String]) in
             let image = GrayImage(width: 28, height: 28, pixels: Array(images[index * 784..<(index + 1) * 784]))
             let caption = ["true: \(classNames[Int(labels[index])])",
                            "pred: \(classNames[Int(predictions[index])]) \(Int((confidence * 100).rounded()))%"]
-            return (image, caption, Color(hex: 0x222222))
+            return (image, caption)
         }
         let errors = predictions.count - zip(predictions, labels).filter { $0 == $1 }.count
         let title = "The \(tiles.count) most confident of \(grouped(errors)) test-set mistakes"

@@ -63,7 +63,7 @@ struct PredictCommand: ParsableCommand {
         var results: [Result<Prediction, ImageError>] = []
         for file in images {
             do {
-                let digit = try DigitPreprocessing.mnistDigit(from: try GrayImage(contentsOf: file), framing: framing, path: file)
+                let digit = try DigitPreprocessing.prepare(try GrayImage(contentsOf: file), framing: framing, path: file)
                 if let showInput {
                     let name = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent + ".input.png"
                     try digit.writePNG(to: URL(fileURLWithPath: showInput).appendingPathComponent(name))

@@ -111,7 +111,7 @@ final class DigitPreprocessingTests: XCTestCase {
     }
 
     func testInvertsCropsFitsTwentyAndCentresByMass() throws {
-        let digit = try DigitPreprocessing.mnistDigit(from: bar())
+        let digit = try DigitPreprocessing.prepare(bar())
         XCTAssertEqual([digit.width, digit.height], [28, 28])
         var rows = Set<Int>(), columns = Set<Int>(), mass = 0.0, sumX = 0.0, sumY = 0.0
         for y in 0..<28 {
@@ -132,7 +132,7 @@ final class DigitPreprocessingTests: XCTestCase {
     }
 
     func testFashionFramingFillsTheFieldAndCentresTheBox() throws {
-        let item = try DigitPreprocessing.mnistDigit(from: bar(), framing: .fashionMNIST)
+        let item = try DigitPreprocessing.prepare(bar(), framing: .fashionMNIST)
         let columns = Set((0..<28 * 28).filter { item.pixels[$0] > 0 }.map { $0 % 28 })
         let rows = Set((0..<28 * 28).filter { item.pixels[$0] > 0 }.map { $0 / 28 })
         XCTAssertEqual(rows.count, 28, "the longest side fills the field")
@@ -143,12 +143,12 @@ final class DigitPreprocessingTests: XCTestCase {
     func testLightInkOnDarkIsKept() throws {
         var inverted = bar()
         inverted.pixels = inverted.pixels.map { 255 - $0 }
-        XCTAssertEqual(try DigitPreprocessing.mnistDigit(from: inverted), try DigitPreprocessing.mnistDigit(from: bar()))
+        XCTAssertEqual(try DigitPreprocessing.prepare(inverted), try DigitPreprocessing.prepare(bar()))
     }
 
     func testBlankImageIsAnError() {
         let blank = GrayImage(width: 10, height: 10, pixels: [UInt8](repeating: 200, count: 100))
-        XCTAssertThrowsError(try DigitPreprocessing.mnistDigit(from: blank, path: "x")) { error in
+        XCTAssertThrowsError(try DigitPreprocessing.prepare(blank, path: "x")) { error in
             XCTAssertEqual(error as? ImageError, .blank(path: "x"))
         }
     }
