@@ -120,22 +120,22 @@ public enum ONNXExport {
         return Data(w.bytes)
     }
 
-    private static func initializer(_ graph: inout ProtobufWriter, _ name: String, floats: [Float], dims: [Int]) {
+    /// A constant tensor of the graph: its dims, element type and raw little-endian data.
+    private static func initializer(_ graph: inout ProtobufWriter, _ name: String, dataType: Int, data: [UInt8], dims: [Int]) {
         graph.message(Graph.initializer) { t in
             for d in dims { t.int(Tensor.dims, d) }
-            t.int(Tensor.dataType, Tensor.float)
+            t.int(Tensor.dataType, dataType)
             t.string(Tensor.name, name)
-            t.bytes(Tensor.rawData, floats.littleEndianBytes)
+            t.bytes(Tensor.rawData, data)
         }
     }
 
+    private static func initializer(_ graph: inout ProtobufWriter, _ name: String, floats: [Float], dims: [Int]) {
+        initializer(&graph, name, dataType: Tensor.float, data: floats.littleEndianBytes, dims: dims)
+    }
+
     private static func initializer(_ graph: inout ProtobufWriter, _ name: String, int64s: [Int64], dims: [Int]) {
-        graph.message(Graph.initializer) { t in
-            for d in dims { t.int(Tensor.dims, d) }
-            t.int(Tensor.dataType, Tensor.int64)
-            t.string(Tensor.name, name)
-            t.bytes(Tensor.rawData, int64s.flatMap { withUnsafeBytes(of: $0.littleEndian, Array.init) })
-        }
+        initializer(&graph, name, dataType: Tensor.int64, data: int64s.flatMap { withUnsafeBytes(of: $0.littleEndian, Array.init) }, dims: dims)
     }
 
     /// A float tensor's name, type and shape; a nil dimension is the symbolic batch size `N`.

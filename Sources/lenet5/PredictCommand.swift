@@ -38,6 +38,9 @@ struct PredictCommand: ParsableCommand {
     struct Prediction {
         let file: String
         let probabilities: [Double]
+
+        /// Class indices, most likely first.
+        var ranked: [Int] { probabilities.indices.sorted { probabilities[$0] > probabilities[$1] } }
     }
 
     func run() throws {
@@ -80,7 +83,7 @@ struct PredictCommand: ParsableCommand {
         } else {
             let width = images.map(\.count).max() ?? 0
             for case .success(let p) in results {
-                let ranked = p.probabilities.indices.sorted { p.probabilities[$0] > p.probabilities[$1] }.prefix(top)
+                let ranked = p.ranked.prefix(top)
                 let best = ranked.first ?? 0
                 let others = ranked.map { "\(names[$0]) \(percent(p.probabilities[$0]))" }.joined(separator: ", ")
                 print(p.file.padding(toLength: width, withPad: " ", startingAt: 0) + "  \(names[best])   (\(others))")
@@ -97,7 +100,7 @@ struct PredictCommand: ParsableCommand {
         for (file, result) in zip(images, results) {
             switch result {
             case .success(let p):
-                let ranked = p.probabilities.indices.sorted { p.probabilities[$0] > p.probabilities[$1] }.prefix(top)
+                let ranked = p.ranked.prefix(top)
                 entries.append([
                     "file": file, "class": ranked.first ?? 0, "name": names[ranked.first ?? 0],
                     "top": ranked.map { ["class": $0, "name": names[$0], "probability": p.probabilities[$0]] as [String: Any] },
