@@ -1,6 +1,5 @@
 #include "image_codecs.h"
 
-#include <errno.h>
 #include <png.h>
 #include <setjmp.h>
 #include <stdio.h>
@@ -10,19 +9,26 @@
 
 static int fail(char *error, size_t size, const char *message) {
     snprintf(error, size, "%s", message);
-    return -1;
+    return CODEC_CORRUPT;
 }
 
-int codec_read_png(const char *path, size_t max_pixels, unsigned char **pixels, unsigned *width,
-                   unsigned *height, char *error, size_t error_size) {
+// Reports the size of an image too large to decode in *width and *height.
+static int too_large(char *error, size_t size, unsigned w, unsigned h, size_t max_pixels, unsigned *width, unsigned *height) {
+    snprintf(error, size, "%ux%u pixels is larger than the %zu-pixel limit", w, h, max_pixels);
+    *width = w;
+    *height = h;
+    return CODEC_TOO_LARGE;
+}
+
+int codec_read_png(const unsigned char *bytes, size_t size, size_t max_pixels, unsigned char **pixels,
+                   unsigned *width, unsigned *height, char *error, size_t error_size) {
     png_image image;
     memset(&image, 0, sizeof image);
     image.version = PNG_IMAGE_VERSION;
-    if (!png_image_begin_read_from_file(&image, path)) return fail(error, error_size, image.message);
+    if (!png_image_begin_read_from_memory(&image, bytes, size)) return fail(error, error_size, image.message);
     if ((size_t)image.width * image.height > max_pixels) {
-        snprintf(error, error_size, "%ux%u pixels is larger than the %zu-pixel limit", image.width, image.height, max_pixels);
         png_image_free(&image);
-        return -1;
+        return too_large(error, error_size, image.width, image.height, max_pixels, width, height);
     }
     image.format = PNG_FORMAT_GA;
     unsigned char *buffer = malloc(PNG_IMAGE_SIZE(image));
@@ -53,10 +59,8 @@ static void jpeg_fail(j_common_ptr info) {
     longjmp(failure->jump, 1);
 }
 
-int codec_read_jpeg(const char *path, size_t max_pixels, unsigned char **pixels, unsigned *width,
-                    unsigned *height, char *error, size_t error_size) {
-    FILE *file = fopen(path, "rb");
-    if (!file) return fail(error, error_size, strerror(errno));
+int codec_read_jpeg(const unsigned char *bytes, size_t size, size_t max_pixels, unsigned char **pixels,
+                    unsigned *width, unsigned *height, char *error, size_t error_size) {
     struct jpeg_decompress_struct info;
     struct jpeg_failure failure;
     unsigned char *volatile buffer = NULL;
@@ -64,25 +68,22 @@ int codec_read_jpeg(const char *path, size_t max_pixels, unsigned char **pixels,
     failure.manager.error_exit = jpeg_fail;
     if (setjmp(failure.jump)) {
         jpeg_destroy_decompress(&info);
-        fclose(file);
         free(buffer);
         return fail(error, error_size, failure.message);
     }
     jpeg_create_decompress(&info);
-    jpeg_stdio_src(&info, file);
+    jpeg_mem_src(&info, bytes, (unsigned long)size);
     jpeg_read_header(&info, TRUE);
     if ((size_t)info.image_width * info.image_height > max_pixels) {
-        snprintf(error, error_size, "%ux%u pixels is larger than the %zu-pixel limit", info.image_width, info.image_height, max_pixels);
+        unsigned w = info.image_width, h = info.image_height;
         jpeg_destroy_decompress(&info);
-        fclose(file);
-        return -1;
+        return too_large(error, error_size, w, h, max_pixels, width, height);
     }
     info.out_color_space = JCS_GRAYSCALE;
     jpeg_start_decompress(&info);
     buffer = malloc((size_t)info.output_width * info.output_height);
     if (!buffer) {
         jpeg_destroy_decompress(&info);
-        fclose(file);
         return fail(error, error_size, "out of memory");
     }
     while (info.output_scanline < info.output_height) {
@@ -93,7 +94,6 @@ int codec_read_jpeg(const char *path, size_t max_pixels, unsigned char **pixels,
     *height = info.output_height;
     jpeg_finish_decompress(&info);
     jpeg_destroy_decompress(&info);
-    fclose(file);
     *pixels = buffer;
     return 0;
 }

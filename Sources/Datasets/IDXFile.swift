@@ -102,13 +102,6 @@ public struct IDXArray: Sendable, Equatable {
         return IDXArray(dimensions: dimensions, bytes: bytes)
     }
 
-    /// Writes `self` as a plain IDX file of unsigned bytes.
-    public func write(to url: URL) throws {
-        var data = Data([0, 0, 0x08, UInt8(dimensions.count)])
-        for d in dimensions { data.append(contentsOf: withUnsafeBytes(of: UInt32(d).bigEndian, Array.init)) }
-        data.append(contentsOf: bytes)
-        try data.write(to: url, options: .atomic)
-    }
 }
 
 /// Reads exactly `count` bytes, or throws `truncated` (short read) or `corrupt` (zlib error).

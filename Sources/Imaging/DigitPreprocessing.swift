@@ -17,13 +17,13 @@ public enum DigitPreprocessing {
 
     /// The 28x28 image, row-major bytes, 0 = background.
     /// - Throws: `ImageError.blank` if no ink stands out from the background.
-    public static func prepare(_ image: GrayImage, framing: Framing = .mnist, path: String = "image") throws(ImageError) -> GrayImage {
+    public static func prepare(_ image: GrayImage, framing: Framing = .mnist, name: String = "image") throws(ImageError) -> GrayImage {
         let box = framing.box
         var ink = inkLevels(image)
         // Ink is what reaches a quarter of the strongest; a frame or an edge shadow touching the
         // border is not the digit, unless nothing else is.
         let strongest = ink.max() ?? 0
-        guard strongest > 0.1 else { throw .blank(path: path) }
+        guard strongest > 0.1 else { throw .blank(name: name) }
         removeBorderConnectedInk(&ink, width: image.width, height: image.height, threshold: 0.25 * strongest)
         var (minX, minY, maxX, maxY) = (image.width, image.height, -1, -1)
         for y in 0..<image.height {

@@ -1,23 +1,24 @@
 import CImageCodecs
+import Formats
 import Foundation
 
-/// Why an image file could not be read or written.
+/// Why an image could not be read. `name` is the file's path, or whatever the caller calls the
+/// bytes (an upload's name).
 public enum ImageError: Error, Equatable, CustomStringConvertible {
-    case cannotRead(path: String, reason: String)
-    case notAnImage(path: String)
-    case tooLarge(path: String, reason: String)
-    case corrupt(path: String, reason: String)
-    case cannotWrite(path: String, reason: String)
-    case blank(path: String)
+    case cannotRead(FileReadError)
+    case notAnImage(name: String)
+    case tooLarge(name: String, width: Int, height: Int, limit: Int)
+    case corrupt(name: String, reason: String)
+    case blank(name: String)
 
     public var description: String {
         switch self {
-        case .cannotRead(let path, let reason): "cannot read \(path): \(reason)"
-        case .notAnImage(let path): "\(path) is not a PNG, JPEG or PGM image"
-        case .tooLarge(let path, let reason): "\(path) is too large: \(reason)"
-        case .corrupt(let path, let reason): "\(path) is not a valid image: \(reason)"
-        case .cannotWrite(let path, let reason): "cannot write \(path): \(reason)"
-        case .blank(let path): "\(path) has no digit: the image is blank"
+        case .cannotRead(let error): error.description
+        case .notAnImage(let name): "\(name) is not a PNG, JPEG or PGM image"
+        case .tooLarge(let name, let width, let height, let limit):
+            "\(name) is too large: \(width)x\(height) pixels is more than the \(limit)-pixel limit"
+        case .corrupt(let name, let reason): "\(name) is not a valid image: \(reason)"
+        case .blank(let name): "\(name) has no digit: the image is blank"
         }
     }
 }
@@ -43,47 +44,49 @@ public struct GrayImage: Sendable, Equatable {
     public static let maximumPixels = 40_000_000
 
     /// Reads a PNG (any bit depth; gray, RGB, palette, with or without alpha), a JPEG, or a
-    /// binary or ASCII PGM, converting to gray. Transparent pixels are laid on whichever of
-    /// black or white contrasts with the opaque ones.
+    /// binary or ASCII PGM file, converting to gray; see `init(decoding:name:)`.
     public init(contentsOf path: String) throws(ImageError) {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw .cannotRead(path: path, reason: "no such file")
+        let data: Data
+        do {
+            data = try readFile(atPath: path, maximumBytes: Self.maximumFileBytes)
+        } catch {
+            throw .cannotRead(error)
         }
-        guard !isDirectory.boolValue else { throw .cannotRead(path: path, reason: "it is a directory") }
-        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-        guard size <= Self.maximumFileBytes else {
-            throw .tooLarge(path: path, reason: "\(size) bytes, more than the \(Self.maximumFileBytes)-byte limit")
-        }
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw .cannotRead(path: path, reason: "permission denied") }
-        let magic = [UInt8](handle.readData(ofLength: 8))
-        try? handle.close()
-        if magic.starts(with: [0x89, 0x50, 0x4E, 0x47]) {
-            self = try Self.decode(path, with: codec_read_png, channels: 2)
-        } else if magic.starts(with: [0xFF, 0xD8, 0xFF]) {
-            self = try Self.decode(path, with: codec_read_jpeg, channels: 1)
-        } else if magic.starts(with: Array("P5".utf8)) || magic.starts(with: Array("P2".utf8)) {
-            guard let data = FileManager.default.contents(atPath: path) else { throw .cannotRead(path: path, reason: "unreadable") }
-            self = try Self.parsePGM([UInt8](data), path: path)
+        try self.init(decoding: data, name: path)
+    }
+
+    /// Decodes a PNG, JPEG or PGM held in memory, converting to gray. Transparent pixels are
+    /// laid on whichever of black or white contrasts with the opaque ones.
+    /// - Parameter name: names the image in errors.
+    public init(decoding data: Data, name: String) throws(ImageError) {
+        let bytes = [UInt8](data)
+        if bytes.starts(with: [0x89, 0x50, 0x4E, 0x47]) {
+            self = try Self.decode(bytes, name: name, with: codec_read_png, channels: 2)
+        } else if bytes.starts(with: [0xFF, 0xD8, 0xFF]) {
+            self = try Self.decode(bytes, name: name, with: codec_read_jpeg, channels: 1)
+        } else if bytes.starts(with: Array("P5".utf8)) || bytes.starts(with: Array("P2".utf8)) {
+            self = try Self.parsePGM(bytes, name: name)
         } else {
-            throw .notAnImage(path: path)
+            throw .notAnImage(name: name)
         }
     }
 
     private typealias Decoder = (
-        UnsafePointer<CChar>?, Int, UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?, UnsafeMutablePointer<UInt32>?,
+        UnsafePointer<UInt8>?, Int, Int, UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?, UnsafeMutablePointer<UInt32>?,
         UnsafeMutablePointer<UInt32>?, UnsafeMutablePointer<CChar>?, Int
     ) -> Int32
 
     /// Runs a C decoder; with 2 channels (gray, alpha) the alpha is composited away.
-    private static func decode(_ path: String, with decoder: Decoder, channels: Int) throws(ImageError) -> GrayImage {
+    private static func decode(_ bytes: [UInt8], name: String, with decoder: Decoder, channels: Int) throws(ImageError) -> GrayImage {
         var buffer: UnsafeMutablePointer<UInt8>?
         var width: UInt32 = 0, height: UInt32 = 0
         var message = [CChar](repeating: 0, count: 256)
-        let status = decoder(path, maximumPixels, &buffer, &width, &height, &message, message.count)
+        let status = decoder(bytes, bytes.count, maximumPixels, &buffer, &width, &height, &message, message.count)
         guard status == 0, let buffer else {
-            let reason = text(of: message)
-            throw reason.contains("pixel limit") ? .tooLarge(path: path, reason: reason) : .corrupt(path: path, reason: reason)
+            if status == CODEC_TOO_LARGE {
+                throw .tooLarge(name: name, width: Int(width), height: Int(height), limit: maximumPixels)
+            }
+            throw .corrupt(name: name, reason: text(of: message))
         }
         defer { codec_free(buffer) }
         let count = Int(width) * Int(height)
@@ -107,7 +110,7 @@ public struct GrayImage: Sendable, Equatable {
     }
 
     /// Netpbm gray map: P5 (binary, 8 or 16 bits) or P2 (ASCII), with # comments.
-    static func parsePGM(_ bytes: [UInt8], path: String) throws(ImageError) -> GrayImage {
+    static func parsePGM(_ bytes: [UInt8], name: String) throws(ImageError) -> GrayImage {
         var index = 2
         func token() -> Int? {
             while index < bytes.count {
@@ -128,28 +131,28 @@ public struct GrayImage: Sendable, Equatable {
             return digits > 0 ? value : nil
         }
         guard let width = token(), let height = token(), let maxValue = token() else {
-            throw .corrupt(path: path, reason: "PGM header lacks width, height or maximum value")
+            throw .corrupt(name: name, reason: "PGM header lacks width, height or maximum value")
         }
         guard width > 0, height > 0, (1...65535).contains(maxValue) else {
-            throw .corrupt(path: path, reason: "PGM header has width \(width), height \(height), maximum \(maxValue)")
+            throw .corrupt(name: name, reason: "PGM header has width \(width), height \(height), maximum \(maxValue)")
         }
-        guard width * height <= maximumPixels else {
-            throw .tooLarge(path: path, reason: "\(width)x\(height) pixels is larger than the \(maximumPixels)-pixel limit")
+        let (count, overflow) = width.multipliedReportingOverflow(by: height)
+        guard !overflow, count <= maximumPixels else {
+            throw .tooLarge(name: name, width: width, height: height, limit: maximumPixels)
         }
-        let count = width * height
         var values = [Int](repeating: 0, count: count)
         if bytes[1] == UInt8(ascii: "5") {
             index += 1  // the single whitespace after the maximum value
             let size = maxValue > 255 ? 2 : 1
             guard bytes.count - index >= count * size else {
-                throw .corrupt(path: path, reason: "PGM data is truncated: expected \(count * size) bytes, found \(bytes.count - index)")
+                throw .corrupt(name: name, reason: "PGM data is truncated: expected \(count * size) bytes, found \(bytes.count - index)")
             }
             for i in 0..<count {
                 values[i] = size == 1 ? Int(bytes[index + i]) : Int(bytes[index + 2 * i]) << 8 | Int(bytes[index + 2 * i + 1])
             }
         } else {
             for i in 0..<count {
-                guard let value = token() else { throw .corrupt(path: path, reason: "PGM data is truncated at pixel \(i) of \(count)") }
+                guard let value = token() else { throw .corrupt(name: name, reason: "PGM data is truncated at pixel \(i) of \(count)") }
                 values[i] = value
             }
         }
@@ -157,29 +160,25 @@ public struct GrayImage: Sendable, Equatable {
     }
 }
 
-/// Writes 8-bit pixels, gray (1 channel), gray + alpha (2) or RGB (3), as a PNG.
-public func writePNG(_ pixels: [UInt8], width: Int, height: Int, channels: Int, to url: URL) throws(ImageError) {
+/// 8-bit pixels, gray (1 channel), gray + alpha (2) or RGB (3), encoded as a PNG.
+/// - Throws: only when memory for the encoder runs out.
+public func encodePNG(_ pixels: [UInt8], width: Int, height: Int, channels: Int) throws(ImageEncodingError) -> Data {
     precondition(pixels.count == width * height * channels && (1...3).contains(channels))
-    try writeFile(encoded(path: url.path) { bytes, size, message in
+    return try encoded { bytes, size, message in
         codec_encode_png(pixels, UInt32(width), UInt32(height), Int32(channels), bytes, size, message, 256)
-    }, to: url)
-}
-
-/// Writes a gray image as a JPEG (for tests and examples).
-public func writeJPEG(_ image: GrayImage, quality: Int, to url: URL) throws(ImageError) {
-    try writeFile(encoded(path: url.path) { bytes, size, message in
-        codec_encode_jpeg(image.pixels, UInt32(image.width), UInt32(image.height), Int32(quality), bytes, size, message, 256)
-    }, to: url)
-}
-
-/// Writes `data` to `url` atomically (a temporary file renamed into place): the one way the
-/// images and reports reach the disk.
-public func writeFile(_ data: Data, to url: URL) throws(ImageError) {
-    do {
-        try data.write(to: url, options: .atomic)
-    } catch {
-        throw .cannotWrite(path: url.path, reason: error.localizedDescription)
     }
+}
+
+/// Gray pixels encoded as a baseline JPEG of `quality` (1-100).
+public func encodeJPEG(_ image: GrayImage, quality: Int) throws(ImageEncodingError) -> Data {
+    try encoded { bytes, size, message in
+        codec_encode_jpeg(image.pixels, UInt32(image.width), UInt32(image.height), Int32(quality), bytes, size, message, 256)
+    }
+}
+
+/// An encoder's failure: with valid pixels, only running out of memory.
+public struct ImageEncodingError: Error, Equatable, CustomStringConvertible {
+    public let description: String
 }
 
 /// A NUL-terminated message from the C codecs.
@@ -189,21 +188,37 @@ private func text(of message: [CChar]) -> String {
 
 /// The bytes a C encoder produced in memory.
 private func encoded(
-    path: String, _ encode: (UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>, UnsafeMutablePointer<Int>, UnsafeMutablePointer<CChar>) -> Int32
-) throws(ImageError) -> Data {
+    _ encode: (UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>, UnsafeMutablePointer<Int>, UnsafeMutablePointer<CChar>) -> Int32
+) throws(ImageEncodingError) -> Data {
     var bytes: UnsafeMutablePointer<UInt8>?
     var size = 0
     var message = [CChar](repeating: 0, count: 256)
     guard encode(&bytes, &size, &message) == 0, let bytes else {
-        throw .cannotWrite(path: path, reason: text(of: message))
+        throw ImageEncodingError(description: "cannot encode the image: " + text(of: message))
     }
     defer { codec_free(bytes) }
     return Data(bytes: bytes, count: size)
 }
 
+/// Writes 8-bit pixels (see `encodePNG`) as a PNG file, atomically.
+public func writePNG(_ pixels: [UInt8], width: Int, height: Int, channels: Int, to url: URL) throws(FileWriteError) {
+    let data: Data
+    do {
+        data = try encodePNG(pixels, width: width, height: height, channels: channels)
+    } catch {
+        throw FileWriteError(path: url.path, code: ENOMEM)
+    }
+    try writeAtomically(data, to: url)
+}
+
 extension GrayImage {
-    /// Writes the image as a PNG.
-    public func writePNG(to url: URL) throws(ImageError) {
+    /// The image as PNG bytes.
+    public func pngData() throws(ImageEncodingError) -> Data {
+        try encodePNG(pixels, width: width, height: height, channels: 1)
+    }
+
+    /// Writes the image as a PNG file, atomically.
+    public func writePNG(to url: URL) throws(FileWriteError) {
         try Imaging.writePNG(pixels, width: width, height: height, channels: 1, to: url)
     }
 }

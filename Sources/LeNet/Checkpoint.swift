@@ -1,16 +1,42 @@
+import Formats
 import Foundation
 
-/// A failure to read or write a checkpoint, naming the problem.
+/// A failure to read or write a checkpoint.
 public enum CheckpointError: Error, Equatable, CustomStringConvertible {
-    case cannotRead(path: String, reason: String)
-    case cannotWrite(path: String, reason: String)
-    case malformed(path: String, reason: String)
+    case cannotRead(FileReadError)
+    case cannotWrite(FileWriteError)
+    case malformed(path: String, problem: CheckpointProblem)
 
     public var description: String {
         switch self {
-        case .cannotRead(let path, let reason): "cannot read checkpoint \(path): \(reason)"
-        case .cannotWrite(let path, let reason): "cannot write checkpoint \(path): \(reason)"
-        case .malformed(let path, let reason): "\(path) is not a valid swift-lenet checkpoint: \(reason)"
+        case .cannotRead(let error): error.description
+        case .cannotWrite(let error): error.description
+        case .malformed(let path, let problem): "\(path) is not a valid swift-lenet checkpoint: \(problem)"
+        }
+    }
+}
+
+/// What makes a safetensors file not a LeNet-5 checkpoint of this format.
+public enum CheckpointProblem: Error, Equatable, CustomStringConvertible {
+    case safeTensors(SafeTensorsError)
+    case wrongFormat(found: String?)
+    case unsupportedVersion(found: String?)
+    case missingTensor(name: String)
+    case wrongShape(name: String, found: [Int], expected: [Int])
+    case unexpectedTensor(name: String)
+    case missingNormalization
+
+    public var description: String {
+        switch self {
+        case .safeTensors(let error): error.description
+        case .wrongFormat(let found):
+            "metadata format is \(found.map { "'\($0)'" } ?? "missing"); expected '\(Checkpoint.format)'"
+        case .unsupportedVersion(let found):
+            "format version \(found ?? "missing") is not supported; expected \(Checkpoint.formatVersion) (written by a different swift-lenet?)"
+        case .missingTensor(let name): "missing tensor '\(name)'"
+        case .wrongShape(let name, let found, let expected): "'\(name)' has shape \(found); expected \(expected)"
+        case .unexpectedTensor(let name): "unexpected tensor '\(name)'"
+        case .missingNormalization: "metadata lacks a finite normalization_mean and a positive normalization_std"
         }
     }
 }
@@ -63,18 +89,21 @@ public struct Checkpoint: Sendable, Equatable {
         do {
             try writeAtomically(encoded(), to: url)
         } catch {
-            throw .cannotWrite(path: url.path, reason: error.reason)
+            throw .cannotWrite(error)
         }
     }
+
+    /// Larger than any LeNet-5 checkpoint (weights and momentum take 494 KB): a bigger file is
+    /// refused unread.
+    public static let maximumFileBytes = 4 << 20
 
     /// Reads and validates a checkpoint.
     public init(contentsOf url: URL) throws(CheckpointError) {
         let data: Data
         do {
-            data = try Data(contentsOf: url)
+            data = try readFile(atPath: url.path, maximumBytes: Self.maximumFileBytes)
         } catch {
-            let reason = FileManager.default.fileExists(atPath: url.path) ? error.localizedDescription : "no such file"
-            throw .cannotRead(path: url.path, reason: reason)
+            throw .cannotRead(error)
         }
         try self.init(decoding: data, path: url.path)
     }
@@ -82,27 +111,27 @@ public struct Checkpoint: Sendable, Equatable {
     /// Parses safetensors bytes, refusing anything but a complete, finite LeNet-5.
     /// - Parameter path: used only in error messages.
     public init(decoding data: Data, path: String) throws(CheckpointError) {
-        func fail(_ reason: String) -> CheckpointError { .malformed(path: path, reason: reason) }
+        func fail(_ problem: CheckpointProblem) -> CheckpointError { .malformed(path: path, problem: problem) }
         let file: (tensors: [NamedTensor], metadata: [String: String])
         do {
             file = try SafeTensors.decode(data)
         } catch {
-            throw fail(error.description)
+            throw fail(.safeTensors(error))
         }
         let metadata = file.metadata
         guard metadata["format"] == Self.format else {
-            throw fail("metadata format is \(metadata["format"].map { "'\($0)'" } ?? "missing"); expected '\(Self.format)'")
+            throw fail(.wrongFormat(found: metadata["format"]))
         }
         guard metadata["format_version"] == Self.formatVersion else {
-            throw fail("format version \(metadata["format_version"] ?? "missing") is not supported; expected \(Self.formatVersion) (written by a different swift-lenet?)")
+            throw fail(.unsupportedVersion(found: metadata["format_version"]))
         }
         var byName: [String: NamedTensor] = [:]
         for tensor in file.tensors { byName[tensor.name] = tensor }
         func flat(prefix: String) throws(CheckpointError) -> [Float] {
             var values = [Float](repeating: 0, count: ParameterLayout.count)
             for t in ParameterLayout.tensors {
-                guard let tensor = byName.removeValue(forKey: prefix + t.name) else { throw fail("missing tensor '\(prefix + t.name)'") }
-                guard tensor.shape == t.shape else { throw fail("'\(tensor.name)' has shape \(tensor.shape); expected \(t.shape)") }
+                guard let tensor = byName.removeValue(forKey: prefix + t.name) else { throw fail(.missingTensor(name: prefix + t.name)) }
+                guard tensor.shape == t.shape else { throw fail(.wrongShape(name: tensor.name, found: tensor.shape, expected: t.shape)) }
                 values.replaceSubrange(t.offset..<t.offset + t.count, with: tensor.values)
             }
             return values
@@ -110,11 +139,11 @@ public struct Checkpoint: Sendable, Equatable {
         let parameters = try flat(prefix: "")
         let hasMomentum = byName.keys.contains { $0.hasPrefix(Self.momentumPrefix) }
         let momentum = hasMomentum ? try flat(prefix: Self.momentumPrefix) : nil
-        if let extra = byName.keys.sorted().first { throw fail("unexpected tensor '\(extra)'") }
+        if let extra = byName.keys.sorted().first { throw fail(.unexpectedTensor(name: extra)) }
 
         guard let mean = metadata["normalization_mean"].flatMap(Float.init), mean.isFinite,
             let std = metadata["normalization_std"].flatMap(Float.init), std.isFinite, std > 0
-        else { throw fail("metadata lacks a finite normalization_mean and a positive normalization_std") }
+        else { throw fail(.missingNormalization) }
         self.init(
             model: Model(parameters: parameters, normalization: Normalization(mean: mean, standardDeviation: std)),
             metadata: metadata, momentum: momentum)

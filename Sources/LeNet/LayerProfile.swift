@@ -1,62 +1,62 @@
-/// Wall time spent in each layer's forward and backward pass, and the work each does.
+/// Wall time spent in each step of the network's forward and backward pass, and the work each does.
 public struct LayerProfile: Sendable {
-    /// LeNet-5's layers in forward order.
-    public enum Layer: Int, CaseIterable, Sendable {
-        case conv1, relu1, pool1, conv2, relu2, pool2, conv3, relu3, fc1, relu4, fc2, loss
+    /// What is timed: a stage's own operation, the ReLU after it, or the loss.
+    public enum Step: Hashable, Sendable {
+        case layer(Stage.Name)
+        case relu(Stage.Name)
+        case loss
 
-        public var label: String {
-            switch self {
-            case .conv1: "C1 conv 5x5 1->6"
-            case .relu1: "ReLU (C1)"
-            case .pool1: "S2 max-pool"
-            case .conv2: "C3 conv 5x5 6->16"
-            case .relu2: "ReLU (C3)"
-            case .pool2: "S4 max-pool"
-            case .conv3: "C5 conv 5x5 16->120"
-            case .relu3: "ReLU (C5)"
-            case .fc1: "F6 fc 120->84"
-            case .relu4: "ReLU (F6)"
-            case .fc2: "F7 fc 84->10"
-            case .loss: "softmax + cross-entropy"
-            }
-        }
-
-        /// Multiply-adds per image of the forward pass.
-        public var forwardMACs: Int {
-            switch self {
-            case .conv1: 6 * 28 * 28 * 25
-            case .conv2: 16 * 10 * 10 * 150
-            case .conv3: 120 * 400
-            case .fc1: 84 * 120
-            case .fc2: 10 * 84
-            default: 0
-            }
-        }
-
-        /// The ReLUs before a max-pool: their backward pass runs inside the pool's.
-        public var backwardIsFused: Bool { self == .relu1 || self == .relu2 }
-
-        /// Multiply-adds per image of the backward pass: the weight gradient, plus the input
-        /// gradient for every layer but C1.
-        public var backwardMACs: Int { self == .conv1 ? forwardMACs : 2 * forwardMACs }
+        static func layer(_ stage: Stage) -> Step { .layer(stage.name) }
+        static func relu(_ stage: Stage) -> Step { .relu(stage.name) }
     }
 
     public enum Pass: Int, Sendable {
         case forward, backward
     }
 
-    /// Nanoseconds by [layer][pass].
-    public private(set) var nanoseconds = [[UInt64]](repeating: [0, 0], count: Layer.allCases.count)
+    /// One row of the profile, derived from `LeNet5.stages`.
+    public struct Row: Sendable {
+        public let step: Step
+        public let label: String
+        /// Multiply-adds per image of the forward pass.
+        public let forwardMACs: Int
+        /// Multiply-adds per image of the backward pass: the weight gradient, plus the input
+        /// gradient for every stage but the first (nothing needs the input's gradient).
+        public let backwardMACs: Int
+        /// A ReLU before a max-pool: its backward pass runs inside the pool's.
+        public let backwardIsFused: Bool
+    }
+
+    /// The steps in forward order: each stage, then its ReLU; the softmax is the loss.
+    public static let rows: [Row] = LeNet5.stages.enumerated().flatMap { index, stage -> [Row] in
+        if stage.kind == .softmax { return [Row(step: .loss, label: stage.label, forwardMACs: 0, backwardMACs: 0, backwardIsFused: false)] }
+        let macs = stage.forwardMACs
+        var rows = [Row(step: .layer(stage), label: stage.label, forwardMACs: macs, backwardMACs: index == 0 ? macs : 2 * macs, backwardIsFused: false)]
+        if stage.relu {
+            let nextIsPool = index + 1 < LeNet5.stages.count && LeNet5.stages[index + 1].kind.isMaxPool
+            rows.append(Row(step: .relu(stage), label: "ReLU (\(stage.name))", forwardMACs: 0, backwardMACs: 0, backwardIsFused: nextIsPool))
+        }
+        return rows
+    }
+
+    /// Nanoseconds by step and pass.
+    private var nanoseconds: [Step: [UInt64]] = [:]
 
     public init() {}
 
-    mutating func add(_ duration: UInt64, _ layer: Layer, _ pass: Pass) {
-        nanoseconds[layer.rawValue][pass.rawValue] += duration
+    mutating func add(_ duration: UInt64, _ step: Step, _ pass: Pass) {
+        nanoseconds[step, default: [0, 0]][pass.rawValue] += duration
     }
 
-    public func seconds(_ layer: Layer, _ pass: Pass) -> Double {
-        Double(nanoseconds[layer.rawValue][pass.rawValue]) / 1e9
+    public func seconds(_ step: Step, _ pass: Pass) -> Double {
+        Double(nanoseconds[step]?[pass.rawValue] ?? 0) / 1e9
     }
 
-    public var totalSeconds: Double { Double(nanoseconds.joined().reduce(0, +)) / 1e9 }
+    public var totalSeconds: Double { Double(nanoseconds.values.joined().reduce(0, +)) / 1e9 }
+}
+
+extension Stage.Kind {
+    var isMaxPool: Bool {
+        if case .maxPool = self { true } else { false }
+    }
 }

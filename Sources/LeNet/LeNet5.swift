@@ -7,22 +7,43 @@ import Kernels
 // trainable subsampling, C3 connected to all six S2 maps instead of the paper's sparse table,
 // and softmax with cross-entropy instead of the RBF output units.
 //
-// Shapes for a chunk of N images, activations channel-major (C, N, H, W):
+// Shapes for a chunk of N images, activations channel-major (C, N, H, W), as `LeNet5.stages` derives them:
 //   input (1, N, 32, 32) -C1 conv 5x5-> (6, N, 28, 28) -ReLU-> -S2 max 2x2-> (6, N, 14, 14)
 //   -C3 conv 5x5-> (16, N, 10, 10) -ReLU-> -S4 max 2x2-> (16, N, 5, 5)
 //   -C5 conv 5x5-> (120, N) -ReLU-> -F6-> (84, N) -ReLU-> -F7-> logits (10, N) -softmax-> loss
 
-/// The network's fixed architecture.
+/// The network's architecture, declared once: every size below and elsewhere derives from it.
 public enum LeNet5 {
-    /// Side of the square input image: MNIST's 28 zero-padded by 2 on each side.
-    public static let inputSide = 32
-    public static let classes = 10
+    /// Side of the square images the network classifies (MNIST's).
+    public static let imageSide = 28
+    /// Zeros added on each side, so C1's 5x5 kernels see the digit's edges: 28 -> 32.
+    public static let padding = 2
+    /// Side of the network's input plane.
+    public static let inputSide = imageSide + 2 * padding
+    public static let input = TensorShape(channels: 1, height: inputSide, width: inputSide)
 
-    static let conv1 = Convolution(inputChannels: 1, outputChannels: 6, kernel: 5)
-    static let conv2 = Convolution(inputChannels: 6, outputChannels: 16, kernel: 5)
-    static let conv3 = Convolution(inputChannels: 16, outputChannels: 120, kernel: 5)
-    static let fc1 = Linear(inputFeatures: 120, outputFeatures: 84)
-    static let fc2 = Linear(inputFeatures: 84, outputFeatures: 10)
+    public static let stages = Stage.build(input: input, [
+        .convolution("C1", parameters: "conv1", channels: 6, kernel: 5, relu: true),
+        .maxPool("S2", window: 2),
+        .convolution("C3", parameters: "conv2", channels: 16, kernel: 5, relu: true),
+        .maxPool("S4", window: 2),
+        .convolution("C5", parameters: "conv3", channels: 120, kernel: 5, relu: true),
+        .fullyConnected("F6", parameters: "fc1", outputs: 84, relu: true),
+        .fullyConnected("F7", parameters: "fc2", outputs: 10, relu: false),
+        .softmax,
+    ])
+
+    /// The stage called `name`.
+    /// - Precondition: it exists.
+    public static func stage(_ name: String) -> Stage {
+        guard let stage = stages.first(where: { $0.name == name }) else { preconditionFailure("no stage \(name)") }
+        return stage
+    }
+
+    static let c1 = stage("C1"), s2 = stage("S2"), c3 = stage("C3"), s4 = stage("S4"), c5 = stage("C5")
+    static let f6 = stage("F6"), f7 = stage("F7")
+
+    public static let classes = f7.output.count
 
     /// Images processed together by one thread: small enough that a chunk's activations and
     /// gradients stay in L2.
@@ -30,9 +51,30 @@ public enum LeNet5 {
 
     /// The geometry of C1, C3 and C5 for a chunk of `count` images.
     static func shapes(count n: Int) -> (c1: ConvolutionShape, c3: ConvolutionShape, c5: ConvolutionShape) {
-        (conv1.shape(height: 32, width: 32, count: n), conv2.shape(height: 14, width: 14, count: n),
-         conv3.shape(height: 5, width: 5, count: n))
+        (c1.convolutionShape(count: n), c3.convolutionShape(count: n), c5.convolutionShape(count: n))
     }
+}
+
+extension Stage {
+    /// A convolution stage's layer.
+    var convolution: Convolution {
+        guard case .convolution(let k) = kind else { preconditionFailure("\(name) is not a convolution") }
+        return Convolution(inputChannels: input.channels, outputChannels: output.channels, kernel: k)
+    }
+
+    /// A convolution stage's geometry for a chunk of `count` images.
+    func convolutionShape(count: Int) -> ConvolutionShape {
+        convolution.shape(height: input.height, width: input.width, count: count)
+    }
+
+    /// A fully-connected stage's layer.
+    var linear: Linear {
+        precondition(kind == .fullyConnected, "\(name) is not fully connected")
+        return Linear(inputFeatures: input.count, outputFeatures: output.count)
+    }
+
+    /// Values of the stage's output for a chunk of `n` images.
+    func outputCount(_ n: Int) -> Int { output.count * n }
 }
 
 /// Everything one thread needs to run the network on up to `capacity` images: activations,
@@ -52,7 +94,7 @@ public final class Workspace: @unchecked Sendable {
     let c3: UnsafeMutablePointer<Float>          // (16, N, 10, 10)
     let s4: UnsafeMutablePointer<Float>          // (16, N, 5, 5)
     let s4Argmax: UnsafeMutablePointer<UInt8>    // (16, N, 5, 5)
-    let c5Columns: UnsafeMutablePointer<Float>   // (400, N): C5's columns
+    let c5Columns: UnsafeMutablePointer<Float>   // (16 * 5 * 5, N): C5's columns
     let c5: UnsafeMutablePointer<Float>          // (120, N)
     let f6: UnsafeMutablePointer<Float>          // (84, N)
     let logits: UnsafeMutablePointer<Float>      // (10, N)
@@ -88,27 +130,28 @@ public final class Workspace: @unchecked Sendable {
             return p
         }
         let n = capacity
-        input = floats(n * 32 * 32)
+        let (c1, s2, c3, s4, c5, f6, f7) = (LeNet5.c1, LeNet5.s2, LeNet5.c3, LeNet5.s4, LeNet5.c5, LeNet5.f6, LeNet5.f7)
+        input = floats(LeNet5.input.count * n)
         labels = bytes(n)
-        c1 = floats(6 * n * 28 * 28)
-        s2 = floats(6 * n * 14 * 14)
-        s2Argmax = bytes(6 * n * 14 * 14)
-        c3 = floats(16 * n * 100)
-        s4 = floats(16 * n * 25)
-        s4Argmax = bytes(16 * n * 25)
+        self.c1 = floats(c1.outputCount(n))
+        self.s2 = floats(s2.outputCount(n))
+        s2Argmax = bytes(s2.outputCount(n))
+        self.c3 = floats(c3.outputCount(n))
+        self.s4 = floats(s4.outputCount(n))
+        s4Argmax = bytes(s4.outputCount(n))
         let shapes = LeNet5.shapes(count: n)
         c5Columns = floats(shapes.c5.scratchSize)
-        c5 = floats(120 * n)
-        f6 = floats(84 * n)
-        logits = floats(10 * n)
-        probabilities = floats(10 * n)
-        logitsGradient = floats(10 * n)
-        f6Gradient = floats(84 * n)
-        c5Gradient = floats(120 * n)
-        s4Gradient = floats(16 * n * 25)
-        c3Gradient = floats(16 * n * 100)
-        s2Gradient = floats(6 * n * 14 * 14)
-        c1Gradient = floats(6 * n * 28 * 28)
+        self.c5 = floats(c5.outputCount(n))
+        self.f6 = floats(f6.outputCount(n))
+        logits = floats(f7.outputCount(n))
+        probabilities = floats(f7.outputCount(n))
+        logitsGradient = floats(f7.outputCount(n))
+        f6Gradient = floats(f6.outputCount(n))
+        c5Gradient = floats(c5.outputCount(n))
+        s4Gradient = floats(s4.outputCount(n))
+        c3Gradient = floats(c3.outputCount(n))
+        s2Gradient = floats(s2.outputCount(n))
+        c1Gradient = floats(c1.outputCount(n))
         scratch = floats(max(shapes.c1.scratchSize, shapes.c3.scratchSize, shapes.c5.scratchSize))
         parameterGradients = floats(ParameterLayout.count)
         self.allocations = allocations
@@ -137,24 +180,18 @@ public final class Workspace: @unchecked Sendable {
 extension Workspace {
     /// Runs `body`, adding its duration to `profile` when profiling.
     @inline(__always)
-    func timed(_ layer: LayerProfile.Layer, _ pass: LayerProfile.Pass, _ body: () -> Void) {
+    func timed(_ step: LayerProfile.Step, _ pass: LayerProfile.Pass, _ body: () -> Void) {
         guard profile != nil else { return body() }
         let start = DispatchTime.now().uptimeNanoseconds
         body()
-        profile?.add(DispatchTime.now().uptimeNanoseconds - start, layer, pass)
+        profile?.add(DispatchTime.now().uptimeNanoseconds - start, step, pass)
     }
 }
 
-/// The parameter tensors of LeNet-5 inside one flat buffer, in `ParameterLayout` order.
-struct ParameterViews<Pointer> {
-    let conv1Weight, conv1Bias, conv2Weight, conv2Bias, conv3Weight, conv3Bias: Pointer
-    let fc1Weight, fc1Bias, fc2Weight, fc2Bias: Pointer
-
-    init(_ base: Pointer, advanced: (Pointer, Int) -> Pointer) {
-        let t = ParameterLayout.tensors.map { advanced(base, $0.offset) }
-        (conv1Weight, conv1Bias, conv2Weight, conv2Bias) = (t[0], t[1], t[2], t[3])
-        (conv3Weight, conv3Bias, fc1Weight, fc1Bias, fc2Weight, fc2Bias) = (t[4], t[5], t[6], t[7], t[8], t[9])
-    }
+/// A stage's weight and bias inside a flat parameter buffer.
+private func tensors<P>(of stage: Stage, in base: P, _ advanced: (P, Int) -> P) -> (weight: P, bias: P) {
+    guard let weight = stage.weight, let bias = stage.bias else { preconditionFailure("\(stage.name) has no parameters") }
+    return (advanced(base, weight.offset), advanced(base, bias.offset))
 }
 
 extension LeNet5 {
@@ -169,20 +206,24 @@ extension LeNet5 {
         computeGradient: Bool = false, lossScale: Float = 1
     ) -> Double {
         precondition(n > 0 && n <= ws.capacity)
-        let p = ParameterViews(parameters) { $0 + $1 }
-        let (shape1, shape2, shape3) = shapes(count: n)
+        let (w1, b1) = tensors(of: c1, in: parameters, +)
+        let (w3, b3) = tensors(of: c3, in: parameters, +)
+        let (w5, b5) = tensors(of: c5, in: parameters, +)
+        let (w6, b6) = tensors(of: f6, in: parameters, +)
+        let (w7, b7) = tensors(of: f7, in: parameters, +)
+        let (shape1, shape3, shape5) = shapes(count: n)
 
-        ws.timed(.conv1, .forward) { conv1.forward(ws.input, weight: p.conv1Weight, bias: p.conv1Bias, shape1, output: ws.c1, columns: ws.scratch, gemmWorkspace: ws.gemm) }
-        ws.timed(.relu1, .forward) { reluForward(ws.c1, count: shape1.outputSize, into: ws.c1) }
-        ws.timed(.pool1, .forward) { maxPoolForward(ws.c1, planes: 6 * n, height: 28, width: 28, into: ws.s2, argmax: ws.s2Argmax) }
-        ws.timed(.conv2, .forward) { conv2.forward(ws.s2, weight: p.conv2Weight, bias: p.conv2Bias, shape2, output: ws.c3, columns: ws.scratch, gemmWorkspace: ws.gemm) }
-        ws.timed(.relu2, .forward) { reluForward(ws.c3, count: shape2.outputSize, into: ws.c3) }
-        ws.timed(.pool2, .forward) { maxPoolForward(ws.c3, planes: 16 * n, height: 10, width: 10, into: ws.s4, argmax: ws.s4Argmax) }
-        ws.timed(.conv3, .forward) { conv3.forward(ws.s4, weight: p.conv3Weight, bias: p.conv3Bias, shape3, output: ws.c5, columns: ws.c5Columns, gemmWorkspace: ws.gemm) }
-        ws.timed(.relu3, .forward) { reluForward(ws.c5, count: 120 * n, into: ws.c5) }
-        ws.timed(.fc1, .forward) { fc1.forward(ws.c5, weight: p.fc1Weight, bias: p.fc1Bias, count: n, output: ws.f6, gemmWorkspace: ws.gemm) }
-        ws.timed(.relu4, .forward) { reluForward(ws.f6, count: 84 * n, into: ws.f6) }
-        ws.timed(.fc2, .forward) { fc2.forward(ws.f6, weight: p.fc2Weight, bias: p.fc2Bias, count: n, output: ws.logits, gemmWorkspace: ws.gemm) }
+        ws.timed(.layer(c1), .forward) { c1.convolution.forward(ws.input, weight: w1, bias: b1, shape1, output: ws.c1, columns: ws.scratch, gemmWorkspace: ws.gemm) }
+        ws.timed(.relu(c1), .forward) { reluForward(ws.c1, count: c1.outputCount(n), into: ws.c1) }
+        ws.timed(.layer(s2), .forward) { maxPoolForward(ws.c1, planes: c1.output.channels * n, height: c1.output.height, width: c1.output.width, into: ws.s2, argmax: ws.s2Argmax) }
+        ws.timed(.layer(c3), .forward) { c3.convolution.forward(ws.s2, weight: w3, bias: b3, shape3, output: ws.c3, columns: ws.scratch, gemmWorkspace: ws.gemm) }
+        ws.timed(.relu(c3), .forward) { reluForward(ws.c3, count: c3.outputCount(n), into: ws.c3) }
+        ws.timed(.layer(s4), .forward) { maxPoolForward(ws.c3, planes: c3.output.channels * n, height: c3.output.height, width: c3.output.width, into: ws.s4, argmax: ws.s4Argmax) }
+        ws.timed(.layer(c5), .forward) { c5.convolution.forward(ws.s4, weight: w5, bias: b5, shape5, output: ws.c5, columns: ws.c5Columns, gemmWorkspace: ws.gemm) }
+        ws.timed(.relu(c5), .forward) { reluForward(ws.c5, count: c5.outputCount(n), into: ws.c5) }
+        ws.timed(.layer(f6), .forward) { f6.linear.forward(ws.c5, weight: w6, bias: b6, count: n, output: ws.f6, gemmWorkspace: ws.gemm) }
+        ws.timed(.relu(f6), .forward) { reluForward(ws.f6, count: f6.outputCount(n), into: ws.f6) }
+        ws.timed(.layer(f7), .forward) { f7.linear.forward(ws.f6, weight: w7, bias: b7, count: n, output: ws.logits, gemmWorkspace: ws.gemm) }
         var loss = 0.0
         ws.timed(.loss, .forward) {
             loss = softmaxCrossEntropy(
@@ -195,18 +236,23 @@ extension LeNet5 {
     /// The forward pass read in reverse: accumulates the gradient of the loss (as scaled by the
     /// `forward` call that must precede it) into `workspace.parameterGradients`.
     public static func backward(parameters: UnsafePointer<Float>, workspace ws: Workspace, count n: Int) {
-        let p = ParameterViews(parameters) { $0 + $1 }
-        let g = ParameterViews(ws.parameterGradients) { $0 + $1 }
-        let (shape1, shape2, shape3) = shapes(count: n)
+        func weight(_ stage: Stage) -> UnsafePointer<Float> { tensors(of: stage, in: parameters, +).weight }
+        let g = ws.parameterGradients
+        let (gw1, gb1) = tensors(of: c1, in: g, +)
+        let (gw3, gb3) = tensors(of: c3, in: g, +)
+        let (gw5, gb5) = tensors(of: c5, in: g, +)
+        let (gw6, gb6) = tensors(of: f6, in: g, +)
+        let (gw7, gb7) = tensors(of: f7, in: g, +)
+        let (shape1, shape3, shape5) = shapes(count: n)
 
-        ws.timed(.fc2, .backward) { fc2.backward(ws.f6, outputGradient: ws.logitsGradient, weight: p.fc2Weight, count: n, weightGradient: g.fc2Weight, biasGradient: g.fc2Bias, inputGradient: ws.f6Gradient, gemmWorkspace: ws.gemm) }
-        ws.timed(.relu4, .backward) { reluBackward(output: ws.f6, outputGradient: ws.f6Gradient, count: 84 * n, into: ws.f6Gradient) }
-        ws.timed(.fc1, .backward) { fc1.backward(ws.c5, outputGradient: ws.f6Gradient, weight: p.fc1Weight, count: n, weightGradient: g.fc1Weight, biasGradient: g.fc1Bias, inputGradient: ws.c5Gradient, gemmWorkspace: ws.gemm) }
-        ws.timed(.relu3, .backward) { reluBackward(output: ws.c5, outputGradient: ws.c5Gradient, count: 120 * n, into: ws.c5Gradient) }
-        ws.timed(.conv3, .backward) { conv3.backward(ws.s4, columns: ws.c5Columns, outputGradient: ws.c5Gradient, weight: p.conv3Weight, shape3, weightGradient: g.conv3Weight, biasGradient: g.conv3Bias, inputGradient: ws.s4Gradient, columnGradient: ws.scratch, gemmWorkspace: ws.gemm) }
-        ws.timed(.pool2, .backward) { maxPoolBackward(outputGradient: ws.s4Gradient, argmax: ws.s4Argmax, planes: 16 * n, height: 10, width: 10, reluOutput: ws.c3, into: ws.c3Gradient) }  // and ReLU's
-        ws.timed(.conv2, .backward) { conv2.backward(ws.s2, columns: ws.scratch, outputGradient: ws.c3Gradient, weight: p.conv2Weight, shape2, weightGradient: g.conv2Weight, biasGradient: g.conv2Bias, inputGradient: ws.s2Gradient, columnGradient: ws.scratch, gemmWorkspace: ws.gemm) }
-        ws.timed(.pool1, .backward) { maxPoolBackward(outputGradient: ws.s2Gradient, argmax: ws.s2Argmax, planes: 6 * n, height: 28, width: 28, reluOutput: ws.c1, into: ws.c1Gradient) }  // and ReLU's
-        ws.timed(.conv1, .backward) { conv1.backward(ws.input, columns: ws.scratch, outputGradient: ws.c1Gradient, weight: p.conv1Weight, shape1, weightGradient: g.conv1Weight, biasGradient: g.conv1Bias, inputGradient: nil, columnGradient: ws.scratch, gemmWorkspace: ws.gemm) }
+        ws.timed(.layer(f7), .backward) { f7.linear.backward(ws.f6, outputGradient: ws.logitsGradient, weight: weight(f7), count: n, weightGradient: gw7, biasGradient: gb7, inputGradient: ws.f6Gradient, gemmWorkspace: ws.gemm) }
+        ws.timed(.relu(f6), .backward) { reluBackward(output: ws.f6, outputGradient: ws.f6Gradient, count: f6.outputCount(n), into: ws.f6Gradient) }
+        ws.timed(.layer(f6), .backward) { f6.linear.backward(ws.c5, outputGradient: ws.f6Gradient, weight: weight(f6), count: n, weightGradient: gw6, biasGradient: gb6, inputGradient: ws.c5Gradient, gemmWorkspace: ws.gemm) }
+        ws.timed(.relu(c5), .backward) { reluBackward(output: ws.c5, outputGradient: ws.c5Gradient, count: c5.outputCount(n), into: ws.c5Gradient) }
+        ws.timed(.layer(c5), .backward) { c5.convolution.backward(ws.s4, columns: ws.c5Columns, outputGradient: ws.c5Gradient, weight: weight(c5), shape5, weightGradient: gw5, biasGradient: gb5, inputGradient: ws.s4Gradient, columnGradient: ws.scratch, gemmWorkspace: ws.gemm) }
+        ws.timed(.layer(s4), .backward) { maxPoolBackward(outputGradient: ws.s4Gradient, argmax: ws.s4Argmax, planes: c3.output.channels * n, height: c3.output.height, width: c3.output.width, reluOutput: ws.c3, into: ws.c3Gradient) }  // and ReLU's
+        ws.timed(.layer(c3), .backward) { c3.convolution.backward(ws.s2, columns: ws.scratch, outputGradient: ws.c3Gradient, weight: weight(c3), shape3, weightGradient: gw3, biasGradient: gb3, inputGradient: ws.s2Gradient, columnGradient: ws.scratch, gemmWorkspace: ws.gemm) }
+        ws.timed(.layer(s2), .backward) { maxPoolBackward(outputGradient: ws.s2Gradient, argmax: ws.s2Argmax, planes: c1.output.channels * n, height: c1.output.height, width: c1.output.width, reluOutput: ws.c1, into: ws.c1Gradient) }  // and ReLU's
+        ws.timed(.layer(c1), .backward) { c1.convolution.backward(ws.input, columns: ws.scratch, outputGradient: ws.c1Gradient, weight: weight(c1), shape1, weightGradient: gw1, biasGradient: gb1, inputGradient: nil, columnGradient: ws.scratch, gemmWorkspace: ws.gemm) }
     }
 }

@@ -1,6 +1,6 @@
 import Datasets
 
-/// Turns byte images into the network's input: zero-pad to 32x32, scale to [0, 1], then
+/// Turns byte images into the network's input: zero-pad (28x28 to 32x32), scale to [0, 1], then
 /// subtract the mean and divide by the standard deviation of the training images.
 public struct Normalization: Sendable, Equatable {
     public let mean: Float
@@ -15,13 +15,13 @@ public struct Normalization: Sendable, Equatable {
     }
 
     /// The mean and standard deviation of `images` as the network sees them, padded to 32x32.
-    /// - Precondition: the images are 28x28 and there is at least one.
+    /// - Precondition: the images are `LeNet5.imageSide` square and there is at least one.
     public init(statisticsOf images: LabeledImages) {
-        precondition(images.count > 0 && images.height == 28 && images.width == 28)
+        precondition(images.count > 0 && images.height == LeNet5.imageSide && images.width == LeNet5.imageSide)
         var histogram = [Int](repeating: 0, count: 256)
         for p in images.pixels { histogram[Int(p)] += 1 }
-        histogram[0] += images.count * (LeNet5.inputSide * LeNet5.inputSide - 28 * 28)
-        let total = Double(images.count * LeNet5.inputSide * LeNet5.inputSide)
+        histogram[0] += images.count * (LeNet5.input.count - images.height * images.width)
+        let total = Double(images.count * LeNet5.input.count)
         var sum = 0.0, sumOfSquares = 0.0
         for (value, n) in histogram.enumerated() {
             let x = Double(value) / 255
@@ -36,18 +36,19 @@ public struct Normalization: Sendable, Equatable {
     /// Writes image `index` of `images` into a 32x32 input plane.
     public func fill(_ plane: UnsafeMutablePointer<Float>, from images: LabeledImages, index: Int) {
         images.pixels.withUnsafeBufferPointer { pixels in
-            fill(plane, fromPixels: pixels.baseAddress! + index * 28 * 28)
+            fill(plane, fromPixels: pixels.baseAddress! + index * images.height * images.width)
         }
     }
 
-    /// Writes one 28x28 byte image into a 32x32 input plane, centred in a 2-pixel border.
+    /// Writes one byte image, `LeNet5.imageSide` square, into an input plane, centred in a
+    /// border of `LeNet5.padding` zeros.
     public func fill(_ plane: UnsafeMutablePointer<Float>, fromPixels pixels: UnsafePointer<UInt8>) {
-        let side = LeNet5.inputSide
+        let (side, image, padding) = (LeNet5.inputSide, LeNet5.imageSide, LeNet5.padding)
         plane.update(repeating: table[0], count: side * side)
         table.withUnsafeBufferPointer { t in
-            for y in 0..<28 {
-                let row = plane + (y + 2) * side + 2
-                for x in 0..<28 { row[x] = t[Int(pixels[y * 28 + x])] }
+            for y in 0..<image {
+                let row = plane + (y + padding) * side + padding
+                for x in 0..<image { row[x] = t[Int(pixels[y * image + x])] }
             }
         }
     }

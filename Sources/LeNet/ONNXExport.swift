@@ -1,42 +1,5 @@
+import Formats
 import Foundation
-
-/// Protocol-buffer encoding, just the parts an ONNX model needs: varints, length-delimited
-/// fields and nested messages (https://protobuf.dev/programming-guides/encoding/).
-struct ProtobufWriter {
-    private(set) var bytes: [UInt8] = []
-
-    mutating func varint(_ value: UInt64) {
-        var v = value
-        while v >= 0x80 {
-            bytes.append(UInt8(v & 0x7F) | 0x80)
-            v >>= 7
-        }
-        bytes.append(UInt8(v))
-    }
-
-    /// An integer field (wire type 0); negative numbers take ten bytes, as int64 requires.
-    mutating func int(_ field: Int, _ value: Int) {
-        varint(UInt64(field << 3))
-        varint(UInt64(bitPattern: Int64(value)))
-    }
-
-    /// A length-delimited field (wire type 2).
-    mutating func bytes(_ field: Int, _ payload: [UInt8]) {
-        varint(UInt64(field << 3 | 2))
-        varint(UInt64(payload.count))
-        bytes.append(contentsOf: payload)
-    }
-
-    mutating func string(_ field: Int, _ value: String) {
-        bytes(field, Array(value.utf8))
-    }
-
-    mutating func message(_ field: Int, _ build: (inout ProtobufWriter) -> Void) {
-        var inner = ProtobufWriter()
-        build(&inner)
-        bytes(field, inner.bytes)
-    }
-}
 
 /// Writes LeNet-5 as an ONNX model (IR version 7, opset 13) using only standard operators:
 /// Pad, Mul, Add, Conv, Relu, MaxPool, Flatten, Gemm and Softmax.
@@ -66,31 +29,40 @@ public enum ONNXExport {
         w.message(Model.graph) { graph in
             graph.string(Graph.name, "lenet5")
             let norm = model.normalization
-            initializer(&graph, "pads", int64s: [0, 0, 2, 2, 0, 0, 2, 2], dims: [8])
+            let p = LeNet5.padding
+            initializer(&graph, "pads", int64s: [0, 0, Int64(p), Int64(p), 0, 0, Int64(p), Int64(p)], dims: [8])
             initializer(&graph, "scale", floats: [1 / (255 * norm.standardDeviation)], dims: [])
             initializer(&graph, "shift", floats: [-norm.mean / norm.standardDeviation], dims: [])
             for t in ParameterLayout.tensors {
                 initializer(&graph, t.name, floats: Array(model.parameters[t.offset..<t.offset + t.count]), dims: t.shape)
             }
-            let pool: [(String, [Int])] = [("kernel_shape", [2, 2]), ("strides", [2, 2])]
-            let nodes: [(op: String, inputs: [String], output: String, ints: [(String, [Int])], int: [(String, Int)])] = [
-                ("Pad", ["pixels", "pads"], "padded", [], []),
-                ("Mul", ["padded", "scale"], "scaled", [], []),
-                ("Add", ["scaled", "shift"], "normalized", [], []),
-                ("Conv", ["normalized", "conv1.weight", "conv1.bias"], "c1", [("kernel_shape", [5, 5])], []),
-                ("Relu", ["c1"], "c1_relu", [], []),
-                ("MaxPool", ["c1_relu"], "s2", pool, []),
-                ("Conv", ["s2", "conv2.weight", "conv2.bias"], "c3", [("kernel_shape", [5, 5])], []),
-                ("Relu", ["c3"], "c3_relu", [], []),
-                ("MaxPool", ["c3_relu"], "s4", pool, []),
-                ("Conv", ["s4", "conv3.weight", "conv3.bias"], "c5", [("kernel_shape", [5, 5])], []),
-                ("Relu", ["c5"], "c5_relu", [], []),
-                ("Flatten", ["c5_relu"], "c5_flat", [], [("axis", 1)]),
-                ("Gemm", ["c5_flat", "fc1.weight", "fc1.bias"], "f6", [], [("transB", 1)]),
-                ("Relu", ["f6"], "f6_relu", [], []),
-                ("Gemm", ["f6_relu", "fc2.weight", "fc2.bias"], "logits", [], [("transB", 1)]),
-                ("Softmax", ["logits"], "probabilities", [], [("axis", 1)]),
+            var nodes: [GraphNode] = [
+                GraphNode(op: "Pad", inputs: ["pixels", "pads"], output: "padded"),
+                GraphNode(op: "Mul", inputs: ["padded", "scale"], output: "scaled"),
+                GraphNode(op: "Add", inputs: ["scaled", "shift"], output: "normalized"),
             ]
+            for (index, stage) in LeNet5.stages.enumerated() {
+                let previous = nodes[nodes.count - 1].output
+                let next = index + 1 < LeNet5.stages.count ? LeNet5.stages[index + 1] : nil
+                let output = stage.kind == .softmax ? "probabilities" : next?.kind == .softmax ? "logits" : stage.name.lowercased()
+                let parameters = [stage.weight, stage.bias].compactMap { $0?.name }
+                switch stage.kind {
+                case .convolution(let k):
+                    nodes.append(GraphNode(op: "Conv", inputs: [previous] + parameters, output: output, ints: [("kernel_shape", [k, k])]))
+                case .maxPool(let w):
+                    nodes.append(GraphNode(op: "MaxPool", inputs: [previous], output: output, ints: [("kernel_shape", [w, w]), ("strides", [w, w])]))
+                case .fullyConnected:
+                    var input = previous
+                    if index > 0 && LeNet5.stages[index - 1].kind != .fullyConnected {
+                        input = previous + "_flat"
+                        nodes.append(GraphNode(op: "Flatten", inputs: [previous], output: input, int: [("axis", 1)]))
+                    }
+                    nodes.append(GraphNode(op: "Gemm", inputs: [input] + parameters, output: output, int: [("transB", 1)]))
+                case .softmax:
+                    nodes.append(GraphNode(op: "Softmax", inputs: [previous], output: output, int: [("axis", 1)]))
+                }
+                if stage.relu { nodes.append(GraphNode(op: "Relu", inputs: [output], output: output + "_relu")) }
+            }
             for (index, node) in nodes.enumerated() {
                 graph.message(Graph.node) { n in
                     for input in node.inputs { n.string(Node.input, input) }
@@ -113,11 +85,21 @@ public enum ONNXExport {
                     }
                 }
             }
-            valueInfo(&graph, Graph.input, "pixels", dims: [nil, 1, 28, 28])
-            valueInfo(&graph, Graph.output, "logits", dims: [nil, 10])
-            valueInfo(&graph, Graph.output, "probabilities", dims: [nil, 10])
+            let side = LeNet5.imageSide
+            valueInfo(&graph, Graph.input, "pixels", dims: [nil, LeNet5.input.channels, side, side])
+            valueInfo(&graph, Graph.output, "logits", dims: [nil, LeNet5.classes])
+            valueInfo(&graph, Graph.output, "probabilities", dims: [nil, LeNet5.classes])
         }
         return Data(w.bytes)
+    }
+
+    /// One operator of the graph and its attributes (lists of integers, single integers).
+    private struct GraphNode {
+        var op: String
+        var inputs: [String]
+        var output: String
+        var ints: [(String, [Int])] = []
+        var int: [(String, Int)] = []
     }
 
     /// A constant tensor of the graph: its dims, element type and raw little-endian data.

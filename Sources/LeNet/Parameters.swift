@@ -15,25 +15,10 @@ public struct ParameterTensor: Sendable, Equatable {
     public var isBias: Bool { shape.count == 1 }
 }
 
-/// The one list of LeNet-5's parameters. It drives the model's views, the optimizer (one flat
-/// buffer), initialisation, checkpoints and the reference tests.
+/// LeNet-5's parameters, as its stages declare them. The one list that drives the model's
+/// views, the optimizer (one flat buffer), initialisation, checkpoints and the reference tests.
 public enum ParameterLayout {
-    public static let tensors: [ParameterTensor] = {
-        let declared: [(String, [Int])] = [
-            ("conv1.weight", [6, 1, 5, 5]), ("conv1.bias", [6]),
-            ("conv2.weight", [16, 6, 5, 5]), ("conv2.bias", [16]),
-            ("conv3.weight", [120, 16, 5, 5]), ("conv3.bias", [120]),
-            ("fc1.weight", [84, 120]), ("fc1.bias", [84]),
-            ("fc2.weight", [10, 84]), ("fc2.bias", [10]),
-        ]
-        var offset = 0
-        var fanIn = 0
-        return declared.map { name, shape in
-            if shape.count > 1 { fanIn = shape.dropFirst().reduce(1, *) }
-            defer { offset += shape.reduce(1, *) }
-            return ParameterTensor(name: name, shape: shape, offset: offset, fanIn: fanIn)
-        }
-    }()
+    public static let tensors: [ParameterTensor] = LeNet5.stages.flatMap { [$0.weight, $0.bias].compactMap { $0 } }
 
     /// 61,706 for LeNet-5.
     public static let count = tensors.reduce(0) { $0 + $1.count }

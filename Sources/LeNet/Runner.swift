@@ -15,6 +15,15 @@ public struct Model: Sendable, Equatable {
     }
 }
 
+extension Model {
+    /// The kernel from input channel `c` to output channel `f` of a convolution stage, row-major.
+    public func kernel(of stage: Stage, output f: Int, input c: Int) -> [Float] {
+        guard let weight = stage.weight, case .convolution(let k) = stage.kind else { preconditionFailure("\(stage.name) is not a convolution") }
+        let start = weight.offset + (f * stage.input.channels + c) * k * k
+        return Array(parameters[start..<start + k * k])
+    }
+}
+
 /// The outcome of running a model over a set of labelled images.
 public struct Evaluation: Sendable {
     public let predictions: [UInt8]
@@ -43,7 +52,7 @@ public struct Evaluation: Sendable {
 /// always gives bit-identical results.
 public final class Runner: @unchecked Sendable {
     public let threads: Int
-    let workspaces: [Workspace]
+    package let workspaces: [Workspace]
     /// Each thread's summed loss in `gradient` and `evaluate`, allocated once.
     private let losses: UnsafeMutableBufferPointer<Double>
 

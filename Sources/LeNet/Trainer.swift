@@ -87,7 +87,7 @@ public final class Trainer {
     private var history: [EpochRecord] = []
     /// Of the training images and labels, so a resume on other data is refused.
     private let dataFingerprint: String
-    let runner: Runner
+    package let runner: Runner
 
     /// Splits off the validation images, computes the normalisation from the training images
     /// and initialises the weights.
@@ -143,7 +143,7 @@ public final class Trainer {
     private static func split(_ dataset: IDXDataset, configuration: TrainingConfiguration) throws(TrainingError)
         -> (LabeledImages, LabeledImages?, LabeledImages)
     {
-        guard dataset.train.height == 28, dataset.train.width == 28 else {
+        guard dataset.train.height == LeNet5.imageSide, dataset.train.width == LeNet5.imageSide else {
             throw .unsupportedImageSize(height: dataset.train.height, width: dataset.train.width)
         }
         let trainCount = dataset.train.count - configuration.validationSize
@@ -328,7 +328,7 @@ public enum TrainingError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case .unsupportedImageSize(let h, let w):
-            "LeNet-5 here takes 28x28 images (padded to 32x32); the data set has \(h)x\(w)"
+            "LeNet-5 here takes \(LeNet5.imageSide)x\(LeNet5.imageSide) images (padded to \(LeNet5.inputSide)x\(LeNet5.inputSide)); the data set has \(h)x\(w)"
         case .validationTooLarge(let v, let available):
             "a validation split of \(v) images leaves nothing to train on: the training file has \(available)"
         case .selectionNeedsValidation:
@@ -347,6 +347,6 @@ public enum TrainingError: Error, CustomStringConvertible {
     }
 }
 
-func seconds(since start: DispatchTime) -> Double {
+package func seconds(since start: DispatchTime) -> Double {
     Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
 }

@@ -1,3 +1,4 @@
+import Formats
 import Foundation
 import Imaging
 
@@ -18,18 +19,19 @@ public struct EpochMetrics: Sendable, Equatable {
         (self.testAccuracy, self.learningRate, self.seconds, self.imagesPerSecond) = (testAccuracy, learningRate, seconds, imagesPerSecond)
     }
 
-    public static let header = "epoch,loss,train_accuracy,validation_accuracy,test_accuracy,learning_rate,seconds,images_per_second"
+    public static let header = [
+        "epoch", "loss", "train_accuracy", "validation_accuracy", "test_accuracy", "learning_rate", "seconds", "images_per_second",
+    ]
 
-    public var csv: String {
+    /// The row's fields as metrics.csv holds them.
+    public var fields: [String] {
         [String(epoch), String(format: "%.6f", loss), String(format: "%.4f", trainAccuracy),
          validationAccuracy.map { String(format: "%.4f", $0) } ?? "", String(format: "%.4f", testAccuracy),
          String(format: "%.6g", learningRate), String(format: "%.3f", seconds), String(format: "%.0f", imagesPerSecond)]
-            .joined(separator: ",")
     }
 
-    /// Parses a row written by `csv`; nil if it is not one.
-    public init?(csv line: Substring) {
-        let f = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+    /// Parses a row written from `fields`; nil if it is not one.
+    public init?(fields f: [String]) {
         guard f.count == 8, let epoch = Int(f[0]), let loss = Double(f[1]), let train = Double(f[2]), let test = Double(f[4]),
             let rate = Double(f[5]), let seconds = Double(f[6]), let speed = Double(f[7])
         else { return nil }
@@ -40,7 +42,7 @@ public struct EpochMetrics: Sendable, Equatable {
     /// The rows of a metrics.csv file, or none if it does not exist.
     public static func read(_ url: URL) -> [EpochMetrics] {
         guard let text = try? String(contentsOf: url, encoding: .utf8) else { return [] }
-        return text.split(separator: "\n").dropFirst().compactMap(EpochMetrics.init(csv:))
+        return CSV.decode(text).dropFirst().compactMap(EpochMetrics.init(fields:))
     }
 }
 

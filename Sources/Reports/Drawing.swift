@@ -1,4 +1,5 @@
 import CZlib
+import Formats
 import Foundation
 import Imaging
 
@@ -202,7 +203,7 @@ public final class Canvas: Drawing {
         }
     }
 
-    public func writePNG(to url: URL) throws(ImageError) {
+    public func writePNG(to url: URL) throws(FileWriteError) {
         let bytes = pixels.map { UInt8((min(max($0, 0), 1) * 255).rounded()) }
         try Imaging.writePNG(bytes, width: width, height: height, channels: 3, to: url)
     }
@@ -259,7 +260,7 @@ public final class SVGDocument: Drawing {
             + elements.joined(separator: "\n") + "\n</svg>\n"
     }
 
-    public func write(to url: URL) throws(ImageError) {
-        try writeFile(Data(text.utf8), to: url)
+    public func write(to url: URL) throws(FileWriteError) {
+        try writeAtomically(Data(text.utf8), to: url)
     }
 }

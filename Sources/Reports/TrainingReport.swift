@@ -1,3 +1,4 @@
+import Formats
 import Foundation
 import Imaging
 
@@ -5,26 +6,25 @@ import Imaging
 /// .svg, confusion-matrix.png and .svg, and misclassified.png.
 public enum TrainingReport {
     /// Rewrites metrics.csv with the rows of earlier epochs (from before a resume) and `row`.
-    public static func record(_ row: EpochMetrics, in directory: URL) throws(ImageError) {
+    public static func record(_ row: EpochMetrics, in directory: URL) throws(FileWriteError) {
         let url = directory.appendingPathComponent("metrics.csv")
         let rows = EpochMetrics.read(url).filter { $0.epoch < row.epoch } + [row]
-        let text = ([EpochMetrics.header] + rows.map(\.csv)).joined(separator: "\n") + "\n"
-        try writeFile(Data(text.utf8), to: url)
+        try writeAtomically(Data(CSV.encode(header: EpochMetrics.header, rows: rows.map(\.fields)).utf8), to: url)
     }
 
     /// Writes the plots from metrics.csv and the final test evaluation.
     /// - Parameters:
     ///   - confusionMatrix: counts by [true class][predicted class].
     ///   - logits: (count, 10) row-major, for the confidence of each mistake.
-    ///   - images: the test images, (count, 28, 28) bytes.
+    ///   - images: the test images, (count, imageSide, imageSide) bytes.
     /// - Returns: the files written.
     @discardableResult
     public static func write(
         in directory: URL, confusionMatrix matrix: [[Int]], predictions: [UInt8], labels: [UInt8], logits: [Float],
-        images: [UInt8], classNames: [String]
-    ) throws(ImageError) -> [URL] {
+        images: [UInt8], imageSide: Int, classNames: [String]
+    ) throws(FileWriteError) -> [URL] {
         var written: [URL] = []
-        func save(_ name: String, size: (width: Int, height: Int), draw: (Drawing) -> Void, svg: Bool) throws(ImageError) {
+        func save(_ name: String, size: (width: Int, height: Int), draw: (Drawing) -> Void, svg: Bool) throws(FileWriteError) {
             let canvas = Canvas(width: size.width, height: size.height)
             draw(canvas)
             let png = directory.appendingPathComponent(name + ".png")
@@ -46,7 +46,8 @@ public enum TrainingReport {
 
         let mistakes = worstMistakes(predictions: predictions, labels: labels, logits: logits, limit: 40)
         let tiles = mistakes.map { (index, confidence) -> (GrayImage, [String]) in
-            let image = GrayImage(width: 28, height: 28, pixels: Array(images[index * 784..<(index + 1) * 784]))
+            let size = imageSide * imageSide
+            let image = GrayImage(width: imageSide, height: imageSide, pixels: Array(images[index * size..<(index + 1) * size]))
             let caption = ["true: \(classNames[Int(labels[index])])",
                            "pred: \(classNames[Int(predictions[index])]) \(Int((confidence * 100).rounded()))%"]
             return (image, caption)

@@ -76,17 +76,17 @@ struct BenchCommand: ParsableCommand {
         print()
         print(String(format: "per layer, one thread, one epoch of %@ images at batch %d (%.2f s):", grouped(images), batchSize, epochSeconds))
         print("  layer                      forward  GFLOPS    backward  GFLOPS   share")
-        for layer in LayerProfile.Layer.allCases {
+        for row in LayerProfile.rows {
             func column(_ pass: LayerProfile.Pass, _ macs: Int) -> String {
-                if pass == .backward && layer.backwardIsFused { return "  in pool".padding(toLength: 19, withPad: " ", startingAt: 0) }
-                let seconds = profile.seconds(layer, pass)
+                if pass == .backward && row.backwardIsFused { return "  in pool".padding(toLength: 19, withPad: " ", startingAt: 0) }
+                let seconds = profile.seconds(row.step, pass)
                 let flops = 2 * Double(macs) * Double(images)
                 let gflops = macs == 0 || seconds == 0 ? "" : String(format: "%.1f", flops / seconds / 1e9)
                 return String(format: "%8.1f ms", seconds * 1e3) + rightAligned(gflops, 8)
             }
-            let share = 100 * (profile.seconds(layer, .forward) + profile.seconds(layer, .backward)) / epochSeconds
-            print("  " + layer.label.padding(toLength: 24, withPad: " ", startingAt: 0)
-                + column(.forward, layer.forwardMACs) + "  " + column(.backward, layer.backwardMACs)
+            let share = 100 * (profile.seconds(row.step, .forward) + profile.seconds(row.step, .backward)) / epochSeconds
+            print("  " + row.label.padding(toLength: 24, withPad: " ", startingAt: 0)
+                + column(.forward, row.forwardMACs) + "  " + column(.backward, row.backwardMACs)
                 + String(format: "  %5.1f%%", share))
         }
         let other = epochSeconds - profile.totalSeconds

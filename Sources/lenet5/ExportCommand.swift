@@ -1,4 +1,5 @@
 import ArgumentParser
+import Formats
 import Foundation
 import LeNet
 import Reports
@@ -39,7 +40,7 @@ struct ExportCommand: ParsableCommand {
             data = ONNXExport.encode(loaded.model, metadata: facts)
         case .numpy:
             let normalization = loaded.model.normalization
-            data = NumPyExport.npz(Checkpoint.tensors(loaded.model.parameters, prefix: "") + [
+            data = NumPy.npz(Checkpoint.tensors(loaded.model.parameters, prefix: "") + [
                 NamedTensor(name: "normalization_mean", shape: [1], values: [normalization.mean]),
                 NamedTensor(name: "normalization_std", shape: [1], values: [normalization.standardDeviation]),
             ])

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Datasets
+import Formats
 import Foundation
 import Imaging
 import LeNet
@@ -47,7 +48,7 @@ struct PredictCommand: ParsableCommand {
         let loaded: Checkpoint
         do {
             loaded = try Checkpoint(contentsOf: URL(fileURLWithPath: checkpoint))
-        } catch CheckpointError.cannotRead(let path, "no such file") {
+        } catch CheckpointError.cannotRead(.notFound(let path)) {
             throw CommandFailure(
                 "no checkpoint at \(path): train one first (swift run -c release lenet5 train) or pass --checkpoint")
         } catch {
@@ -63,10 +64,10 @@ struct PredictCommand: ParsableCommand {
             }
         }
         let runner = Runner(threads: 1)
-        var results: [Result<Prediction, ImageError>] = []
+        var results: [Result<Prediction, any Error>] = []
         for file in images {
             do {
-                let digit = try DigitPreprocessing.prepare(try GrayImage(contentsOf: file), framing: framing, path: file)
+                let digit = try DigitPreprocessing.prepare(try GrayImage(contentsOf: file), framing: framing, name: file)
                 if let showInput {
                     let name = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent + ".input.png"
                     try digit.writePNG(to: URL(fileURLWithPath: showInput).appendingPathComponent(name))
@@ -95,7 +96,7 @@ struct PredictCommand: ParsableCommand {
 
     private func percent(_ p: Double) -> String { String(format: "%.1f%%", 100 * p) }
 
-    private func jsonReport(_ results: [Result<Prediction, ImageError>], names: [String]) -> String {
+    private func jsonReport(_ results: [Result<Prediction, any Error>], names: [String]) -> String {
         var entries: [Any] = []
         for (file, result) in zip(images, results) {
             switch result {
@@ -106,7 +107,7 @@ struct PredictCommand: ParsableCommand {
                     "top": ranked.map { ["class": $0, "name": names[$0], "probability": p.probabilities[$0]] as [String: Any] },
                 ] as [String: Any])
             case .failure(let error):
-                entries.append(["file": file, "error": error.description])
+                entries.append(["file": file, "error": "\(error)"])
             }
         }
         let data = (try? JSONSerialization.data(withJSONObject: entries, options: [.prettyPrinted, .sortedKeys])) ?? Data()

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Datasets
+import Formats
 import Foundation
 import LeNet
 import Reports
@@ -26,7 +27,7 @@ struct TestCommand: ParsableCommand {
         let evaluation = Runner(threads: data.threads).evaluate(loaded.model, on: dataset.test, keepLogits: saveLogits != nil)
         if let saveLogits, let logits = evaluation.logits {
             do {
-                try writeAtomically(NumPyExport.npy(shape: [evaluation.count, LeNet5.classes], values: logits), to: URL(fileURLWithPath: saveLogits))
+                try writeAtomically(NumPy.npy(shape: [evaluation.count, LeNet5.classes], values: logits), to: URL(fileURLWithPath: saveLogits))
             } catch {
                 throw CommandFailure(error)
             }

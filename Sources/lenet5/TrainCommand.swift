@@ -1,5 +1,6 @@
 import ArgumentParser
 import Datasets
+import Formats
 import Foundation
 import LeNet
 import Reports
@@ -228,7 +229,7 @@ struct TrainCommand: ParsableCommand {
             do {
                 let files = try TrainingReport.write(
                     in: output, confusionMatrix: test.confusionMatrix, predictions: test.predictions, labels: test.labels,
-                    logits: test.logits ?? [], images: trainer.test.pixels, classNames: trainer.classNames)
+                    logits: test.logits ?? [], images: trainer.test.pixels, imageSide: trainer.test.width, classNames: trainer.classNames)
                 print("report: " + (["metrics.csv"] + files.map(\.lastPathComponent)).joined(separator: ", ") + " in \(output.relativePath)")
             } catch {
                 throw CommandFailure(error)

@@ -1,21 +1,22 @@
 import CZlib
 import Foundation
+import TestSupport
 import XCTest
 @testable import Datasets
 
 final class IDXFileTests: XCTestCase {
-    private var directory: URL!
+    private var folder: TemporaryDirectory!
+    private var directory: URL { folder.url }
 
     override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("idx-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        folder = try TemporaryDirectory("idx-tests")
     }
 
-    override func tearDownWithError() throws {
-        try FileManager.default.removeItem(at: directory)
+    override func tearDown() {
+        folder.remove()
     }
 
-    private func url(_ name: String) -> URL { directory.appendingPathComponent(name) }
+    private func url(_ name: String) -> URL { folder.url(name) }
 
     /// Writes raw bytes, gzip-compressed when the name ends in .gz.
     private func write(_ bytes: [UInt8], to name: String) throws {
@@ -44,17 +45,17 @@ final class IDXFileTests: XCTestCase {
 
     func testRoundTripPlainAndGzipped() throws {
         let array = IDXArray(dimensions: [3, 2, 5], bytes: (0..<30).map { UInt8($0 * 7 % 256) })
-        try array.write(to: url("plain"))
+        try writeIDX(dimensions: array.dimensions, bytes: array.bytes, to: url("plain"))
         XCTAssertEqual(try IDXArray.read(contentsOf: url("plain").path, expectedRank: 3), array)
         try write(try [UInt8](Data(contentsOf: url("plain"))), to: "packed.gz")
         XCTAssertEqual(try IDXArray.read(contentsOf: url("packed.gz").path, expectedRank: 3), array)
     }
 
     func testDatasetFromDirectoryWithMixedCompressionAndNames() throws {
-        try IDXArray(dimensions: [4, 28, 28], bytes: [UInt8](repeating: 9, count: 4 * 784)).write(to: url("train-images-idx3-ubyte"))
+        try writeIDX(dimensions: [4, 28, 28], bytes: [UInt8](repeating: 9, count: 4 * 784), to: url("train-images-idx3-ubyte"))
         try write(header(dimensions: [4]) + [0, 1, 2, 9], to: "train-labels-idx1-ubyte.gz")
-        try IDXArray(dimensions: [2, 28, 28], bytes: [UInt8](repeating: 1, count: 2 * 784)).write(to: url("t10k-images.idx3-ubyte"))
-        try IDXArray(dimensions: [2], bytes: [5, 6]).write(to: url("t10k-labels-idx1-ubyte"))
+        try writeIDX(dimensions: [2, 28, 28], bytes: [UInt8](repeating: 1, count: 2 * 784), to: url("t10k-images.idx3-ubyte"))
+        try writeIDX(dimensions: [2], bytes: [5, 6], to: url("t10k-labels-idx1-ubyte"))
         let dataset = try IDXDataset(directory: directory)
         XCTAssertEqual(dataset.train.count, 4)
         XCTAssertEqual(dataset.train.labels, [0, 1, 2, 9])

@@ -1,21 +1,23 @@
 import CZlib
+import Formats
 import Foundation
+import TestSupport
 import XCTest
 @testable import Imaging
 
 final class GrayImageTests: XCTestCase {
-    private var directory: URL!
+    private var folder: TemporaryDirectory!
+    private var directory: URL { folder.url }
 
     override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("imaging-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        folder = try TemporaryDirectory("imaging")
     }
 
-    override func tearDownWithError() throws {
-        try FileManager.default.removeItem(at: directory)
+    override func tearDown() {
+        folder.remove()
     }
 
-    private func url(_ name: String) -> URL { directory.appendingPathComponent(name) }
+    private func url(_ name: String) -> URL { folder.url(name) }
 
     private func assertThrows(_ path: String, _ check: (ImageError) -> Bool, line: UInt = #line) {
         XCTAssertThrowsError(try GrayImage(contentsOf: path), line: line) { error in
@@ -64,12 +66,12 @@ final class GrayImageTests: XCTestCase {
     }
 
     func testBadFilesGiveTheirOwnErrors() throws {
-        assertThrows(url("missing.png").path) { $0 == .cannotRead(path: self.url("missing.png").path, reason: "no such file") }
-        assertThrows(directory.path) { $0 == .cannotRead(path: self.directory.path, reason: "it is a directory") }
+        assertThrows(url("missing.png").path) { $0 == .cannotRead(.notFound(path: self.url("missing.png").path)) }
+        assertThrows(directory.path) { $0 == .cannotRead(.notRegularFile(path: self.directory.path)) }
         try Data("hello, world".utf8).write(to: url("text.png"))
-        assertThrows(url("text.png").path) { $0 == .notAnImage(path: self.url("text.png").path) }
+        assertThrows(url("text.png").path) { $0 == .notAnImage(name: self.url("text.png").path) }
         try Data().write(to: url("empty.jpg"))
-        assertThrows(url("empty.jpg").path) { $0 == .notAnImage(path: self.url("empty.jpg").path) }
+        assertThrows(url("empty.jpg").path) { $0 == .notAnImage(name: self.url("empty.jpg").path) }
 
         try GrayImage(width: 8, height: 8, pixels: [UInt8](repeating: 7, count: 64)).writePNG(to: url("good.png"))
         let png = try Data(contentsOf: url("good.png"))
@@ -81,7 +83,7 @@ final class GrayImageTests: XCTestCase {
         assertThrows(url("truncated.jpg").path) { if case .corrupt = $0 { true } else { false } }
 
         try Data("P5\n3 3\n255\n".utf8 + [1, 2]).write(to: url("short.pgm"))
-        assertThrows(url("short.pgm").path) { $0 == .corrupt(path: self.url("short.pgm").path, reason: "PGM data is truncated: expected 9 bytes, found 2") }
+        assertThrows(url("short.pgm").path) { $0 == .corrupt(name: self.url("short.pgm").path, reason: "PGM data is truncated: expected 9 bytes, found 2") }
         try Data("P5\nx y\n".utf8).write(to: url("header.pgm"))
         assertThrows(url("header.pgm").path) { if case .corrupt = $0 { true } else { false } }
     }
@@ -96,9 +98,21 @@ final class GrayImageTests: XCTestCase {
         let crc = UInt32(bytes[12..<29].withUnsafeBufferPointer { crc32(0, $0.baseAddress, 17) })
         bytes.replaceSubrange(29..<33, with: withUnsafeBytes(of: crc.bigEndian, Array.init))
         try Data(bytes).write(to: url("huge.png"))
-        assertThrows(url("huge.png").path) { if case .tooLarge = $0 { true } else { false } }
+        assertThrows(url("huge.png").path) { $0 == .tooLarge(name: self.url("huge.png").path, width: 100_000, height: 100_000, limit: GrayImage.maximumPixels) }
         try Data("P5 100000 100000 255\n".utf8).write(to: url("huge.pgm"))
-        assertThrows(url("huge.pgm").path) { if case .tooLarge = $0 { true } else { false } }
+        assertThrows(url("huge.pgm").path) { $0 == .tooLarge(name: self.url("huge.pgm").path, width: 100_000, height: 100_000, limit: GrayImage.maximumPixels) }
+        // Sides whose product overflows Int are refused the same way, not trapped on.
+        try Data("P5\n9999999999 9999999999\n255\n".utf8).write(to: url("overflow.pgm"))
+        assertThrows(url("overflow.pgm").path) { if case .tooLarge = $0 { true } else { false } }
+    }
+
+    func testDecodesFromMemoryAsFromAFile() throws {
+        let image = GrayImage(width: 3, height: 2, pixels: [0, 50, 100, 150, 200, 255])
+        XCTAssertEqual(try GrayImage(decoding: image.pngData(), name: "upload"), image)
+        XCTAssertEqual(try GrayImage(decoding: Data("P5 3 2 255\n".utf8 + image.pixels), name: "upload"), image)
+        XCTAssertThrowsError(try GrayImage(decoding: Data("GIF89a".utf8), name: "upload")) {
+            XCTAssertEqual($0 as? ImageError, .notAnImage(name: "upload"))
+        }
     }
 }
 
@@ -148,8 +162,8 @@ final class DigitPreprocessingTests: XCTestCase {
 
     func testBlankImageIsAnError() {
         let blank = GrayImage(width: 10, height: 10, pixels: [UInt8](repeating: 200, count: 100))
-        XCTAssertThrowsError(try DigitPreprocessing.prepare(blank, path: "x")) { error in
-            XCTAssertEqual(error as? ImageError, .blank(path: "x"))
+        XCTAssertThrowsError(try DigitPreprocessing.prepare(blank, name: "x")) { error in
+            XCTAssertEqual(error as? ImageError, .blank(name: "x"))
         }
     }
 }

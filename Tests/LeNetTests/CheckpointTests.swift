@@ -1,18 +1,20 @@
 import Foundation
+import Formats
 import Kernels
+import TestSupport
 import XCTest
 @testable import LeNet
 
 final class CheckpointTests: XCTestCase {
-    private var directory: URL!
+    private var folder: TemporaryDirectory!
+    private var directory: URL { folder.url }
 
     override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("checkpoint-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        folder = try TemporaryDirectory("checkpoint-tests")
     }
 
-    override func tearDownWithError() throws {
-        try FileManager.default.removeItem(at: directory)
+    override func tearDown() {
+        folder.remove()
     }
 
     private func sample() -> Checkpoint {
@@ -63,11 +65,19 @@ final class CheckpointTests: XCTestCase {
         XCTAssertEqual(metadata["normalization_std"], "0.2752962")
     }
 
-    /// Decodes `data` and asserts the error's reason contains `fragment`.
-    private func assertRejected(_ data: Data, _ fragment: String, line: UInt = #line) {
+    /// Decodes `data` and asserts the problem found.
+    private func assertRejected(_ data: Data, _ expected: CheckpointProblem, line: UInt = #line) {
         XCTAssertThrowsError(try Checkpoint(decoding: data, path: "x"), line: line) { error in
-            guard case .malformed(_, let reason)? = error as? CheckpointError else { return XCTFail("\(error)", line: line) }
-            XCTAssertTrue(reason.contains(fragment), "'\(reason)' does not mention '\(fragment)'", line: line)
+            XCTAssertEqual(error as? CheckpointError, .malformed(path: "x", problem: expected), line: line)
+        }
+    }
+
+    /// Decodes `data` and asserts the safetensors layer refused it with a matching error.
+    private func assertRejected(_ data: Data, line: UInt = #line, _ matches: (SafeTensorsError) -> Bool) {
+        XCTAssertThrowsError(try Checkpoint(decoding: data, path: "x"), line: line) { error in
+            guard case .malformed(_, .safeTensors(let reason))? = error as? CheckpointError, matches(reason) else {
+                return XCTFail("\(error)", line: line)
+            }
         }
     }
 
@@ -84,39 +94,47 @@ final class CheckpointTests: XCTestCase {
 
     func testCorruptFilesAreRefusedWithTheReason() {
         let good = sample().encoded()
-        assertRejected(Data([1, 2, 3]), "shorter than the 8-byte header length")
-        assertRejected(Data([0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0]) + good.suffix(from: 8), "header length")
-        assertRejected(good.prefix(good.count - 4), "data_offsets")
-        assertRejected(good + Data([0, 0, 0, 0]), "bytes of data follow the last tensor")
-        assertRejected(withHeader { _ in "[1, 2]" }, "not a JSON object")
-        assertRejected(withHeader { $0.replacingOccurrences(of: "swift-lenet", with: "other") }, "format")
-        assertRejected(withHeader { $0.replacingOccurrences(of: "\"F32\"", with: "\"F16\"") }, "dtype")
-        assertRejected(withHeader { $0.replacingOccurrences(of: "[10,84]", with: "[84,10]") }, "shape")
-        assertRejected(withHeader { $0.replacingOccurrences(of: "fc2.bias", with: "fc3.bias") }, "missing tensor 'fc2.bias'")
+        assertRejected(Data([1, 2, 3]), .safeTensors(.tooShort(bytes: 3)))
+        assertRejected(Data([0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0]) + good.suffix(from: 8), .safeTensors(.headerTooLong(length: 0xFFFF_FFFF, available: good.count - 8)))
+        assertRejected(good.prefix(good.count - 4)) { if case .badOffsets = $0 { true } else { false } }
+        assertRejected(good + Data([0, 0, 0, 0]), .safeTensors(.trailingData(bytes: 4)))
+        assertRejected(withHeader { _ in "[1, 2]" }, .safeTensors(.headerNotJSON))
+        assertRejected(withHeader { $0.replacingOccurrences(of: "swift-lenet", with: "other") }, .wrongFormat(found: "other"))
+        assertRejected(withHeader { $0.replacingOccurrences(of: "\"F32\"", with: "\"F16\"") }) { if case .unsupportedDataType(_, "F16") = $0 { true } else { false } }
+        assertRejected(withHeader { $0.replacingOccurrences(of: "[10,84]", with: "[84,10]") }, .wrongShape(name: "fc2.weight", found: [84, 10], expected: [10, 84]))
+        assertRejected(withHeader { $0.replacingOccurrences(of: "fc2.bias", with: "fc3.bias") }, .missingTensor(name: "fc2.bias"))
         let sample = sample()
         let extra = Checkpoint.tensors(sample.model.parameters, prefix: "") + [NamedTensor(name: "fc3.bias", shape: [1], values: [0])]
         var metadata = sample.metadata
         metadata["format"] = "swift-lenet"
         metadata["format_version"] = "1"
-        assertRejected(SafeTensors.encode(extra, metadata: metadata), "unexpected tensor 'fc3.bias'")
+        assertRejected(SafeTensors.encode(extra, metadata: metadata), .unexpectedTensor(name: "fc3.bias"))
         // A tensor moved onto its neighbour's bytes leaves a gap and an overlap.
-        assertRejected(withHeader { $0.replacingOccurrences(of: "[0,600]", with: "[24,624]") }, "does not tile")
+        assertRejected(withHeader { $0.replacingOccurrences(of: "[0,600]", with: "[24,624]") }, .safeTensors(.notTiled(name: "conv1.weight", start: 24, expected: 0)))
         var nan = good
         let length = good.prefix(8).reversed().reduce(0) { $0 << 8 | Int($1) }
         nan.replaceSubrange(8 + length + 40..<8 + length + 44, with: withUnsafeBytes(of: Float.nan.bitPattern.littleEndian, Array.init))
-        assertRejected(nan, "non-finite value")
+        assertRejected(nan, .safeTensors(.nonFinite(name: "conv1.weight", element: 10)))
+    }
+
+    func testOversizedFileIsRefusedUnread() throws {
+        let url = directory.appendingPathComponent("big.safetensors")
+        try Data(count: Checkpoint.maximumFileBytes + 1).write(to: url)
+        XCTAssertThrowsError(try Checkpoint(contentsOf: url)) { error in
+            XCTAssertEqual(error as? CheckpointError, .cannotRead(.tooLarge(path: url.path, bytes: Checkpoint.maximumFileBytes + 1, limit: Checkpoint.maximumFileBytes)))
+        }
     }
 
     func testMissingFileSaysSo() {
         XCTAssertThrowsError(try Checkpoint(contentsOf: directory.appendingPathComponent("none.safetensors"))) { error in
-            XCTAssertEqual(error as? CheckpointError, .cannotRead(path: directory.appendingPathComponent("none.safetensors").path, reason: "no such file"))
+            XCTAssertEqual(error as? CheckpointError, .cannotRead(.notFound(path: directory.appendingPathComponent("none.safetensors").path)))
         }
     }
 
     func testWriteIntoMissingDirectoryFailsCleanly() {
         let url = directory.appendingPathComponent("absent/model.safetensors")
         XCTAssertThrowsError(try sample().write(to: url)) { error in
-            guard case .cannotWrite? = error as? CheckpointError else { return XCTFail("\(error)") }
+            XCTAssertEqual(error as? CheckpointError, .cannotWrite(FileWriteError(path: url.path, code: ENOENT)))
         }
     }
 }

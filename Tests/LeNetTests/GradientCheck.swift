@@ -43,20 +43,6 @@ func assertGradient(
         "\(name)[\(worst.index)]: analytic \(worst.analytic), numerical \(worst.numerical)", file: file, line: line)
 }
 
-/// A deterministic stream of test values.
-struct TestRandom {
-    var generator: SplitMix64
-
-    init(seed: UInt64) {
-        generator = SplitMix64(seed: seed)
-    }
-
-    /// Uniform in [-scale, scale).
-    mutating func array(_ count: Int, scale: Float = 1) -> [Float] {
-        (0..<count).map { _ in (2 * generator.nextUnitFloat() - 1) * scale }
-    }
-}
-
 /// sum(output * weights) in Double: a loss whose gradient with respect to the output is `weights`.
 func dot(_ output: [Float], _ weights: [Float]) -> Double {
     zip(output, weights).reduce(0) { $0 + Double($1.0) * Double($1.1) }

@@ -1,4 +1,5 @@
 import Kernels
+import TestSupport
 import XCTest
 @testable import LeNet
 
@@ -36,12 +37,12 @@ final class LayerGradientTests: XCTestCase {
 
     func testConvolutionDirectPath() {
         // LeNet-5's C1: one input channel, the direct SIMD kernel.
-        checkConvolution(LeNet5.conv1, height: 20, width: 21, count: 2, seed: 1)
+        checkConvolution(LeNet5.c1.convolution, height: 20, width: 21, count: 2, seed: 1)
     }
 
     func testConvolutionImplicitPath() {
         // Up to 16 filters (C3): implicit-GEMM forward and weight gradient.
-        checkConvolution(LeNet5.conv2, height: 8, width: 7, count: 2, seed: 2)
+        checkConvolution(LeNet5.c3.convolution, height: 8, width: 7, count: 2, seed: 2)
         checkConvolution(Convolution(inputChannels: 3, outputChannels: 4, kernel: 3), height: 6, width: 5, count: 3, seed: 3)
     }
 

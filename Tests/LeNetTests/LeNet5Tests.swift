@@ -1,4 +1,5 @@
 import Kernels
+import TestSupport
 import XCTest
 @testable import LeNet
 

@@ -1,5 +1,6 @@
 import Foundation
 import Kernels
+import Formats
 import XCTest
 @testable import LeNet
 

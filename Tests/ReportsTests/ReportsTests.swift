@@ -3,19 +3,20 @@ import Foundation
 import FoundationXML
 #endif
 import Imaging
+import TestSupport
 import XCTest
 @testable import Reports
 
 final class ReportsTests: XCTestCase {
-    private var directory: URL!
+    private var folder: TemporaryDirectory!
+    private var directory: URL { folder.url }
 
     override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("reports-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        folder = try TemporaryDirectory("reports")
     }
 
-    override func tearDownWithError() throws {
-        try FileManager.default.removeItem(at: directory)
+    override func tearDown() {
+        folder.remove()
     }
 
     private func row(_ epoch: Int, validation: Double? = 98.5) -> EpochMetrics {
@@ -28,7 +29,7 @@ final class ReportsTests: XCTestCase {
         // A resumed run redoing epoch 2 drops the old rows 2 and 3.
         try TrainingReport.record(row(2, validation: nil), in: directory)
         let text = try String(contentsOf: directory.appendingPathComponent("metrics.csv"), encoding: .utf8)
-        XCTAssertTrue(text.hasPrefix(EpochMetrics.header + "\n"))
+        XCTAssertTrue(text.hasPrefix(EpochMetrics.header.joined(separator: ",") + "\n"))
         let rows = EpochMetrics.read(directory.appendingPathComponent("metrics.csv"))
         XCTAssertEqual(rows.map(\.epoch), [1, 2])
         XCTAssertNil(rows[1].validationAccuracy)
@@ -50,7 +51,7 @@ final class ReportsTests: XCTestCase {
         for (p, t) in zip(predictions, labels) { counts[Int(t)][Int(p)] += 1 }
         let files = try TrainingReport.write(
             in: directory, confusionMatrix: counts, predictions: predictions, labels: labels, logits: logits, images: images,
-            classNames: (0..<10).map(String.init))
+            imageSide: 28, classNames: (0..<10).map(String.init))
         XCTAssertEqual(Set(files.map(\.lastPathComponent)), [
             "training-curves.png", "training-curves.svg", "confusion-matrix.png", "confusion-matrix.svg", "misclassified.png",
         ])

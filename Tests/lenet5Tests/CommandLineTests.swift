@@ -3,6 +3,7 @@ import Foundation
 import Imaging
 import Kernels
 import LeNet
+import TestSupport
 import XCTest
 @testable import lenet5
 
@@ -84,8 +85,9 @@ final class CommandLineTests: XCTestCase {
     }
 
     func testInterruptSavesStateAndResumeFinishesTheRun() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("interrupt-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let folder = try TemporaryDirectory("interrupt")
+        defer { folder.remove() }
+        let directory = folder.url
         let (process, output, _) = try start(
             ["train", "--epochs", "1", "--output", directory.path], waitingFor: "normalisation:")
         process.interrupt()  // SIGINT, while the first epoch (several seconds) is running
@@ -111,8 +113,9 @@ final class CommandLineTests: XCTestCase {
     }
 
     func testTerminateExitsWith143() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("terminate-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let folder = try TemporaryDirectory("terminate")
+        defer { folder.remove() }
+        let directory = folder.url
         let (process, output, _) = try start(["train", "--output", directory.path], waitingFor: "normalisation:")
         process.terminate()
         let rest = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
@@ -143,15 +146,15 @@ final class CommandLineTests: XCTestCase {
 
 final class InspectTests: XCTestCase {
     func testInspectCountsParametersShowsMetadataAndDrawsFilters() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("inspect-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let folder = try TemporaryDirectory("inspect")
+        defer { folder.remove() }
+        let directory = folder.url
         var generator = SplitMix64(seed: 4)
         let model = Model(parameters: Initialization.pytorch.parameters(using: &generator), normalization: Normalization(mean: 0.1, standardDeviation: 0.3))
         let checkpoint = directory.appendingPathComponent("model.safetensors")
         try Checkpoint(model: model, metadata: ["epoch": "7", "test_accuracy": "99.01"]).write(to: checkpoint)
         let filters = directory.appendingPathComponent("filters.png")
-        let result = try runLenet5(["inspect", checkpoint.path, "--filters", filters.path])
+        let result = try runLenet5(["inspect", "--checkpoint", checkpoint.path, "--filters", filters.path])
         XCTAssertEqual(result.status, 0, result.error)
         for text in ["C5 conv 5x5 + ReLU", "48,120", "total", "61,706", "conv3.weight", "test_accuracy", "99.01", "normalization_std"] {
             XCTAssertTrue(result.output.contains(text), "\(text) missing from:\n\(result.output)")
@@ -159,7 +162,7 @@ final class InspectTests: XCTestCase {
         let image = try GrayImage(contentsOf: filters.path)
         XCTAssertGreaterThan(image.width * image.height, 100_000)
 
-        let missing = try runLenet5(["inspect", directory.appendingPathComponent("none.safetensors").path])
+        let missing = try runLenet5(["inspect", "--checkpoint", directory.appendingPathComponent("none.safetensors").path])
         XCTAssertNotEqual(missing.status, 0)
         XCTAssertTrue(missing.error.contains("no such file"), missing.error)
     }

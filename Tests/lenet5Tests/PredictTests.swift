@@ -2,6 +2,7 @@ import Datasets
 import Foundation
 import Imaging
 import LeNet
+import TestSupport
 import XCTest
 
 /// `lenet5 predict` on image files made from MNIST test digits the way people's images differ
@@ -9,9 +10,9 @@ import XCTest
 /// JPEG and PGM. The predictions must match the digits' labels for the large majority.
 final class PredictTests: XCTestCase {
     func testPredictionsOnRenderedDigitsMatchTheirLabels() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("predict-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let folder = try TemporaryDirectory("predict")
+        defer { folder.remove() }
+        let directory = folder.url
 
         // A model trained for one epoch on 20,000 images (about 97% accurate).
         let mnist = try IDXDataset(directory: IDXDataset.bundledMNIST)

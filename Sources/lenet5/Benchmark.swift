@@ -1,27 +1,28 @@
+import LeNet
 import Datasets
 import Dispatch
 
 /// Throughput of training and inference on this machine, measured on real images.
-public struct BenchmarkResult: Sendable {
-    public let threads: Int
-    public let batchSize: Int
+struct BenchmarkResult: Sendable {
+    let threads: Int
+    let batchSize: Int
     /// Seconds for one training epoch over `trainingImages` images.
-    public let epochSeconds: Double
-    public let trainingImages: Int
+    let epochSeconds: Double
+    let trainingImages: Int
     /// Forward passes over the test set, all threads, chunks of `LeNet5.chunkSize`.
-    public let inferenceSeconds: Double
-    public let inferenceImages: Int
+    let inferenceSeconds: Double
+    let inferenceImages: Int
     /// Mean seconds per image, one image at a time on one thread.
-    public let singleImageSeconds: Double
+    let singleImageSeconds: Double
 
-    public var trainingImagesPerSecond: Double { Double(trainingImages) / epochSeconds }
-    public var inferenceImagesPerSecond: Double { Double(inferenceImages) / inferenceSeconds }
+    var trainingImagesPerSecond: Double { Double(trainingImages) / epochSeconds }
+    var inferenceImagesPerSecond: Double { Double(inferenceImages) / inferenceSeconds }
 }
 
-public enum Benchmark {
+enum Benchmark {
     /// Trains one epoch (after a short warm-up) and times inference on `dataset`.
     /// - Parameter images: the epoch's size, if not the training set's: its images repeated or cut.
-    public static func run(dataset: IDXDataset, batchSize: Int, threads: Int, images: Int? = nil, singleImages: Int = 2000) throws(TrainingError) -> BenchmarkResult {
+    static func run(dataset: IDXDataset, batchSize: Int, threads: Int, images: Int? = nil, singleImages: Int = 2000) throws(TrainingError) -> BenchmarkResult {
         let train = dataset.train
         let size = train.height * train.width
         var epochSet = dataset
@@ -70,14 +71,14 @@ extension Benchmark {
     }
 
     /// Multiply-adds of one training step (forward and backward) per image.
-    public static var trainingMACsPerImage: Int {
-        LayerProfile.Layer.allCases.reduce(0) { $0 + $1.forwardMACs + $1.backwardMACs }
+    static var trainingMACsPerImage: Int {
+        LayerProfile.rows.reduce(0) { $0 + $1.forwardMACs + $1.backwardMACs }
     }
 
     /// Times every layer over one training epoch on one thread.
     /// - Returns: the per-layer profile and the epoch's wall time (which also covers batch
     ///   preparation and the SGD updates the profile leaves out).
-    public static func profileLayers(dataset: IDXDataset, batchSize: Int) throws(TrainingError) -> (profile: LayerProfile, epochSeconds: Double, images: Int) {
+    static func profileLayers(dataset: IDXDataset, batchSize: Int) throws(TrainingError) -> (profile: LayerProfile, epochSeconds: Double, images: Int) {
         let trainer = try oneEpochTrainer(dataset, batchSize: batchSize, threads: 1)
         let workspace = trainer.runner.workspaces[0]
         workspace.profile = LayerProfile()

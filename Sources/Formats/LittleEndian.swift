@@ -1,11 +1,18 @@
 extension Array where Element == Float {
     /// The values as little-endian IEEE 754 bytes: the tensor layout of safetensors, .npy and
     /// ONNX raw data alike.
-    var littleEndianBytes: [UInt8] {
+    public var littleEndianBytes: [UInt8] {
         #if _endian(little)
         return withUnsafeBytes { [UInt8]($0) }
         #else
         return flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian, Array.init) }
         #endif
     }
+}
+
+extension FixedWidthInteger {
+    /// The value's bytes, least significant first.
+    public var littleEndianBytes: [UInt8] { withUnsafeBytes(of: littleEndian, Array.init) }
+    /// The value's bytes, most significant first.
+    public var bigEndianBytes: [UInt8] { withUnsafeBytes(of: bigEndian, Array.init) }
 }

@@ -50,36 +50,36 @@ public enum SafeTensors {
     /// file, the JSON, every dtype, shape and offset, that the tensors tile the data section
     /// exactly, and that every value is finite.
     /// - Returns: the tensors in the order of their data, and the metadata.
-    /// - Throws: the reason, as a string, for the caller to wrap.
+    /// - Throws: what is wrong, for the caller to wrap with the file's name.
     public static func decode(_ data: Data) throws(SafeTensorsError) -> (tensors: [NamedTensor], metadata: [String: String]) {
         let bytes = [UInt8](data)
-        guard bytes.count >= 8 else { throw SafeTensorsError("file is \(bytes.count) bytes, shorter than the 8-byte header length") }
+        guard bytes.count >= 8 else { throw .tooShort(bytes: bytes.count) }
         let headerLength = bytes[0..<8].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         guard headerLength <= UInt64(min(bytes.count - 8, maximumHeaderLength)) else {
-            throw SafeTensorsError("header length \(headerLength) exceeds the \(bytes.count - 8) bytes after it")
+            throw .headerTooLong(length: headerLength, available: bytes.count - 8)
         }
         let dataStart = 8 + Int(headerLength)
         guard let json = try? JSONSerialization.jsonObject(with: Data(bytes[8..<dataStart])),
             let header = json as? [String: Any]
-        else { throw SafeTensorsError("header is not a JSON object") }
+        else { throw .headerNotJSON }
 
         var metadata: [String: String] = [:]
         if let raw = header["__metadata__"] {
-            guard let map = raw as? [String: Any] else { throw SafeTensorsError("__metadata__ is not an object") }
+            guard let map = raw as? [String: Any] else { throw .metadataNotObject }
             for (key, value) in map {
-                guard let string = value as? String else { throw SafeTensorsError("metadata '\(key)' is not a string") }
+                guard let string = value as? String else { throw .metadataNotString(key: key) }
                 metadata[key] = string
             }
         }
         let payload = bytes.count - dataStart
         var spans: [(begin: Int, end: Int, name: String, shape: [Int])] = []
         for (name, raw) in header where name != "__metadata__" {
-            guard let entry = raw as? [String: Any] else { throw SafeTensorsError("'\(name)' is not an object") }
+            guard let entry = raw as? [String: Any] else { throw .entryNotObject(name: name) }
             guard entry["dtype"] as? String == "F32" else {
-                throw SafeTensorsError("'\(name)' has dtype \(entry["dtype"] ?? "none"); expected F32")
+                throw .unsupportedDataType(name: name, found: entry["dtype"].map { "\($0)" } ?? "none")
             }
             guard let shape = integers(entry["shape"]), shape.allSatisfy({ $0 >= 0 && $0 <= payload }) else {
-                throw SafeTensorsError("'\(name)' has shape \(entry["shape"] ?? "none"); expected a list of sizes")
+                throw .badShape(name: name)
             }
             let (elements, overflow) = shape.reduce((1, false)) { acc, d in
                 let (p, o) = acc.0.multipliedReportingOverflow(by: d)
@@ -88,7 +88,7 @@ public enum SafeTensors {
             guard let offsets = integers(entry["data_offsets"]), offsets.count == 2, !overflow,
                 offsets[0] >= 0, offsets[1] - offsets[0] == 4 * elements, offsets[1] <= payload
             else {
-                throw SafeTensorsError("'\(name)' has data_offsets \(entry["data_offsets"] ?? "none"); expected \(overflow ? "a smaller shape" : "\(4 * elements) bytes") within the \(payload) bytes of data")
+                throw .badOffsets(name: name, expectedBytes: overflow ? nil : 4 * elements, available: payload)
             }
             spans.append((offsets[0], offsets[1], name, shape))
         }
@@ -97,19 +97,19 @@ public enum SafeTensors {
         var tensors: [NamedTensor] = []
         for span in spans {
             guard span.begin == covered else {
-                throw SafeTensorsError("tensor data does not tile the data section: '\(span.name)' starts at \(span.begin), expected \(covered)")
+                throw .notTiled(name: span.name, start: span.begin, expected: covered)
             }
             covered = span.end
             var values = [Float](repeating: 0, count: (span.end - span.begin) / 4)
             for i in values.indices {
                 let at = dataStart + span.begin + 4 * i
                 let value = Float(bitPattern: (0..<4).reduce(UInt32(0)) { $0 | UInt32(bytes[at + $1]) << (8 * $1) })
-                guard value.isFinite else { throw SafeTensorsError("'\(span.name)' holds a non-finite value (\(value)) at element \(i)") }
+                guard value.isFinite else { throw .nonFinite(name: span.name, element: i) }
                 values[i] = value
             }
             tensors.append(NamedTensor(name: span.name, shape: span.shape, values: values))
         }
-        guard covered == payload else { throw SafeTensorsError("\(payload - covered) bytes of data follow the last tensor") }
+        guard covered == payload else { throw .trailingData(bytes: payload - covered) }
         return (tensors, metadata)
     }
 
@@ -126,16 +126,43 @@ public enum SafeTensors {
 }
 
 /// Why bytes are not a valid float32 safetensors file.
-public struct SafeTensorsError: Error, Equatable, CustomStringConvertible {
-    public let description: String
+public enum SafeTensorsError: Error, Equatable, CustomStringConvertible {
+    case tooShort(bytes: Int)
+    case headerTooLong(length: UInt64, available: Int)
+    case headerNotJSON
+    case metadataNotObject
+    case metadataNotString(key: String)
+    case entryNotObject(name: String)
+    case unsupportedDataType(name: String, found: String)
+    case badShape(name: String)
+    /// `expectedBytes` is nil when the shape's element count overflows.
+    case badOffsets(name: String, expectedBytes: Int?, available: Int)
+    case notTiled(name: String, start: Int, expected: Int)
+    case nonFinite(name: String, element: Int)
+    case trailingData(bytes: Int)
 
-    init(_ description: String) {
-        self.description = description
+    public var description: String {
+        switch self {
+        case .tooShort(let n): "file is \(n) bytes, shorter than the 8-byte header length"
+        case .headerTooLong(let length, let available): "header length \(length) exceeds the \(available) bytes after it"
+        case .headerNotJSON: "header is not a JSON object"
+        case .metadataNotObject: "__metadata__ is not an object"
+        case .metadataNotString(let key): "metadata '\(key)' is not a string"
+        case .entryNotObject(let name): "'\(name)' is not an object"
+        case .unsupportedDataType(let name, let found): "'\(name)' has dtype \(found); expected F32"
+        case .badShape(let name): "'\(name)' has no valid shape; expected a list of sizes"
+        case .badOffsets(let name, let expected, let available):
+            "'\(name)' has bad data_offsets; expected \(expected.map { "\($0) bytes" } ?? "a smaller shape") within the \(available) bytes of data"
+        case .notTiled(let name, let start, let expected):
+            "tensor data does not tile the data section: '\(name)' starts at \(start), expected \(expected)"
+        case .nonFinite(let name, let element): "'\(name)' holds a non-finite value at element \(element)"
+        case .trailingData(let n): "\(n) bytes of data follow the last tensor"
+        }
     }
 }
 
 /// Escapes a string as a JSON string literal.
-func jsonString(_ s: String) -> String {
+public func jsonString(_ s: String) -> String {
     var out = "\""
     for scalar in s.unicodeScalars {
         switch scalar {

@@ -1,23 +1,4 @@
-import Kernels
 import XCTest
-
-/// A deterministic stream of test values, so failures reproduce.
-struct TestRandom {
-    var generator: SplitMix64
-
-    init(seed: UInt64) {
-        generator = SplitMix64(seed: seed)
-    }
-
-    /// Uniform in [-1, 1).
-    mutating func uniform() -> Float {
-        2 * generator.nextUnitFloat() - 1
-    }
-
-    mutating func array(_ count: Int) -> [Float] {
-        (0..<count).map { _ in uniform() }
-    }
-}
 
 /// Asserts |actual - expected| <= tolerance * max(1, |expected|) element-wise.
 func assertClose(

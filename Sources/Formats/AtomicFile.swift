@@ -1,25 +1,36 @@
 import Foundation
 
-/// A file that could not be written.
+/// A file that could not be written: every writer of the package throws this one type.
 public struct FileWriteError: Error, Equatable, CustomStringConvertible {
     public let path: String
-    public let reason: String
+    /// The `errno` of the call that failed (ENOSPC for a full disk, ENOTDIR, EACCES, ...).
+    public let code: Int32
 
+    public init(path: String, code: Int32) {
+        self.path = path
+        self.code = code
+    }
+
+    public var reason: String { String(cString: strerror(code)) }
     public var description: String { "cannot write \(path): \(reason)" }
 }
 
 /// Writes `data` to a temporary file beside `url`, fsyncs it, and renames it over `url`, so a
-/// crash leaves either the old file or the new one, never a half-written one.
+/// crash leaves either the old file or the new one, never a half-written one. This is the one
+/// way the package's files reach the disk.
 public func writeAtomically(_ data: Data, to url: URL) throws(FileWriteError) {
-    let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())").path
-    func failure() -> FileWriteError { FileWriteError(path: url.path, reason: String(cString: strerror(errno))) }
-    let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    // Unique per process and call, so two writers of the same file never share a temporary.
+    let temporary = url.deletingLastPathComponent()
+        .appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+    func failure() -> FileWriteError { FileWriteError(path: url.path, code: errno) }
+    let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o644)
     guard fd >= 0 else { throw failure() }
     let written = data.withUnsafeBytes { raw -> Bool in
         guard let base = raw.baseAddress else { return true }
         var offset = 0
         while offset < raw.count {
             let n = Foundation.write(fd, base + offset, raw.count - offset)
+            if n < 0 && errno == EINTR { continue }
             if n <= 0 { return false }
             offset += n
         }
