@@ -49,7 +49,7 @@ let package = Package(
         .target(name: "Reports", dependencies: ["Imaging", "Formats", "CZlib"]),
 
         // MARK: The model, its trainer and checkpoints.
-        .target(name: "LeNet", dependencies: ["Kernels", "Datasets", "Formats"], swiftSettings: numericSettings),
+        .target(name: "LeNet", dependencies: ["Kernels", "Datasets", "Formats", "Imaging"], swiftSettings: numericSettings),
 
         // MARK: Command-line tool.
         .executableTarget(
@@ -66,7 +66,7 @@ let package = Package(
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "TestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "CZlib", "TestSupport"]),
         .testTarget(
-            name: "LeNetTests", dependencies: ["LeNet", "Formats", "TestSupport"], exclude: ["Fixtures"], swiftSettings: numericSettings),
+            name: "LeNetTests", dependencies: ["LeNet", "Formats", "Imaging", "TestSupport"], exclude: ["Fixtures"], swiftSettings: numericSettings),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Formats", "CZlib", "TestSupport"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Formats", "TestSupport"]),
         .testTarget(name: "lenet5Tests", dependencies: ["lenet5", "LeNet", "Formats", "Imaging", "Datasets", "TestSupport"]),

@@ -6,7 +6,7 @@ public enum DigitPreprocessing {
     public static let side = 28
 
     /// How the cropped ink is placed in the 28x28 field.
-    public enum Framing: Sendable {
+    public enum Framing: Sendable, Equatable {
         /// Longest side 20, centre of mass at the centre.
         case mnist
         /// Longest side 28, bounding box centred (Fashion-MNIST's product photos).

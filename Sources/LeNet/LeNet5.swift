@@ -80,7 +80,7 @@ extension Stage {
 /// Everything one thread needs to run the network on up to `capacity` images: activations,
 /// their gradients, GEMM packing buffers and its own parameter-gradient accumulator.
 /// Allocated once; nothing is allocated per batch.
-public final class Workspace: @unchecked Sendable {
+public final class Workspace {
     public let capacity: Int
     let gemm = GEMMWorkspace()
     private var allocations: [UnsafeMutableRawPointer] = []
@@ -169,6 +169,20 @@ public final class Workspace: @unchecked Sendable {
     /// Sets the label of image `index` in the chunk.
     public func setLabel(_ label: UInt8, at index: Int) {
         labels[index] = label
+    }
+
+    /// Where `forward` leaves a stage's output (post-ReLU where the stage has one).
+    func output(of stage: Stage) -> UnsafeMutablePointer<Float> {
+        switch stage.name {
+        case LeNet5.c1.name: c1
+        case LeNet5.s2.name: s2
+        case LeNet5.c3.name: c3
+        case LeNet5.s4.name: s4
+        case LeNet5.c5.name: c5
+        case LeNet5.f6.name: f6
+        case LeNet5.f7.name: logits
+        default: probabilities
+        }
     }
 
     /// The class with the largest logit for image `index` after `forward`.

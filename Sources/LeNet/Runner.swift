@@ -50,7 +50,7 @@ public struct Evaluation: Sendable {
 /// Runs LeNet-5 on `threads` threads, each with its own workspace. Work is split into fixed,
 /// contiguous shares and per-thread sums are combined in thread order, so a given thread count
 /// always gives bit-identical results.
-public final class Runner: @unchecked Sendable {
+public final class Runner {
     public let threads: Int
     package let workspaces: [Workspace]
     /// Each thread's summed loss in `gradient` and `evaluate`, allocated once.
@@ -114,16 +114,6 @@ public final class Runner: @unchecked Sendable {
         return Evaluation(
             predictions: Array(predictions), labels: Array(images.labels[range]), loss: losses.reduce(0, +),
             logits: keepLogits ? Array(logits) : nil)
-    }
-
-    /// The class probabilities (softmax) of one 28x28 byte image, computed on the first
-    /// thread's workspace.
-    public func probabilities(of model: Model, pixels: UnsafePointer<UInt8>) -> [Float] {
-        let ws = workspaces[0]
-        model.normalization.fill(ws.inputImage(0), fromPixels: pixels)
-        ws.setLabel(0, at: 0)
-        _ = model.parameters.withUnsafeBufferPointer { LeNet5.forward(parameters: $0.baseAddress!, workspace: ws, count: 1) }
-        return Array(UnsafeBufferPointer(start: ws.probabilities, count: LeNet5.classes))
     }
 
     /// Accumulates the gradient of the mean loss over `indices` of `images` into the first

@@ -1,6 +1,7 @@
 import LeNet
 import Datasets
 import Dispatch
+import Imaging
 
 /// Throughput of training and inference on this machine, measured on real images.
 struct BenchmarkResult: Sendable {
@@ -41,15 +42,15 @@ enum Benchmark {
         let evaluation = trainer.runner.evaluate(trainer.model, on: trainer.test)
         let inferenceSeconds = seconds(since: inferenceStart)
 
-        let single = Runner(threads: 1)
+        let classifier = Classifier(model: trainer.model, keep: 1)
         let count = min(singleImages, trainer.test.count)
+        let side = trainer.test.width
+        let images = (0..<count).map { i in
+            GrayImage(width: side, height: side, pixels: Array(trainer.test.pixels[i * size..<(i + 1) * size]))
+        }
         var checksum: Float = 0
         let singleStart = DispatchTime.now()
-        trainer.test.pixels.withUnsafeBufferPointer { pixels in
-            for i in 0..<count {
-                checksum += single.probabilities(of: trainer.model, pixels: pixels.baseAddress! + i * size)[0]
-            }
-        }
+        for image in images { checksum += classifier.classify(prepared: image).probabilities[0] }
         let singleSeconds = seconds(since: singleStart) / Double(count)
         precondition(checksum.isFinite)
         return BenchmarkResult(

@@ -38,10 +38,8 @@ struct PredictCommand: ParsableCommand {
 
     struct Prediction {
         let file: String
-        let probabilities: [Double]
-
-        /// Class indices, most likely first.
-        var ranked: [Int] { probabilities.indices.sorted { probabilities[$0] > probabilities[$1] } }
+        let classification: Classification
+        var probabilities: [Float] { classification.probabilities }
     }
 
     func run() throws {
@@ -54,8 +52,8 @@ struct PredictCommand: ParsableCommand {
         } catch {
             throw CommandFailure(error)
         }
-        let names = ClassNames.decode(loaded.metadata["class_names"]) ?? ClassNames.digits
-        let framing: DigitPreprocessing.Framing = names == ClassNames.fashionMNIST ? .fashionMNIST : .mnist
+        let classifier = Classifier(checkpoint: loaded)
+        let names = classifier.classNames
         if let showInput {
             do {
                 try FileManager.default.createDirectory(atPath: showInput, withIntermediateDirectories: true)
@@ -63,17 +61,15 @@ struct PredictCommand: ParsableCommand {
                 throw CommandFailure("cannot create \(showInput): \(error.localizedDescription)")
             }
         }
-        let runner = Runner(threads: 1)
         var results: [Result<Prediction, any Error>] = []
         for file in images {
             do {
-                let digit = try DigitPreprocessing.prepare(try GrayImage(contentsOf: file), framing: framing, name: file)
+                let classification = try classifier.classify(picture: try GrayImage(contentsOf: file), name: file)
                 if let showInput {
                     let name = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent + ".input.png"
-                    try digit.writePNG(to: URL(fileURLWithPath: showInput).appendingPathComponent(name))
+                    try classification.input.writePNG(to: URL(fileURLWithPath: showInput).appendingPathComponent(name))
                 }
-                let probabilities = digit.pixels.withUnsafeBufferPointer { runner.probabilities(of: loaded.model, pixels: $0.baseAddress!) }
-                results.append(.success(Prediction(file: file, probabilities: probabilities.map(Double.init))))
+                results.append(.success(Prediction(file: file, classification: classification)))
             } catch {
                 results.append(.failure(error))
                 if !json { FileHandle.standardError.write(Data("Error: \(error)\n".utf8)) }
@@ -84,7 +80,7 @@ struct PredictCommand: ParsableCommand {
         } else {
             let width = images.map(\.count).max() ?? 0
             for case .success(let p) in results {
-                let ranked = p.ranked.prefix(top)
+                let ranked = p.classification.ranked.prefix(top)
                 let best = ranked.first ?? 0
                 let others = ranked.map { "\(names[$0]) \(percent(p.probabilities[$0]))" }.joined(separator: ", ")
                 print(p.file.padding(toLength: width, withPad: " ", startingAt: 0) + "  \(names[best])   (\(others))")
@@ -94,17 +90,17 @@ struct PredictCommand: ParsableCommand {
         if failures > 0 { throw ExitCode(1) }
     }
 
-    private func percent(_ p: Double) -> String { String(format: "%.1f%%", 100 * p) }
+    private func percent(_ p: Float) -> String { String(format: "%.1f%%", 100 * p) }
 
     private func jsonReport(_ results: [Result<Prediction, any Error>], names: [String]) -> String {
         var entries: [Any] = []
         for (file, result) in zip(images, results) {
             switch result {
             case .success(let p):
-                let ranked = p.ranked.prefix(top)
+                let ranked = p.classification.ranked.prefix(top)
                 entries.append([
                     "file": file, "class": ranked.first ?? 0, "name": names[ranked.first ?? 0],
-                    "top": ranked.map { ["class": $0, "name": names[$0], "probability": p.probabilities[$0]] as [String: Any] },
+                    "top": ranked.map { ["class": $0, "name": names[$0], "probability": Double(p.probabilities[$0])] as [String: Any] },
                 ] as [String: Any])
             case .failure(let error):
                 entries.append(["file": file, "error": "\(error)"])
