@@ -49,3 +49,18 @@ public func writeAtomically(_ data: Data, to url: URL) throws(FileWriteError) {
         throw error
     }
 }
+
+/// Creates the directory at `url` and any missing parents, as `mkdir -p` does.
+public func createDirectories(at url: URL) throws(FileWriteError) {
+    var path = ""
+    for component in url.standardizedFileURL.pathComponents {
+        path = path.isEmpty ? component : (path as NSString).appendingPathComponent(component)
+        if mkdir(path, 0o755) == 0 || errno == EEXIST {
+            var status = stat()
+            guard stat(path, &status) == 0 else { throw FileWriteError(path: path, code: errno) }
+            guard status.st_mode & S_IFMT == S_IFDIR else { throw FileWriteError(path: path, code: ENOTDIR) }
+            continue
+        }
+        throw FileWriteError(path: path, code: errno)
+    }
+}

@@ -61,3 +61,20 @@ public enum LearningRateSchedule: Sendable, Equatable, CustomStringConvertible {
         }
     }
 }
+
+extension LearningRateSchedule: Codable {
+    /// Encoded as its `token`.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let token = try container.decode(String.self)
+        guard let schedule = LearningRateSchedule(token: token) else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "'\(token)' is not a learning-rate schedule")
+        }
+        self = schedule
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(token)
+    }
+}

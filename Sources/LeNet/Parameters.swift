@@ -29,7 +29,7 @@ public enum ParameterLayout {
 }
 
 /// How the weights are drawn before training.
-public enum Initialization: String, CaseIterable, Sendable {
+public enum Initialization: String, CaseIterable, Sendable, Codable {
     /// PyTorch's default for Conv2d and Linear: weights and biases U(-1/sqrt(fanIn), 1/sqrt(fanIn)).
     case pytorch
     /// The original exercise: weights N(0, 0.1), biases 0.01.

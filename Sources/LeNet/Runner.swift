@@ -1,5 +1,6 @@
 import Datasets
 import Dispatch
+import Foundation
 import Kernels
 
 /// LeNet-5's weights together with the input normalisation they were trained with.
@@ -38,6 +39,25 @@ public struct Evaluation: Sendable {
     /// In percent.
     public var accuracy: Double { count == 0 ? 0 : 100 * Double(correct) / Double(count) }
     public var meanLoss: Double { count == 0 ? 0 : loss / Double(count) }
+
+    /// Wrong predictions with the softmax probability of the predicted class, most confident
+    /// first, at most `limit`.
+    /// - Precondition: the logits were kept.
+    public func mistakes(limit: Int) -> [Mistake] {
+        guard let logits else { preconditionFailure("mistakes need the logits") }
+        let classes = LeNet5.classes
+        var mistakes: [Mistake] = []
+        for i in labels.indices where predictions[i] != labels[i] {
+            let row = logits[i * classes..<(i + 1) * classes].map(Double.init)
+            let top = row.max() ?? 0
+            let sum = row.reduce(0) { $0 + exp($1 - top) }
+            mistakes.append(Mistake(index: i, label: Int(labels[i]), predicted: Int(predictions[i]), confidence: 1 / sum))
+        }
+        return Array(mistakes.sorted { ($0.confidence, $1.index) > ($1.confidence, $0.index) }.prefix(limit))
+    }
+
+    /// Correct answers out of the count.
+    public var score: Score { Score(correct: correct, count: count) }
 
     /// matrix[true][predicted] counts.
     public var confusionMatrix: [[Int]] {

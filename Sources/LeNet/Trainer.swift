@@ -1,143 +1,88 @@
 import Datasets
+import Formats
 import Foundation
 import Kernels
 
-/// Progress inside an epoch, reported after every batch.
-public struct BatchProgress: Sendable {
-    public let epoch: Int
-    public let batch: Int
-    public let batches: Int
-    /// Mean loss per image over the epoch so far.
-    public let runningLoss: Double
-    /// Over the batches trained since this epoch started or resumed.
-    public let imagesPerSecond: Double
-    public let elapsed: Double
-}
-
-/// The accuracies that select the best epoch, kept in resumable checkpoints.
-public struct EpochRecord: Sendable, Equatable {
-    /// 1-based.
-    public let epoch: Int
-    public let validationCorrect: Int?
-    public let testCorrect: Int
-}
-
-/// What one epoch did.
-public struct EpochReport: Sendable {
-    /// 1-based.
-    public let epoch: Int
-    public let learningRate: Float
-    /// Mean training loss per image over the epoch's batches.
-    public let loss: Double
-    public let train: Evaluation
-    public let validation: Evaluation?
-    public let test: Evaluation
-    /// Wall time of the training pass (evaluation excluded).
-    public let trainingSeconds: Double
-    public let evaluationSeconds: Double
-    public let imagesPerSecond: Double
-    public let checkpoint: URL
-
-    var record: EpochRecord {
-        EpochRecord(epoch: epoch, validationCorrect: validation?.correct, testCorrect: test.correct)
-    }
-}
-
-/// How `Trainer.run` ended.
-public enum TrainingOutcome: Sendable {
-    case finished(TrainingSummary)
-    /// Stopped on request after a batch; `resumeCheckpoint` continues exactly from there.
-    case stopped(resumeCheckpoint: URL, epoch: Int, batch: Int, batches: Int)
-}
-
-/// The outcome of a finished `Trainer.run`.
-public struct TrainingSummary: Sendable {
-    /// The epochs trained by this run (not those before a resume).
-    public let reports: [EpochReport]
-    public let best: EpochRecord
-    public let bestCheckpoint: URL
-    /// The reloaded best checkpoint on the test set, logits included.
-    public let finalTest: Evaluation
-}
-
-/// Trains LeNet-5 with SGD: the data split, the optimizer state and the random stream.
+/// Trains LeNet-5 with SGD: the data split, the model, the optimizer state and a `TrainingState`
+/// it advances batch by batch.
 ///
 /// Every epoch's order is a fresh shuffle of 0..<n drawn from the generator's state at the start
 /// of the epoch, so that state, the weights, the momentum and the position within the epoch are
-/// all a resume needs to continue bit-identically.
+/// all a resume needs to continue bit-identically. Not thread-safe: one thread drives it (a
+/// `TrainingSession` does).
 public final class Trainer {
-    public private(set) var configuration: TrainingConfiguration
     public let train: LabeledImages
     public let validation: LabeledImages?
     public let test: LabeledImages
     public private(set) var model: Model
-    /// Names of the 10 classes, saved in every checkpoint (Fashion-MNIST's when recognised).
-    public var classNames: [String]
-    /// Completed epochs.
-    public private(set) var epoch = 0
-    /// Completed SGD steps.
-    public private(set) var step = 0
-    /// Completed batches of the current epoch (non-zero only after a stop).
-    public private(set) var batchInEpoch = 0
-    /// The summed loss of those batches.
-    private var epochLossSum = 0.0
-    /// The generator as it was when the current epoch began.
-    private var random: SplitMix64
+    public private(set) var state: TrainingState
     private var velocity: [Float]
-    private var history: [EpochRecord] = []
-    /// Of the training images and labels, so a resume on other data is refused.
-    private let dataFingerprint: String
     package let runner: Runner
+
+    public var configuration: TrainingConfiguration { state.configuration }
+    /// Names of the classes, saved in every checkpoint (Fashion-MNIST's when recognised).
+    public var classNames: [String] {
+        get { state.classNames }
+        set {
+            precondition(newValue.count == LeNet5.classes)
+            state.classNames = newValue
+        }
+    }
+    /// Completed epochs.
+    public var epoch: Int { state.epoch }
+    /// Completed SGD steps.
+    public var step: Int { state.step }
+    /// Completed batches of the current epoch (non-zero only after a stop).
+    public var batchInEpoch: Int { state.batchInEpoch }
 
     /// Splits off the validation images, computes the normalisation from the training images
     /// and initialises the weights.
-    /// - Throws: `TrainingError` if the images are not 28x28 or the split leaves nothing to train on.
+    /// - Throws: `TrainingError` if the images are not `LeNet5.imageSide` square or the split
+    ///   leaves nothing to train on.
     public init(configuration: TrainingConfiguration, dataset: IDXDataset) throws(TrainingError) {
         (train, validation, test) = try Self.split(dataset, configuration: configuration)
-        self.configuration = configuration
-        random = SplitMix64(seed: configuration.seed)
+        var random = SplitMix64(seed: configuration.seed)
         model = Model(
             parameters: configuration.initialization.parameters(using: &random),
             normalization: Normalization(statisticsOf: train))
         velocity = [Float](repeating: 0, count: ParameterLayout.count)
-        classNames = ClassNames.recognized(dataset)
-        dataFingerprint = String(fnv1a(train.pixels, train.labels), radix: 16)
+        state = TrainingState(
+            configuration: configuration, randomState: random.state, dataFingerprint: Self.fingerprint(train),
+            classNames: ClassNames.recognized(dataset))
         runner = Runner(threads: configuration.threads)
     }
 
     /// Continues the run saved in `checkpoint` (a `resume.safetensors`) on the same data.
     /// - Parameters:
-    ///   - epochs: a new total number of epochs, if given.
+    ///   - epochs: a new total number of epochs, if given; not fewer than those done.
     ///   - threads: a different thread count, if given (results then differ in the last bits).
     public init(resuming checkpoint: Checkpoint, dataset: IDXDataset, epochs: Int? = nil, threads: Int? = nil) throws(TrainingError) {
-        let m = checkpoint.metadata
-        guard let momentum = checkpoint.momentum, let state = m["rng_state"].flatMap({ UInt64($0) }),
-            let epoch = m["epoch"].flatMap({ Int($0) }), let step = m["step"].flatMap({ Int($0) }),
-            let batch = m["batch_in_epoch"].flatMap({ Int($0) }), let lossSum = m["epoch_loss_sum"].flatMap({ Double($0) }),
-            let history = m["history"].flatMap(Self.parseHistory)
-        else { throw .notResumable }
-        var configuration: TrainingConfiguration
+        guard let momentum = checkpoint.momentum else { throw .notResumable(.weightsOnly) }
+        var state: TrainingState
         do {
-            configuration = try TrainingConfiguration(metadata: m)
+            state = try TrainingState(metadata: checkpoint.metadata)
         } catch {
-            throw .notResumable
+            throw .notResumable(error)
         }
-        if let epochs { configuration.epochs = epochs }
-        if let threads { configuration.threads = threads }
-        (train, validation, test) = try Self.split(dataset, configuration: configuration)
-        dataFingerprint = String(fnv1a(train.pixels, train.labels), radix: 16)
-        guard m["data_fingerprint"] == dataFingerprint else { throw .differentData }
-        self.configuration = configuration
-        self.model = checkpoint.model
-        self.velocity = momentum
-        self.random = SplitMix64(seed: state)
-        self.epoch = epoch
-        self.step = step
-        self.batchInEpoch = batch
-        self.epochLossSum = lossSum
-        self.history = history
-        classNames = ClassNames.decode(m["class_names"]) ?? ClassNames.recognized(dataset)
-        runner = Runner(threads: configuration.threads)
+        if let epochs {
+            guard epochs >= max(state.epoch, 1) else { throw .epochsAlreadyDone(done: state.epoch, requested: epochs) }
+            state.configuration.epochs = epochs
+        }
+        if let threads { state.configuration.threads = threads }
+        (train, validation, test) = try Self.split(dataset, configuration: state.configuration)
+        guard state.dataFingerprint == Self.fingerprint(train) else { throw .differentData }
+        let batches = (train.count + state.configuration.batchSize - 1) / state.configuration.batchSize
+        guard state.batchInEpoch < batches else {
+            throw .notResumable(.invalid(field: "batch_in_epoch", value: "\(state.batchInEpoch) of \(batches) batches"))
+        }
+        self.state = state
+        model = checkpoint.model
+        velocity = momentum
+        runner = Runner(threads: state.configuration.threads)
+    }
+
+    private static func fingerprint(_ images: LabeledImages) -> String {
+        String(fnv1a(images.pixels, images.labels), radix: 16)
     }
 
     private static func split(_ dataset: IDXDataset, configuration: TrainingConfiguration) throws(TrainingError)
@@ -159,23 +104,28 @@ public final class Trainer {
 
     public var batchesPerEpoch: Int { (train.count + configuration.batchSize - 1) / configuration.batchSize }
 
+    /// The learning rate of the current epoch.
+    public var learningRate: Float { configuration.schedule.rate(epoch: state.epoch, of: configuration.epochs) }
+
     /// Trains the rest of the current epoch, or up to a requested stop.
-    /// - Parameter shouldStop: asked after every batch; `true` ends the pass early.
+    /// - Parameter shouldStop: asked after every batch but the epoch's last; `true` ends the pass early.
     /// - Returns: the epoch's mean loss per image and the seconds it took, or nil if stopped early.
     public func trainEpoch(progress: (BatchProgress) -> Void = { _ in }, shouldStop: () -> Bool = { false })
         -> (loss: Double, seconds: Double)?
     {
-        let learningRate = configuration.schedule.rate(epoch: epoch, of: configuration.epochs)
-        var shuffler = random
+        let learningRate = self.learningRate
+        var shuffler = SplitMix64(seed: state.randomState)
         var order = Array(0..<train.count)
         shuffler.shuffle(&order)
         let batches = batchesPerEpoch
+        let batchSize = configuration.batchSize
         let start = DispatchTime.now()
-        let firstBatch = batchInEpoch
-        while batchInEpoch < batches {
-            let b = batchInEpoch
-            let indices = order[b * configuration.batchSize..<min((b + 1) * configuration.batchSize, order.count)]
-            epochLossSum += runner.gradient(of: model, on: train, indices: indices)
+        let firstBatch = state.batchInEpoch
+        while state.batchInEpoch < batches {
+            let b = state.batchInEpoch
+            let indices = order[b * batchSize..<min((b + 1) * batchSize, order.count)]
+            let loss = runner.gradient(of: model, on: train, indices: indices)
+            state.epochLossSum += loss
             model.parameters.withUnsafeMutableBufferPointer { parameters in
                 velocity.withUnsafeMutableBufferPointer { velocity in
                     sgdStep(
@@ -184,127 +134,64 @@ public final class Trainer {
                         momentum: configuration.momentum, weightDecay: configuration.weightDecay)
                 }
             }
-            step += 1
-            batchInEpoch += 1
+            state.step += 1
+            state.batchInEpoch += 1
             let elapsed = seconds(since: start)
-            let trained = min(batchInEpoch * configuration.batchSize, order.count)
+            let trained = min(state.batchInEpoch * batchSize, order.count)
             progress(BatchProgress(
-                epoch: epoch + 1, batch: batchInEpoch, batches: batches, runningLoss: epochLossSum / Double(trained),
-                imagesPerSecond: Double(trained - firstBatch * configuration.batchSize) / max(elapsed, 1e-9),
-                elapsed: elapsed))
-            if batchInEpoch < batches && shouldStop() { return nil }
+                epoch: state.epoch + 1, batch: state.batchInEpoch, batches: batches, loss: loss / Double(indices.count),
+                runningLoss: state.epochLossSum / Double(trained),
+                imagesPerSecond: Double(trained - firstBatch * batchSize) / max(elapsed, 1e-9), elapsed: elapsed))
+            if state.batchInEpoch < batches && shouldStop() { return nil }
         }
-        let loss = epochLossSum / Double(order.count)
-        epoch += 1
-        batchInEpoch = 0
-        epochLossSum = 0
-        random = shuffler
+        let loss = state.epochLossSum / Double(order.count)
+        state.epoch += 1
+        state.batchInEpoch = 0
+        state.epochLossSum = 0
+        state.randomState = shuffler.state
         return (loss, seconds(since: start))
     }
 
-    /// Trains until the configured number of epochs. After each epoch it evaluates on the
-    /// training, validation and test images, saves the weights as `epoch-NN.safetensors` and
-    /// the whole training state as `resume.safetensors` in `outputDirectory`. At the end it
-    /// copies the selected epoch's checkpoint to `best.safetensors`, reloads it and tests it.
-    ///
-    /// - Parameter shouldStop: asked after every batch and epoch; `true` saves the state to
-    ///   `resume.safetensors` and returns `.stopped`.
-    public func run(
-        outputDirectory: URL, progress: (BatchProgress) -> Void = { _ in }, epochFinished: (EpochReport) -> Void = { _ in },
-        shouldStop: () -> Bool = { false }
-    ) throws(TrainingError) -> TrainingOutcome {
-        do {
-            try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
-        } catch {
-            throw .cannotCreateDirectory(path: outputDirectory.path, reason: error.localizedDescription)
-        }
-        let resumeURL = outputDirectory.appendingPathComponent("resume.safetensors")
-        var reports: [EpochReport] = []
-        while epoch < configuration.epochs {
-            let learningRate = configuration.schedule.rate(epoch: epoch, of: configuration.epochs)
-            guard let (loss, trainingSeconds) = trainEpoch(progress: progress, shouldStop: shouldStop) else {
-                try save(resumeCheckpoint(), to: resumeURL)
-                return .stopped(resumeCheckpoint: resumeURL, epoch: epoch + 1, batch: batchInEpoch, batches: batchesPerEpoch)
-            }
-            let evaluationStart = DispatchTime.now()
-            let trainEvaluation = runner.evaluate(model, on: train)
-            let validationEvaluation = validation.map { runner.evaluate(model, on: $0) }
-            let testEvaluation = runner.evaluate(model, on: test)
-            let url = outputDirectory.appendingPathComponent(String(format: "epoch-%02d.safetensors", epoch))
-            var metadata = checkpointMetadata
-            metadata["train_accuracy"] = "\(trainEvaluation.accuracy)"
-            metadata["validation_accuracy"] = validationEvaluation.map { "\($0.accuracy)" } ?? "none"
-            metadata["test_accuracy"] = "\(testEvaluation.accuracy)"
-            try save(Checkpoint(model: model, metadata: metadata), to: url)
-            let report = EpochReport(
-                epoch: epoch, learningRate: learningRate, loss: loss, train: trainEvaluation,
-                validation: validationEvaluation, test: testEvaluation, trainingSeconds: trainingSeconds,
-                evaluationSeconds: seconds(since: evaluationStart),
-                imagesPerSecond: Double(train.count) / trainingSeconds, checkpoint: url)
-            history.append(report.record)
-            try save(resumeCheckpoint(), to: resumeURL)
-            reports.append(report)
-            epochFinished(report)
-            if epoch < configuration.epochs && shouldStop() {
-                return .stopped(resumeCheckpoint: resumeURL, epoch: epoch + 1, batch: 0, batches: batchesPerEpoch)
-            }
-        }
-        guard let best = Self.select(history, by: configuration.selection) else { throw .nothingToSelect }
-        let bestURL = outputDirectory.appendingPathComponent("best.safetensors")
-        do {
-            let source = outputDirectory.appendingPathComponent(String(format: "epoch-%02d.safetensors", best.epoch))
-            try Checkpoint(contentsOf: source).write(to: bestURL)
-            let reloaded = try Checkpoint(contentsOf: bestURL)
-            let finalTest = runner.evaluate(reloaded.model, on: test, keepLogits: true)
-            return .finished(TrainingSummary(reports: reports, best: best, bestCheckpoint: bestURL, finalTest: finalTest))
-        } catch {
-            throw .checkpoint(error)
-        }
+    /// The current model on the training, validation and test images.
+    public func evaluate() -> (train: Evaluation, validation: Evaluation?, test: Evaluation) {
+        (runner.evaluate(model, on: train), validation.map { runner.evaluate(model, on: $0) }, runner.evaluate(model, on: test))
     }
 
-    private func save(_ checkpoint: Checkpoint, to url: URL) throws(TrainingError) {
-        do {
-            try checkpoint.write(to: url)
-        } catch {
-            throw .checkpoint(error)
-        }
+    /// `model` on the test images, logits kept.
+    public func test(_ model: Model) -> Evaluation {
+        runner.evaluate(model, on: test, keepLogits: true)
     }
+
+    /// Adds the epoch just trained to the history that selects the best one.
+    public func record(validationCorrect: Int?, testCorrect: Int) {
+        state.history.append(EpochRecord(epoch: state.epoch, validationCorrect: validationCorrect, testCorrect: testCorrect))
+    }
+
+    /// The epoch that the configured rule selects so far; ties go to the earlier epoch.
+    public var best: EpochRecord? { Self.select(state.history, by: configuration.selection) }
 
     /// What every checkpoint of this run records: the configuration, the class names, and how
     /// far training has come.
     private var checkpointMetadata: [String: String] {
         var metadata = configuration.metadata
-        metadata["epoch"] = "\(epoch)"
-        metadata["step"] = "\(step)"
-        metadata["class_names"] = ClassNames.encode(classNames)
+        metadata["epoch"] = "\(state.epoch)"
+        metadata["step"] = "\(state.step)"
+        metadata["class_names"] = ClassNames.encode(state.classNames)
         return metadata
+    }
+
+    /// The weights as they are, with the run's metadata and `facts` (accuracies, say).
+    public func weightsCheckpoint(_ facts: [String: String] = [:]) -> Checkpoint {
+        Checkpoint(model: model, metadata: checkpointMetadata.merging(facts) { $1 })
     }
 
     /// Everything needed to continue exactly from this point.
     public func resumeCheckpoint() -> Checkpoint {
         var metadata = checkpointMetadata
-        metadata["batch_in_epoch"] = "\(batchInEpoch)"
-        metadata["epoch_loss_sum"] = "\(epochLossSum)"
-        metadata["rng_state"] = "\(random.state)"
-        metadata["history"] = history.map { "\($0.epoch):\($0.validationCorrect.map(String.init) ?? "-"):\($0.testCorrect)" }
-            .joined(separator: ",")
-        metadata["data_fingerprint"] = dataFingerprint
+        metadata[TrainingState.metadataKey] = state.metadataValue
         return Checkpoint(model: model, metadata: metadata, momentum: velocity)
     }
 
-    private static func parseHistory(_ text: String) -> [EpochRecord]? {
-        var records: [EpochRecord] = []
-        for item in text.split(separator: ",") {
-            let fields = item.split(separator: ":").map(String.init)
-            guard fields.count == 3, let epoch = Int(fields[0]), let test = Int(fields[2]) else { return nil }
-            let validation = Int(fields[1])
-            guard validation != nil || fields[1] == "-" else { return nil }
-            records.append(EpochRecord(epoch: epoch, validationCorrect: validation, testCorrect: test))
-        }
-        return records
-    }
-
-    /// The epoch to keep; ties go to the earlier epoch.
     static func select(_ records: [EpochRecord], by selection: ModelSelection) -> EpochRecord? {
         switch selection {
         case .last: records.last
@@ -315,15 +202,17 @@ public final class Trainer {
 }
 
 /// Why training could not start or finish.
-public enum TrainingError: Error, CustomStringConvertible {
+public enum TrainingError: Error, Equatable, CustomStringConvertible {
     case unsupportedImageSize(height: Int, width: Int)
     case validationTooLarge(validation: Int, available: Int)
     case selectionNeedsValidation
-    case cannotCreateDirectory(path: String, reason: String)
+    case cannotCreateDirectory(FileWriteError)
     case checkpoint(CheckpointError)
+    case report(FileWriteError)
     case nothingToSelect
-    case notResumable
+    case notResumable(StateError)
     case differentData
+    case epochsAlreadyDone(done: Int, requested: Int)
 
     public var description: String {
         switch self {
@@ -332,17 +221,21 @@ public enum TrainingError: Error, CustomStringConvertible {
         case .validationTooLarge(let v, let available):
             "a validation split of \(v) images leaves nothing to train on: the training file has \(available)"
         case .selectionNeedsValidation:
-            "selecting the best epoch on validation needs a validation split; use --select last or test with --validation-size 0"
-        case .cannotCreateDirectory(let path, let reason):
-            "cannot create output directory \(path): \(reason)"
+            "selecting the best epoch on validation needs a validation split"
+        case .cannotCreateDirectory(let error):
+            "cannot create the run's folder: \(error)"
         case .checkpoint(let error):
+            error.description
+        case .report(let error):
             error.description
         case .nothingToSelect:
             "no epoch was trained, so there is no checkpoint to select"
-        case .notResumable:
-            "this checkpoint holds weights only; resume from the resume.safetensors that training writes beside it"
+        case .notResumable(let error):
+            "this checkpoint cannot be resumed: \(error)"
         case .differentData:
-            "this checkpoint was trained on different training images; resume with the same --data"
+            "this checkpoint was trained on different training images"
+        case .epochsAlreadyDone(let done, let requested):
+            "the run has already trained \(done) epochs; it cannot stop at \(requested)"
         }
     }
 }

@@ -3,7 +3,7 @@ import Foundation
 import LeNet
 
 @main
-struct LeNet5Command: ParsableCommand {
+struct LeNet5Command: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lenet5",
         abstract: "Train, test and benchmark LeNet-5 on MNIST, written from scratch in Swift.",

@@ -1,13 +1,21 @@
 import Dispatch
 import Foundation
 
-/// Turns SIGINT and SIGTERM into a request that training polls after every batch, so it can
-/// save its state and stop cleanly. A second signal ends the process at once (checkpoints are
-/// written atomically, so nothing is left half-written).
+/// Turns the first SIGINT or SIGTERM into a call of `onFirst` (a training session's `stop`, so it
+/// saves its state after the current batch). A second signal ends the process at once
+/// (checkpoints are written atomically, so nothing is left half-written).
+///
+/// `@unchecked Sendable`: `received` is only read and written under `lock`, and `sources` is
+/// written once, before any signal handler can run.
 final class StopRequest: @unchecked Sendable {
     private let lock = NSLock()
     private var received: Int32?
     private var sources: [DispatchSourceSignal] = []
+    private let onFirst: @Sendable () -> Void
+
+    private init(onFirst: @escaping @Sendable () -> Void) {
+        self.onFirst = onFirst
+    }
 
     /// The first signal received, if any.
     var signal: Int32? {
@@ -15,8 +23,8 @@ final class StopRequest: @unchecked Sendable {
     }
 
     /// A request that listens for SIGINT and SIGTERM from now on.
-    static func installed() -> StopRequest {
-        let request = StopRequest()
+    static func installed(onFirst: @escaping @Sendable () -> Void) -> StopRequest {
+        let request = StopRequest(onFirst: onFirst)
         for number in [SIGINT, SIGTERM] {
             Foundation.signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
@@ -34,6 +42,7 @@ final class StopRequest: @unchecked Sendable {
         }
         if first {
             FileHandle.standardError.write(Data("\nfinishing the current batch and saving; press Ctrl-C again to quit at once\n".utf8))
+            onFirst()
         } else {
             _exit(number == SIGTERM ? 143 : 130)
         }

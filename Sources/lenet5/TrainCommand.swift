@@ -5,7 +5,7 @@ import Foundation
 import LeNet
 import Reports
 
-struct TrainCommand: ParsableCommand {
+struct TrainCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Train LeNet-5, checkpoint every epoch, then test the best checkpoint.",
@@ -140,8 +140,7 @@ struct TrainCommand: ParsableCommand {
         return c
     }
 
-    func run() throws {
-        let stop = StopRequest.installed()
+    func run() async throws {
         let dataset = try data.load()
         let trainer: Trainer
         let output: URL
@@ -151,13 +150,14 @@ struct TrainCommand: ParsableCommand {
                 let checkpoint = try Checkpoint(contentsOf: url)
                 trainer = try Trainer(resuming: checkpoint, dataset: dataset, epochs: epochs, threads: data.threads)
                 output = outputDirectory.map { URL(fileURLWithPath: $0) } ?? url.deletingLastPathComponent()
-                print("resuming \(resume) at epoch \(trainer.epoch + 1), batch \(trainer.batchInEpoch + 1) of \(trainer.batchesPerEpoch)")
             } else {
                 trainer = try Trainer(configuration: try trainingConfiguration(), dataset: dataset)
                 output = URL(fileURLWithPath: outputDirectory ?? "runs/lenet5")
             }
         } catch let error as ValidationError {
             throw error
+        } catch let error as TrainingError {
+            throw CommandFailure(Self.message(error))
         } catch {
             throw CommandFailure(error)
         }
@@ -168,85 +168,93 @@ struct TrainCommand: ParsableCommand {
                 throw CommandFailure(error)
             }
         }
-        let configuration = trainer.configuration
-        print(
-            "LeNet-5, \(grouped(ParameterLayout.count)) parameters | train \(grouped(trainer.train.count)), "
-                + "validation \(grouped(trainer.validation?.count ?? 0)), test \(grouped(trainer.test.count)) images | "
-                + "\(configuration.threads) thread\(configuration.threads == 1 ? "" : "s")")
-        print(
-            "epochs \(configuration.epochs), batch \(configuration.batchSize), lr \(configuration.schedule), "
-                + "momentum \(configuration.momentum), weight decay \(configuration.weightDecay), "
-                + "init \(configuration.initialization.rawValue), seed \(configuration.seed)")
-        print(String(format: "normalisation: mean %.4f, std %.4f (training images, padded to 32x32)",
-                     trainer.model.normalization.mean, trainer.model.normalization.standardDeviation))
-        fflush(nil)
+        let session = TrainingSession(trainer: trainer, directory: output)
+        let stop = StopRequest.installed { session.stop() }
+        let events = session.events()
+        session.start()
         var bar = ProgressBar(enabled: standardOutputIsTerminal)
-        let outcome: TrainingOutcome
-        do {
-            outcome = try trainer.run(
-                outputDirectory: output,
-                progress: { bar.update($0) },
-                epochFinished: { report in
-                    bar.clear()
-                    print(Self.line(report, epochs: configuration.epochs))
-                    fflush(nil)
-                    let row = EpochMetrics(
-                        epoch: report.epoch, loss: report.loss, trainAccuracy: report.train.accuracy,
-                        validationAccuracy: report.validation?.accuracy, testAccuracy: report.test.accuracy,
-                        learningRate: Double(report.learningRate), seconds: report.trainingSeconds,
-                        imagesPerSecond: report.imagesPerSecond)
-                    do {
-                        try TrainingReport.record(row, in: output)
-                    } catch {
-                        FileHandle.standardError.write(Data("warning: \(error)\n".utf8))
-                    }
-                },
-                shouldStop: { stop.signal != nil })
-        } catch {
-            bar.clear()
-            throw CommandFailure(error)
-        }
-        bar.clear()
-        switch outcome {
-        case .stopped(let url, let epoch, let batch, let batches):
-            let name = stop.signal == SIGTERM ? "SIGTERM" : "SIGINT"
-            print("stopped by \(name) after batch \(batch)/\(batches) of epoch \(epoch); state saved to \(url.relativePath)")
-            print("resume with: swift run -c release lenet5 train --resume \(url.relativePath)")
+        var start: RunStart?
+        for await event in events {
+            switch event {
+            case .started(let run):
+                start = run
+                if let at = run.resumedAt, let resume {
+                    print("resuming \(resume) at epoch \(at.epoch), batch \(at.batch) of \(at.batches)")
+                }
+                Self.printHeader(run)
+            case .batch(let progress):
+                bar.update(progress)
+            case .epoch(let summary):
+                bar.clear()
+                print(Self.line(summary))
+            case .finished(let result):
+                bar.clear()
+                Self.printResult(result, validationImages: start?.validationImages ?? 0, folder: output)
+            case .stopped(let halt):
+                bar.clear()
+                let resumeFile = RunFolder(output).resume.relativePath
+                let signal = stop.signal == SIGTERM ? "SIGTERM" : "SIGINT"
+                print("stopped by \(signal) after batch \(halt.position.batch)/\(halt.position.batches) of epoch \(halt.position.epoch); state saved to \(resumeFile)")
+                print("resume with: swift run -c release lenet5 train --resume \(resumeFile)")
+            case .checkpoint, .paused, .resumed, .failed:
+                bar.clear()
+            }
             fflush(nil)
-            throw ExitCode(stop.signal == SIGTERM ? 143 : 130)
-        case .finished(let summary):
-            let best = summary.best
-            let rule: String = switch configuration.selection {
-            case .validation:
-                "highest validation accuracy, " + percent(best.validationCorrect ?? 0, of: trainer.validation?.count ?? 0)
-            case .last: "last epoch"
-            case .test: "highest TEST accuracy, " + percent(best.testCorrect, of: trainer.test.count) + ", optimistic: selected on the test set"
-            }
-            print("best: epoch \(best.epoch) (\(rule)) -> \(summary.bestCheckpoint.relativePath)")
-            let test = summary.finalTest
-            print(String(format: "final test accuracy (reloaded best checkpoint): %@/%@ = %.2f%%",
-                         grouped(test.correct), grouped(test.count), test.accuracy))
-            do {
-                let files = try TrainingReport.write(
-                    in: output, confusionMatrix: test.confusionMatrix, predictions: test.predictions, labels: test.labels,
-                    logits: test.logits ?? [], images: trainer.test.pixels, imageSide: trainer.test.width, classNames: trainer.classNames)
-                print("report: " + (["metrics.csv"] + files.map(\.lastPathComponent)).joined(separator: ", ") + " in \(output.relativePath)")
-            } catch {
-                throw CommandFailure(error)
-            }
+        }
+        switch session.outcome {
+        case .failed(let error)?: throw CommandFailure(Self.message(error))
+        case .stopped?: throw ExitCode(stop.signal == SIGTERM ? 143 : 130)
+        case .finished?, nil: break
         }
     }
 
-    private func percent(_ correct: Int, of total: Int) -> String {
+    /// The library's message, with the options that mend it where there are some.
+    static func message(_ error: TrainingError) -> String {
+        switch error {
+        case .selectionNeedsValidation: "\(error); use --select last or test with --validation-size 0"
+        case .differentData: "\(error); resume with the same --data"
+        case .epochsAlreadyDone(let done, _): "\(error); pass --epochs \(done) or more"
+        default: error.description
+        }
+    }
+
+    static func printHeader(_ run: RunStart) {
+        let c = run.configuration
+        print(
+            "LeNet-5, \(grouped(run.parameterCount)) parameters | train \(grouped(run.trainingImages)), "
+                + "validation \(grouped(run.validationImages)), test \(grouped(run.testImages)) images | "
+                + "\(c.threads) thread\(c.threads == 1 ? "" : "s")")
+        print(
+            "epochs \(c.epochs), batch \(c.batchSize), lr \(c.schedule), momentum \(c.momentum), weight decay \(c.weightDecay), "
+                + "init \(c.initialization.rawValue), seed \(c.seed)")
+        print(String(format: "normalisation: mean %.4f, std %.4f (training images, padded to %dx%d)",
+                     run.normalizationMean, run.normalizationStandardDeviation, LeNet5.inputSide, LeNet5.inputSide))
+    }
+
+    static func printResult(_ result: RunResult, validationImages: Int, folder: URL) {
+        let best = result.best
+        let rule: String = switch result.selection {
+        case .validation: "highest validation accuracy, " + percent(best.validationCorrect ?? 0, of: validationImages)
+        case .last: "last epoch"
+        case .test: "highest TEST accuracy, " + percent(best.testCorrect, of: result.finalTest.count) + ", optimistic: selected on the test set"
+        }
+        print("best: epoch \(best.epoch) (\(rule)) -> \(RunFolder(folder).best.relativePath)")
+        let test = result.finalTest
+        print(String(format: "final test accuracy (reloaded best checkpoint): %@/%@ = %.2f%%",
+                     grouped(test.correct), grouped(test.count), test.accuracy))
+        print("report: " + result.reportFiles.joined(separator: ", ") + " in \(folder.relativePath)")
+    }
+
+    private static func percent(_ correct: Int, of total: Int) -> String {
         String(format: "%.2f%%", total == 0 ? 0 : 100 * Double(correct) / Double(total))
     }
 
-    static func line(_ r: EpochReport, epochs: Int) -> String {
-        func accuracy(_ name: String, _ e: Evaluation) -> String {
-            String(format: "%@ %@/%@ (%.2f%%)", name, grouped(e.correct), grouped(e.count), e.accuracy)
+    static func line(_ r: EpochSummary) -> String {
+        func accuracy(_ name: String, _ score: Score) -> String {
+            String(format: "%@ %@/%@ (%.2f%%)", name, grouped(score.correct), grouped(score.count), score.accuracy)
         }
         var parts = [
-            String(format: "epoch %2d/%d", r.epoch, epochs),
+            String(format: "epoch %2d/%d", r.epoch, r.epochs),
             String(format: "lr %.4g", r.learningRate),
             String(format: "loss %.4f", r.loss),
             accuracy("train", r.train),

@@ -31,4 +31,19 @@ final class ExportTests: XCTestCase {
             XCTAssertEqual(Int(evaluation.predictions[i]), row.indices.max { row[$0] < row[$1] }! - i * 10)
         }
     }
+
+    func testMistakesAreTheMostConfidentFirst() {
+        let labels: [UInt8] = [0, 1, 2, 3]
+        var logits = [Float](repeating: 0, count: 40)
+        logits[0 * 10 + 0] = 5  // right
+        logits[1 * 10 + 7] = 9  // wrong, very confident
+        logits[2 * 10 + 2] = 5  // right
+        logits[3 * 10 + 5] = 2  // wrong, less confident
+        let evaluation = Evaluation(predictions: [0, 7, 2, 5], labels: labels, loss: 0, logits: logits)
+        let mistakes = evaluation.mistakes(limit: 10)
+        XCTAssertEqual(mistakes.map(\.index), [1, 3])
+        XCTAssertEqual(mistakes.map(\.predicted), [7, 5])
+        XCTAssertEqual(mistakes[0].confidence, 1 / (1 + 9 * exp(-9)), accuracy: 1e-9)
+        XCTAssertEqual(evaluation.mistakes(limit: 1).map(\.index), [1])
+    }
 }

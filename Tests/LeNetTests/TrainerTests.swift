@@ -1,6 +1,8 @@
 import Datasets
 import Foundation
+import Formats
 import Kernels
+import TestSupport
 import XCTest
 @testable import LeNet
 
@@ -21,25 +23,34 @@ final class TrainerTests: XCTestCase {
         return c
     }
 
-    func testLearnsFarBetterThanChanceAndIsDeterministic() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("trainer-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: directory) }
+    /// Runs a session to its end on this thread, collecting every event it publishes.
+    private func run(_ session: TrainingSession) async -> (TrainingOutcome, [TrainingEvent]) {
+        let stream = session.events()
+        let outcome = session.run()
+        var events: [TrainingEvent] = []
+        for await event in stream { events.append(event) }
+        return (outcome, events)
+    }
+
+    func testLearnsFarBetterThanChanceAndIsDeterministic() async throws {
+        let folder = try TemporaryDirectory("trainer")
+        defer { folder.remove() }
         let trainer = try Trainer(configuration: configuration(threads: 2), dataset: Self.small)
-        var batches = 0
-        var epochs: [Int] = []
-        let outcome = try trainer.run(
-            outputDirectory: directory, progress: { _ in batches += 1 }, epochFinished: { epochs.append($0.epoch) })
-        guard case .finished(let summary) = outcome else { return XCTFail("\(outcome)") }
-        XCTAssertEqual(epochs, [1, 2, 3])
-        XCTAssertEqual(batches, 3 * 79)  // ceil(2,500 / 32) per epoch
-        XCTAssertGreaterThan(summary.finalTest.accuracy, 85, "test accuracy after 3 epochs on 2,500 images")
-        XCTAssertLessThan(summary.reports[2].loss, summary.reports[0].loss)
+        let (outcome, events) = await run(TrainingSession(trainer: trainer, directory: folder.url))
+        guard case .finished(let result) = outcome else { return XCTFail("\(outcome)") }
+        XCTAssertEqual(result.epochs.map(\.epoch), [1, 2, 3])
+        XCTAssertEqual(events.filter { if case .batch = $0 { true } else { false } }.count, 3 * 79)  // ceil(2,500 / 32) per epoch
+        XCTAssertGreaterThan(result.finalTest.accuracy, 85, "test accuracy after 3 epochs on 2,500 images")
+        XCTAssertLessThan(result.epochs[2].loss, result.epochs[0].loss)
         // The reloaded best checkpoint reproduces that epoch's test result exactly.
-        let bestReport = try XCTUnwrap(summary.reports.first { $0.epoch == summary.best.epoch })
-        XCTAssertEqual(summary.finalTest.predictions, bestReport.test.predictions)
-        XCTAssertEqual(summary.best.validationCorrect, summary.reports.compactMap { $0.validation?.correct }.max())
-        for name in ["epoch-01.safetensors", "epoch-03.safetensors", "best.safetensors"] {
-            XCTAssertTrue(FileManager.default.fileExists(atPath: directory.appendingPathComponent(name).path), name)
+        let bestEpoch = try XCTUnwrap(result.epochs.first { $0.epoch == result.best.epoch })
+        XCTAssertEqual(result.finalTest, bestEpoch.test)
+        XCTAssertEqual(result.best.validationCorrect, result.epochs.compactMap { $0.validation?.correct }.max())
+        XCTAssertEqual(result.confusionMatrix.joined().reduce(0, +), 1000)
+        XCTAssertEqual(result.mistakes.count, min(40, 1000 - result.finalTest.correct))
+        XCTAssertTrue(result.mistakes.allSatisfy { $0.label != $0.predicted })
+        for name in ["epoch-01.safetensors", "epoch-03.safetensors", "best.safetensors", "resume.safetensors"] + result.reportFiles {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: folder.url(name).path), name)
         }
 
         let again = try Trainer(configuration: configuration(threads: 2), dataset: Self.small)
@@ -51,40 +62,154 @@ final class TrainerTests: XCTestCase {
         XCTAssertNotEqual(otherSeed.model.parameters, again.model.parameters)
     }
 
-    /// Training 3 epochs straight, and training with a stop in the middle of epoch 2 followed
-    /// by a resume from the saved file, give bit-identical weights and the same best epoch.
-    func testStopAndResumeIsExact() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("resume-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: root) }
+    /// The events arrive in the documented order: started, per epoch its batches, its two
+    /// checkpoints and its summary, then the best checkpoint and finished; and they survive a
+    /// round trip through JSON.
+    func testEventsArriveInOrderAndEncodeAsJSON() async throws {
+        let folder = try TemporaryDirectory("events")
+        defer { folder.remove() }
+        var c = configuration(threads: 1)
+        c.epochs = 2
+        let (_, events) = await run(TrainingSession(trainer: try Trainer(configuration: c, dataset: Self.small), directory: folder.url))
+        func kind(_ event: TrainingEvent) -> String {
+            switch event {
+            case .started: "started"
+            case .batch: "batch"
+            case .epoch: "epoch"
+            case .checkpoint(let written): "checkpoint " + written.kind.rawValue
+            case .paused: "paused"
+            case .resumed: "resumed"
+            case .finished: "finished"
+            case .stopped: "stopped"
+            case .failed: "failed"
+            }
+        }
+        let epoch = [String](repeating: "batch", count: 79) + ["checkpoint epoch", "checkpoint resume", "epoch"]
+        XCTAssertEqual(events.map(kind), ["started"] + epoch + epoch + ["checkpoint best", "finished"])
+        let decoded = try events.map { try JSONDecoder().decode(TrainingEvent.self, from: JSONEncoder().encode($0)) }
+        XCTAssertEqual(decoded, events)
+        let batch = String(decoding: try JSONEncoder().encode(events[1]), as: UTF8.self)
+        XCTAssertTrue(batch.hasPrefix("{\"type\":\"batch\",\"data\":{") || batch.contains("\"type\":\"batch\""), batch)
+        guard case .epoch(let summary) = events[82] else { return XCTFail("\(events[82])") }
+        XCTAssertEqual(summary.testSample.count, TrainingSession.testSampleSize)
+    }
+
+    /// Training 3 epochs straight, and training with a stop requested from another task in the
+    /// middle of epoch 2 followed by a resume from the saved file, give bit-identical weights and
+    /// the same best epoch. A pause holds training until it is resumed.
+    func testPauseStopAndResumeFromAnotherTaskIsExact() async throws {
+        let root = try TemporaryDirectory("resume")
+        defer { root.remove() }
         let straight = try Trainer(configuration: configuration(threads: 2), dataset: Self.small)
-        guard case .finished(let expected) = try straight.run(outputDirectory: root.appendingPathComponent("straight")) else {
+        guard case .finished(let expected) = TrainingSession(trainer: straight, directory: root.url("straight")).run() else {
             return XCTFail("the straight run stopped")
         }
 
-        let directory = root.appendingPathComponent("stopped")
         let first = try Trainer(configuration: configuration(threads: 2), dataset: Self.small)
-        let outcome = try first.run(outputDirectory: directory, shouldStop: { first.step >= 79 + 20 })
-        guard case .stopped(let url, let epoch, let batch, _) = outcome else { return XCTFail("did not stop: \(outcome)") }
-        XCTAssertEqual([epoch, batch], [2, 20])
+        let session = TrainingSession(trainer: first, directory: root.url("stopped"))
+        let events = session.events()
+        // Requested before the start, the pause holds training after its first batch.
+        session.pause()
+        session.start()
+        var log: [String] = []
+        var batchesWhilePaused = 0
+        var paused = false
+        for await event in events {
+            switch event {
+            case .paused(let position):
+                log.append("paused at \(position.epoch).\(position.batch)")
+                paused = true
+                try await Task.sleep(for: .milliseconds(200))
+                paused = false
+                session.resume()
+            case .resumed(let position):
+                log.append("resumed at \(position.epoch).\(position.batch)")
+            case .batch(let progress):
+                if paused { batchesWhilePaused += 1 }
+                if progress.epoch == 2 && progress.batch == 20 { session.stop() }
+            case .stopped:
+                log.append("stopped")
+            default:
+                break
+            }
+        }
+        XCTAssertEqual(log, ["paused at 1.1", "resumed at 1.1", "stopped"])
+        XCTAssertEqual(batchesWhilePaused, 0)
+        guard case .stopped(let stop)? = session.outcome else { return XCTFail("\(String(describing: session.outcome))") }
+        // The stop lands after the batch training was on when it arrived: within epoch 2.
+        XCTAssertEqual(stop.position.epoch, 2)
+        XCTAssertGreaterThanOrEqual(stop.position.batch, 20)
 
-        let resumed = try Trainer(resuming: try Checkpoint(contentsOf: url), dataset: Self.small)
-        XCTAssertEqual([resumed.epoch, resumed.batchInEpoch, resumed.step], [1, 20, 99])
-        guard case .finished(let summary) = try resumed.run(outputDirectory: directory) else { return XCTFail("stopped again") }
+        let resumed = try Trainer(resuming: try Checkpoint(contentsOf: URL(fileURLWithPath: stop.resumeCheckpoint)), dataset: Self.small)
+        XCTAssertEqual([resumed.epoch, resumed.batchInEpoch, resumed.step], [1, stop.position.batch, 79 + stop.position.batch])
+        guard case .finished(let result) = TrainingSession(trainer: resumed, directory: root.url("stopped")).run() else {
+            return XCTFail("stopped again")
+        }
         XCTAssertEqual(resumed.model.parameters.map(\.bitPattern), straight.model.parameters.map(\.bitPattern))
-        XCTAssertEqual(summary.best, expected.best)
-        XCTAssertEqual(summary.finalTest.predictions, expected.finalTest.predictions)
-        XCTAssertEqual(summary.reports.map(\.epoch), [2, 3])
+        XCTAssertEqual(result.best, expected.best)
+        XCTAssertEqual(result.finalTest, expected.finalTest)
+        XCTAssertEqual(result.confusionMatrix, expected.confusionMatrix)
+        XCTAssertEqual(result.epochs.map(\.epoch), [2, 3])
     }
 
-    func testResumeRefusesWeightsOnlyCheckpointsAndOtherData() throws {
+    func testResumeRefusesWeightsOnlyCheckpointsOtherDataAndImpossibleStates() throws {
         let trainer = try Trainer(configuration: configuration(threads: 1), dataset: Self.small)
-        let weightsOnly = Checkpoint(model: trainer.model, metadata: trainer.configuration.metadata)
-        XCTAssertThrowsError(try Trainer(resuming: weightsOnly, dataset: Self.small)) { error in
-            XCTAssertTrue("\(error)".contains("holds weights only"), "\(error)")
+        XCTAssertThrowsError(try Trainer(resuming: trainer.weightsCheckpoint(), dataset: Self.small)) { error in
+            XCTAssertEqual(error as? TrainingError, .notResumable(.weightsOnly))
         }
         let other = IDXDataset(train: Self.small.train.slice(1..<3000), test: Self.small.test)
         XCTAssertThrowsError(try Trainer(resuming: trainer.resumeCheckpoint(), dataset: other)) { error in
-            XCTAssertTrue("\(error)".contains("different training images"), "\(error)")
+            XCTAssertEqual(error as? TrainingError, .differentData)
+        }
+        func edited(_ edit: (inout TrainingState) -> Void) -> Checkpoint {
+            var checkpoint = trainer.resumeCheckpoint()
+            var state = trainer.state
+            edit(&state)
+            checkpoint.metadata[TrainingState.metadataKey] = state.metadataValue
+            return checkpoint
+        }
+        let cases: [(String, (inout TrainingState) -> Void)] = [
+            ("batch_size", { $0.configuration.batchSize = 0 }),
+            ("epoch", { $0.epoch = -3 }),
+            ("batch_in_epoch", { $0.batchInEpoch = -1 }),
+            ("batch_in_epoch", { $0.batchInEpoch = 99_999_999 }),
+            ("history", { $0.history = [EpochRecord(epoch: 5, validationCorrect: nil, testCorrect: 1)] }),
+            ("threads", { $0.configuration.threads = 0 }),
+        ]
+        for (field, edit) in cases {
+            XCTAssertThrowsError(try Trainer(resuming: edited(edit), dataset: Self.small)) { error in
+                guard case .notResumable(.invalid(field, _))? = error as? TrainingError else { return XCTFail("\(field): \(error)") }
+            }
+        }
+        var garbled = trainer.resumeCheckpoint()
+        garbled.metadata[TrainingState.metadataKey] = "{\"epoch\": \"x\"}"
+        XCTAssertThrowsError(try Trainer(resuming: garbled, dataset: Self.small)) { error in
+            guard case .notResumable(.unreadable)? = error as? TrainingError else { return XCTFail("\(error)") }
+        }
+        _ = trainer.trainEpoch()
+        trainer.record(validationCorrect: 400, testCorrect: 800)
+        XCTAssertThrowsError(try Trainer(resuming: trainer.resumeCheckpoint(), dataset: Self.small, epochs: 0)) { error in
+            XCTAssertEqual(error as? TrainingError, .epochsAlreadyDone(done: 1, requested: 0))
+        }
+    }
+
+    /// Resume files written before the training state had its own JSON (separate keys, history
+    /// as "epoch:validation:test,...") still continue where they stopped.
+    func testLegacyResumeFilesStillLoad() throws {
+        let trainer = try Trainer(configuration: configuration(threads: 1), dataset: Self.small)
+        _ = trainer.trainEpoch(shouldStop: { trainer.batchInEpoch == 5 })
+        var legacy = trainer.resumeCheckpoint()
+        let state = trainer.state
+        legacy.metadata[TrainingState.metadataKey] = nil
+        legacy.metadata.merge([
+            "batch_in_epoch": "\(state.batchInEpoch)", "epoch_loss_sum": "\(state.epochLossSum)", "rng_state": "\(state.randomState)",
+            "history": "", "data_fingerprint": state.dataFingerprint,
+        ]) { $1 }
+        let resumed = try Trainer(resuming: legacy, dataset: Self.small)
+        XCTAssertEqual(resumed.state, state)
+        legacy.metadata["history"] = "1:x:3"
+        XCTAssertThrowsError(try Trainer(resuming: legacy, dataset: Self.small)) { error in
+            XCTAssertEqual(error as? TrainingError, .notResumable(.invalid(field: "history", value: "1:x:3")))
         }
     }
 
@@ -131,16 +256,25 @@ final class TrainerTests: XCTestCase {
         var c = configuration(threads: 1)
         c.validationSize = 3000
         XCTAssertThrowsError(try Trainer(configuration: c, dataset: Self.small)) { error in
-            XCTAssertTrue("\(error)".contains("leaves nothing to train on"), "\(error)")
+            XCTAssertEqual(error as? TrainingError, .validationTooLarge(validation: 3000, available: 3000))
         }
         c.validationSize = 0
         XCTAssertThrowsError(try Trainer(configuration: c, dataset: Self.small)) { error in
-            XCTAssertTrue("\(error)".contains("needs a validation split"), "\(error)")
+            XCTAssertEqual(error as? TrainingError, .selectionNeedsValidation)
         }
         let wide = LabeledImages(count: 1, height: 28, width: 30, pixels: [UInt8](repeating: 0, count: 840), labels: [1])
         XCTAssertThrowsError(try Trainer(configuration: configuration(threads: 1), dataset: IDXDataset(train: wide, test: wide))) { error in
-            XCTAssertTrue("\(error)".contains("28x28"), "\(error)")
+            XCTAssertEqual(error as? TrainingError, .unsupportedImageSize(height: 28, width: 30))
         }
+    }
+
+    func testARunFolderUnderAFileFailsWithTheReason() throws {
+        let folder = try TemporaryDirectory("blocked")
+        defer { folder.remove() }
+        try Data("x".utf8).write(to: folder.url("file"))
+        let trainer = try Trainer(configuration: configuration(threads: 1), dataset: Self.small)
+        let outcome = TrainingSession(trainer: trainer, directory: folder.url("file/run")).run()
+        XCTAssertEqual(outcome, .failed(.cannotCreateDirectory(FileWriteError(path: folder.url("file").path, code: ENOTDIR))))
     }
 
     func testSchedules() {

@@ -1,0 +1,290 @@
+import Datasets
+import Formats
+import Foundation
+import Reports
+
+/// The files of one run's folder, named in one place.
+public struct RunFolder: Sendable {
+    public let url: URL
+
+    public init(_ url: URL) {
+        self.url = url
+    }
+
+    /// The weights after epoch `epoch` (1-based).
+    public func epochCheckpoint(_ epoch: Int) -> URL { url.appendingPathComponent(String(format: "epoch-%02d.safetensors", epoch)) }
+    public var resume: URL { url.appendingPathComponent("resume.safetensors") }
+    public var best: URL { url.appendingPathComponent("best.safetensors") }
+    public var metrics: URL { url.appendingPathComponent("metrics.csv") }
+}
+
+/// How a session ended.
+public enum TrainingOutcome: Sendable, Equatable {
+    case finished(RunResult)
+    case stopped(RunStop)
+    case failed(TrainingError)
+}
+
+/// One training run: it drives a `Trainer` to the configured number of epochs, owns the run's
+/// folder (checkpoints after every epoch, `resume.safetensors`, `best.safetensors`, metrics.csv
+/// and the report's plots), and publishes what happens as `TrainingEvent`s to any number of
+/// subscribers. Another task may pause, resume or stop it; a stop saves the state exactly as
+/// after any batch, so `Trainer(resuming:)` continues bit-identically.
+///
+/// `@unchecked Sendable` because the compiler cannot see what makes it safe: the trainer is
+/// touched only by the one thread inside `run()` (a second `run()` is refused), and every
+/// other member is guarded by `condition`.
+public final class TrainingSession: @unchecked Sendable {
+    public let folder: RunFolder
+    private let trainer: Trainer
+
+    private let condition = NSCondition()
+    private var subscribers: [UUID: AsyncStream<TrainingEvent>.Continuation] = [:]
+    private var pauseRequested = false
+    private var stopRequested = false
+    private var started = false
+    private var startEvent: TrainingEvent?
+    private var finalEvent: TrainingEvent?
+    private var result: TrainingOutcome?
+
+    /// How many of the first test images each epoch's summary reports predictions for.
+    public static let testSampleSize = 40
+    /// How many mistakes the final result lists.
+    public static let mistakesListed = 40
+
+    public init(trainer: Trainer, directory: URL) {
+        self.trainer = trainer
+        folder = RunFolder(directory)
+    }
+
+    // MARK: Control, from any thread or task
+
+    /// A stream of this session's events from now on (after the `started` event, even if it was
+    /// published earlier; after only the final event if the session has ended).
+    /// - Parameter policy: how many events to hold for a slow reader; batch events may then be
+    ///   dropped, which a live page can afford.
+    public func events(bufferingPolicy policy: AsyncStream<TrainingEvent>.Continuation.BufferingPolicy = .unbounded) -> AsyncStream<TrainingEvent> {
+        let (stream, continuation) = AsyncStream.makeStream(of: TrainingEvent.self, bufferingPolicy: policy)
+        let id = UUID()
+        condition.withLock {
+            if let startEvent { continuation.yield(startEvent) }
+            if let finalEvent {
+                continuation.yield(finalEvent)
+                continuation.finish()
+            } else {
+                subscribers[id] = continuation
+            }
+        }
+        continuation.onTermination = { [weak self] _ in
+            guard let self else { return }
+            _ = self.condition.withLock { self.subscribers.removeValue(forKey: id) }
+        }
+        return stream
+    }
+
+    /// Holds training after the current batch until `resume` or `stop`.
+    public func pause() {
+        condition.withLock { pauseRequested = true }
+    }
+
+    public func resume() {
+        condition.withLock {
+            pauseRequested = false
+            condition.broadcast()
+        }
+    }
+
+    /// Ends training after the current batch, saving `resume.safetensors`.
+    public func stop() {
+        condition.withLock {
+            stopRequested = true
+            condition.broadcast()
+        }
+    }
+
+    /// How the session ended, once it has.
+    public var outcome: TrainingOutcome? { condition.withLock { result } }
+
+    /// Runs the session on a thread of its own and returns at once; follow it with `events()`.
+    public func start() {
+        let thread = Thread { [self] in _ = run() }
+        thread.name = "training"
+        thread.start()
+    }
+
+    // MARK: The run
+
+    /// Trains to the end, a stop or a failure on the calling thread, publishing every event.
+    /// - Precondition: called once.
+    @discardableResult
+    public func run() -> TrainingOutcome {
+        condition.withLock {
+            precondition(!started, "a TrainingSession runs once")
+            started = true
+        }
+        let outcome: TrainingOutcome
+        do {
+            outcome = try train()
+        } catch {
+            outcome = .failed(error)
+        }
+        let event: TrainingEvent = switch outcome {
+        case .finished(let result): .finished(result)
+        case .stopped(let stop): .stopped(stop)
+        case .failed(let error): .failed(RunFailure(message: error.description))
+        }
+        condition.withLock { result = outcome }
+        publish(event)
+        return outcome
+    }
+
+    private func train() throws(TrainingError) -> TrainingOutcome {
+        do {
+            try createDirectories(at: folder.url)
+        } catch {
+            throw .cannotCreateDirectory(error)
+        }
+        let configuration = trainer.configuration
+        let report = RunReport(folder: folder, test: trainer.test, classNames: trainer.classNames)
+        let resumed = trainer.epoch > 0 || trainer.batchInEpoch > 0
+        publish(.started(RunStart(
+            configuration: configuration, parameterCount: ParameterLayout.count, trainingImages: trainer.train.count,
+            validationImages: trainer.validation?.count ?? 0, testImages: trainer.test.count,
+            normalizationMean: trainer.model.normalization.mean,
+            normalizationStandardDeviation: trainer.model.normalization.standardDeviation, classNames: trainer.classNames,
+            batchesPerEpoch: trainer.batchesPerEpoch,
+            resumedAt: resumed ? Position(epoch: trainer.epoch + 1, batch: trainer.batchInEpoch + 1, batches: trainer.batchesPerEpoch) : nil,
+            directory: folder.url.path)))
+        var summaries: [EpochSummary] = []
+        while trainer.epoch < configuration.epochs {
+            let learningRate = trainer.learningRate
+            let trained = trainer.trainEpoch(progress: { publish(.batch($0)) }, shouldStop: shouldStop)
+            guard let (loss, trainingSeconds) = trained else { return try stopHere() }
+            let evaluationStart = DispatchTime.now()
+            let (train, validation, test) = trainer.evaluate()
+            let url = folder.epochCheckpoint(trainer.epoch)
+            try save(trainer.weightsCheckpoint([
+                "train_accuracy": "\(train.accuracy)", "validation_accuracy": validation.map { "\($0.accuracy)" } ?? "none",
+                "test_accuracy": "\(test.accuracy)",
+            ]), to: url, kind: .epoch)
+            trainer.record(validationCorrect: validation?.correct, testCorrect: test.correct)
+            try save(trainer.resumeCheckpoint(), to: folder.resume, kind: .resume)
+            let summary = EpochSummary(
+                epoch: trainer.epoch, epochs: configuration.epochs, learningRate: learningRate, loss: loss, train: train.score,
+                validation: validation?.score, test: test.score, trainingSeconds: trainingSeconds,
+                evaluationSeconds: seconds(since: evaluationStart), imagesPerSecond: Double(trainer.train.count) / trainingSeconds,
+                testSample: test.predictions.prefix(Self.testSampleSize).map(Int.init))
+            do {
+                try report.record(summary)
+            } catch {
+                throw .report(error)
+            }
+            summaries.append(summary)
+            publish(.epoch(summary))
+            if trainer.epoch < configuration.epochs && shouldStop() { return try stopHere() }
+        }
+        guard let best = trainer.best else { throw .nothingToSelect }
+        let finalTest: Evaluation
+        do {
+            try Checkpoint(contentsOf: folder.epochCheckpoint(best.epoch)).write(to: folder.best)
+            finalTest = trainer.test(try Checkpoint(contentsOf: folder.best).model)
+        } catch {
+            throw .checkpoint(error)
+        }
+        publish(.checkpoint(CheckpointWritten(kind: .best, path: folder.best.path, epoch: best.epoch)))
+        let mistakes = finalTest.mistakes(limit: Self.mistakesListed)
+        let files: [String]
+        do {
+            files = try report.write(finalTest: finalTest, mistakes: mistakes)
+        } catch {
+            throw .report(error)
+        }
+        return .finished(RunResult(
+            epochs: summaries, best: best, selection: configuration.selection, bestCheckpoint: folder.best.path,
+            finalTest: finalTest.score, confusionMatrix: finalTest.confusionMatrix, mistakes: mistakes, reportFiles: files))
+    }
+
+    /// Saves the state after the batch just trained and reports where it stopped.
+    private func stopHere() throws(TrainingError) -> TrainingOutcome {
+        try save(trainer.resumeCheckpoint(), to: folder.resume, kind: .resume)
+        // After a whole epoch the last batch trained is that epoch's last.
+        let position = trainer.batchInEpoch == 0
+            ? Position(epoch: trainer.epoch, batch: trainer.batchesPerEpoch, batches: trainer.batchesPerEpoch)
+            : Position(epoch: trainer.epoch + 1, batch: trainer.batchInEpoch, batches: trainer.batchesPerEpoch)
+        return .stopped(RunStop(position: position, resumeCheckpoint: folder.resume.path))
+    }
+
+    private func save(_ checkpoint: Checkpoint, to url: URL, kind: CheckpointWritten.Kind) throws(TrainingError) {
+        do {
+            try checkpoint.write(to: url)
+        } catch {
+            throw .checkpoint(error)
+        }
+        publish(.checkpoint(CheckpointWritten(kind: kind, path: url.path, epoch: trainer.epoch)))
+    }
+
+    /// Asked after every batch: waits while paused, then says whether to stop.
+    private func shouldStop() -> Bool {
+        let position = Position(epoch: trainer.epoch + 1, batch: trainer.batchInEpoch, batches: trainer.batchesPerEpoch)
+        var paused = false
+        condition.lock()
+        while pauseRequested && !stopRequested {
+            if !paused {
+                paused = true
+                condition.unlock()
+                publish(.paused(position))
+                condition.lock()
+                continue
+            }
+            condition.wait()
+        }
+        let stop = stopRequested
+        condition.unlock()
+        if paused && !stop { publish(.resumed(position)) }
+        return stop
+    }
+
+    /// Hands `event` to every subscriber. Only the training thread publishes, so events keep
+    /// their order; the continuations are called outside the lock, since finishing one runs its
+    /// `onTermination`, which takes the lock.
+    private func publish(_ event: TrainingEvent) {
+        let receivers: [AsyncStream<TrainingEvent>.Continuation] = condition.withLock {
+            if case .started = event { startEvent = event }
+            let receivers = Array(subscribers.values)
+            if event.isFinal {
+                finalEvent = event
+                subscribers.removeAll()
+            }
+            return receivers
+        }
+        for continuation in receivers {
+            continuation.yield(event)
+            if event.isFinal { continuation.finish() }
+        }
+    }
+}
+
+/// metrics.csv and the report's plots, written from the events' payloads as the session
+/// publishes them, so the files exist by the time the event arrives.
+struct RunReport {
+    let folder: RunFolder
+    let test: LabeledImages
+    let classNames: [String]
+
+    func record(_ epoch: EpochSummary) throws(FileWriteError) {
+        try TrainingReport.record(EpochMetrics(
+            epoch: epoch.epoch, loss: epoch.loss, trainAccuracy: epoch.train.accuracy,
+            validationAccuracy: epoch.validation?.accuracy, testAccuracy: epoch.test.accuracy,
+            learningRate: Double(epoch.learningRate), seconds: epoch.trainingSeconds, imagesPerSecond: epoch.imagesPerSecond),
+            in: folder.url)
+    }
+
+    /// - Returns: the names of the files written, metrics.csv first.
+    func write(finalTest: Evaluation, mistakes: [Mistake]) throws(FileWriteError) -> [String] {
+        let files = try TrainingReport.write(
+            in: folder.url, confusionMatrix: finalTest.confusionMatrix,
+            mistakes: mistakes.map { ($0.index, $0.label, $0.predicted, $0.confidence) }, errors: finalTest.count - finalTest.correct,
+            images: test.pixels, imageSide: test.width, classNames: classNames)
+        return [folder.metrics.lastPathComponent] + files.map(\.lastPathComponent)
+    }
+}

@@ -1,0 +1,134 @@
+import Datasets
+import Foundation
+
+/// The accuracies that select the best epoch, kept in resumable checkpoints.
+public struct EpochRecord: Sendable, Equatable, Codable {
+    /// 1-based.
+    public let epoch: Int
+    public let validationCorrect: Int?
+    public let testCorrect: Int
+}
+
+/// Everything besides the weights and momentum that a resume needs to continue bit-identically:
+/// stored as JSON in `resume.safetensors` under `TrainingState.metadataKey`.
+public struct TrainingState: Sendable, Equatable, Codable {
+    public static let metadataKey = "training_state"
+
+    public var configuration: TrainingConfiguration
+    /// Completed epochs.
+    public var epoch = 0
+    /// Completed SGD steps.
+    public var step = 0
+    /// Completed batches of the current epoch (non-zero only after a stop).
+    public var batchInEpoch = 0
+    /// The summed loss of those batches.
+    public var epochLossSum = 0.0
+    /// The generator as it was when the current epoch began.
+    public var randomState: UInt64
+    public var history: [EpochRecord] = []
+    /// Of the training images and labels, so a resume on other data is refused.
+    public var dataFingerprint: String
+    /// Names of the classes, saved in every checkpoint.
+    public var classNames: [String]
+
+    public init(configuration: TrainingConfiguration, randomState: UInt64, dataFingerprint: String, classNames: [String]) {
+        self.configuration = configuration
+        self.randomState = randomState
+        self.dataFingerprint = dataFingerprint
+        self.classNames = classNames
+    }
+
+    /// The state as checkpoint metadata.
+    var metadataValue: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        // Encoding plain numbers, strings and arrays cannot fail.
+        return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
+    }
+
+    /// The state a resume checkpoint holds: JSON under `metadataKey`, or the separate keys of
+    /// checkpoints written before it existed.
+    init(metadata: [String: String]) throws(StateError) {
+        if let json = metadata[Self.metadataKey] {
+            do {
+                self = try JSONDecoder().decode(TrainingState.self, from: Data(json.utf8))
+            } catch {
+                throw .unreadable(String(describing: error))
+            }
+        } else if metadata["rng_state"] != nil {
+            try self.init(legacyMetadata: metadata)
+        } else {
+            throw .weightsOnly
+        }
+        try validate()
+    }
+
+    /// Format 1 before `training_state`: the configuration's keys plus `rng_state`, `epoch`,
+    /// `step`, `batch_in_epoch`, `epoch_loss_sum`, `data_fingerprint` and `history` as
+    /// `epoch:validationCorrect-or-dash:testCorrect,...`.
+    private init(legacyMetadata m: [String: String]) throws(StateError) {
+        func value<T>(_ key: String, _ parse: (String) -> T?) throws(StateError) -> T {
+            guard let text = m[key], let parsed = parse(text) else { throw .invalid(field: key, value: m[key] ?? "missing") }
+            return parsed
+        }
+        do {
+            configuration = try TrainingConfiguration(metadata: m)
+        } catch {
+            throw .invalid(field: error.key, value: error.value ?? "missing")
+        }
+        randomState = try value("rng_state") { UInt64($0) }
+        epoch = try value("epoch") { Int($0) }
+        step = try value("step") { Int($0) }
+        batchInEpoch = try value("batch_in_epoch") { Int($0) }
+        epochLossSum = try value("epoch_loss_sum") { Double($0) }
+        dataFingerprint = try value("data_fingerprint") { $0 }
+        history = try value("history") { text -> [EpochRecord]? in
+            var records: [EpochRecord] = []
+            for item in text.split(separator: ",") {
+                let fields = item.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+                guard fields.count == 3, let epoch = Int(fields[0]), let test = Int(fields[2]) else { return nil }
+                let validation = Int(fields[1])
+                guard validation != nil || fields[1] == "-" else { return nil }
+                records.append(EpochRecord(epoch: epoch, validationCorrect: validation, testCorrect: test))
+            }
+            return records
+        }
+        classNames = ClassNames.decode(m["class_names"]) ?? ClassNames.digits
+    }
+
+    /// Refuses values no run could have written, naming the field.
+    func validate() throws(StateError) {
+        let c = configuration
+        let checks: [(String, Bool, String)] = [
+            ("epochs", c.epochs >= 1, "\(c.epochs)"),
+            ("batch_size", c.batchSize >= 1, "\(c.batchSize)"),
+            ("momentum", (0..<1).contains(c.momentum), "\(c.momentum)"),
+            ("weight_decay", c.weightDecay >= 0 && c.weightDecay.isFinite, "\(c.weightDecay)"),
+            ("validation_size", c.validationSize >= 0, "\(c.validationSize)"),
+            ("threads", (1...256).contains(c.threads), "\(c.threads)"),
+            ("epoch", epoch >= 0, "\(epoch)"),
+            ("step", step >= 0, "\(step)"),
+            ("batch_in_epoch", batchInEpoch >= 0, "\(batchInEpoch)"),
+            ("epoch_loss_sum", epochLossSum >= 0 && epochLossSum.isFinite, "\(epochLossSum)"),
+            ("history", history.enumerated().allSatisfy { $1.epoch == $0 + 1 } && history.count == epoch, "\(history.count) records for \(epoch) epochs"),
+            ("class_names", classNames.count == LeNet5.classes, "\(classNames.count) names"),
+        ]
+        if let (field, _, value) = checks.first(where: { !$0.1 }) { throw .invalid(field: field, value: value) }
+    }
+}
+
+/// Why a checkpoint's training state cannot be resumed.
+public enum StateError: Error, Equatable, CustomStringConvertible {
+    /// The checkpoint has weights but no training state.
+    case weightsOnly
+    case unreadable(String)
+    case invalid(field: String, value: String)
+
+    public var description: String {
+        switch self {
+        case .weightsOnly: "it holds weights only; resume from the resume.safetensors that training writes beside it"
+        case .unreadable(let reason): "its training state is unreadable: \(reason)"
+        case .invalid(let field, let value): "its training state has an impossible \(field): \(value)"
+        }
+    }
+}
