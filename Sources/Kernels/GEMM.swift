@@ -16,7 +16,7 @@ let blockRows = 72
 let blockColumns = 512
 
 /// Reusable packing buffers for `gemm`. One per thread: it is mutated by every call.
-public final class GEMMWorkspace: @unchecked Sendable {
+public final class GEMMWorkspace {
     let packedA: UnsafeMutablePointer<Float>
     let packedB: UnsafeMutablePointer<Float>
 
