@@ -26,6 +26,8 @@ public struct TrainingConfiguration: Sendable, Equatable, Codable {
     /// Results are bit-identical for a given seed and thread count.
     public var threads = ProcessInfo.processInfo.activeProcessorCount
     public var selection = ModelSelection.validation
+    /// Train on only the first this many training images (after the validation split); nil for all.
+    public var trainingImages: Int?
 
     public init() {}
 
@@ -48,7 +50,7 @@ public struct TrainingConfiguration: Sendable, Equatable, Codable {
             "epochs": "\(epochs)", "batch_size": "\(batchSize)", "schedule": schedule.token,
             "momentum": "\(momentum)", "weight_decay": "\(weightDecay)", "init": initialization.rawValue,
             "seed": "\(seed)", "validation_size": "\(validationSize)", "threads": "\(threads)",
-            "selection": selection.rawValue,
+            "selection": selection.rawValue, "train_images": trainingImages.map(String.init) ?? "all",
         ]
     }
 
@@ -69,6 +71,8 @@ public struct TrainingConfiguration: Sendable, Equatable, Codable {
         validationSize = try value("validation_size") { Int($0) }
         threads = try value("threads") { Int($0) }
         selection = try value("selection") { ModelSelection(rawValue: $0) }
+        // Absent from checkpoints written before the option existed.
+        trainingImages = m["train_images"].flatMap { Int($0) }
     }
 }
 

@@ -14,15 +14,8 @@ struct TrainCommand: AsyncParsableCommand {
             Options given explicitly override the preset.
             """)
 
-    enum Preset: String, ExpressibleByArgument, CaseIterable {
-        /// Momentum SGD with a cosine schedule.
-        case fast
-        /// The original exercise: 20 epochs, batch 8, its learning-rate list, plain SGD, N(0, 0.1) weights.
-        case original
-    }
-
     @Option(help: "Starting hyper-parameters: fast (momentum, cosine) or original (the course exercise's exactly).")
-    var preset: Preset = .fast
+    var preset: TrainingOptions.Preset = .fast
 
     @Option(help: "Epochs to train (fast: 15, original: 20).")
     var epochs: Int?
@@ -58,6 +51,10 @@ struct TrainCommand: AsyncParsableCommand {
         valueName: "rule"))
     var selection: ModelSelection?
 
+    @Option(name: .customLong("train-images"), help: ArgumentHelp(
+        "Train on only the first N training images (after the validation split), for quick trials (default: all).", valueName: "n"))
+    var trainingImages: Int?
+
     @Option(name: .customLong("output"), help: ArgumentHelp(
         "Folder for checkpoints (default: runs/lenet5, or the resumed checkpoint's folder).", valueName: "dir"))
     var outputDirectory: String?
@@ -72,72 +69,47 @@ struct TrainCommand: AsyncParsableCommand {
 
     @OptionGroup var data: DataOptions
 
+    /// The options as the library's rules take them.
+    var options: TrainingOptions {
+        var o = TrainingOptions()
+        o.preset = preset
+        (o.epochs, o.batchSize, o.schedule, o.learningRate) = (epochs, batchSize, schedule, learningRate)
+        (o.momentum, o.weightDecay, o.initialization, o.seed) = (momentum, weightDecay, initialization, seed)
+        (o.validationSize, o.selection, o.trainingImages) = (validationSize, selection, trainingImages)
+        return o
+    }
+
+    /// The command-line spelling of each option.
+    static func flag(_ field: TrainingOptions.Field) -> String {
+        switch field {
+        case .initialization: "--init"
+        case .selection: "--select"
+        case .trainingImages: "--train-images"
+        default: "--" + field.rawValue.reduce(into: "") { $0 += $1.isUppercase ? "-" + $1.lowercased() : String($1) }
+        }
+    }
+
     func validate() throws {
-        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
-        if let batchSize, !(1...60_000).contains(batchSize) {
-            throw ValidationError("--batch-size must be between 1 and 60000, got \(batchSize)")
-        }
-        if let learningRate, !(learningRate > 0 && learningRate.isFinite) {
-            throw ValidationError("--learning-rate must be a positive number, got \(learningRate)")
-        }
-        if let momentum, !(0..<1).contains(momentum) { throw ValidationError("--momentum must be in [0, 1), got \(momentum)") }
-        if let weightDecay, !(weightDecay >= 0 && weightDecay.isFinite) {
-            throw ValidationError("--weight-decay must be a non-negative number, got \(weightDecay)")
-        }
-        if let validationSize, validationSize < 0 {
-            throw ValidationError("--validation-size must be 0 or more, got \(validationSize)")
-        }
         if resume != nil {
-            let fixed: [(String, Bool)] = [
-                ("--preset", preset != .fast), ("--batch-size", batchSize != nil), ("--schedule", schedule != nil),
-                ("--learning-rate", learningRate != nil), ("--momentum", momentum != nil),
-                ("--weight-decay", weightDecay != nil), ("--init", initialization != nil), ("--seed", seed != nil),
-                ("--validation-size", validationSize != nil), ("--select", selection != nil),
+            let fixed: [(TrainingOptions.Field, Bool)] = [
+                (.preset, preset != .fast), (.batchSize, batchSize != nil), (.schedule, schedule != nil),
+                (.learningRate, learningRate != nil), (.momentum, momentum != nil), (.weightDecay, weightDecay != nil),
+                (.initialization, initialization != nil), (.seed, seed != nil), (.validationSize, validationSize != nil),
+                (.selection, selection != nil), (.trainingImages, trainingImages != nil),
             ]
-            if let (name, _) = fixed.first(where: { $0.1 }) {
-                throw ValidationError("\(name) cannot change when resuming: the run continues with its saved hyper-parameters")
+            if let (field, _) = fixed.first(where: { $0.1 }) {
+                throw ValidationError("\(Self.flag(field)) cannot change when resuming: the run continues with its saved hyper-parameters")
             }
         }
         _ = try trainingConfiguration()
     }
 
-    /// The preset with every explicit option applied on top.
     func trainingConfiguration() throws -> TrainingConfiguration {
-        var c = preset == .original ? TrainingConfiguration.original : TrainingConfiguration()
-        if let epochs { c.epochs = epochs }
-        if let batchSize { c.batchSize = batchSize }
-        if let momentum { c.momentum = momentum }
-        if let weightDecay { c.weightDecay = weightDecay }
-        if let initialization { c.initialization = initialization }
-        if let seed { c.seed = seed }
-        if let validationSize { c.validationSize = validationSize }
-        c.threads = data.threads
-        // Without --learning-rate, a named schedule starts where the preset's does.
-        let base = learningRate ?? c.schedule.rate(epoch: 0, of: c.epochs)
-        switch schedule {
-        case nil:
-            if learningRate != nil { c.schedule = preset == .original ? .constant(base) : .cosine(base: base) }
-        case "original":
-            c.schedule = .original
-        case "constant":
-            c.schedule = .constant(base)
-        case "cosine":
-            c.schedule = .cosine(base: base)
-        case let list?:
-            guard let rates = LearningRateSchedule(token: "list:" + list.filter { $0 != " " }) else {
-                throw ValidationError("--schedule must be original, constant, cosine or a list of positive rates like 0.05,0.02; got '\(list)'")
-            }
-            c.schedule = rates
+        do {
+            return try options.configuration(threads: data.threads)
+        } catch {
+            throw ValidationError("\(Self.flag(error.field)) \(error.message)")
         }
-        if let selection {
-            c.selection = selection
-        } else if c.validationSize == 0 {
-            c.selection = .last
-        }
-        if c.selection == .validation && c.validationSize == 0 {
-            throw ValidationError("--select validation needs --validation-size above 0")
-        }
-        return c
     }
 
     func run() async throws {
@@ -267,6 +239,7 @@ struct TrainCommand: AsyncParsableCommand {
 }
 
 extension Initialization: ExpressibleByArgument {}
+extension TrainingOptions.Preset: ExpressibleByArgument {}
 extension ModelSelection: ExpressibleByArgument {}
 
 extension DataOptions {

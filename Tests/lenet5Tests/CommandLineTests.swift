@@ -21,12 +21,13 @@ final class CommandLineTests: XCTestCase {
     }
 
     func testInvalidOptionsAreRejectedWithAMessage() {
-        assertRejected(["train", "--epochs", "0"], "--epochs must be at least 1")
+        assertRejected(["train", "--epochs", "0"], "--epochs must be between 1 and 10000")
+        assertRejected(["train", "--train-images", "0"], "--train-images must be at least 1")
         assertRejected(["train", "--batch-size=-3"], "--batch-size must be between 1 and 60000")
         assertRejected(["train", "--learning-rate", "nan"], "--learning-rate must be a positive number")
         assertRejected(["train", "--momentum", "1.5"], "--momentum must be in [0, 1)")
         assertRejected(["train", "--schedule", "0.05,abc"], "--schedule must be original, constant, cosine or a list")
-        assertRejected(["train", "--validation-size", "0", "--select", "validation"], "--select validation needs --validation-size above 0")
+        assertRejected(["train", "--validation-size", "0", "--select", "validation"], "--select validation needs a validation split above 0")
         assertRejected(["train", "--init", "xavier"], "xavier")
         assertRejected(["train", "--threads", "0"], "--threads must be between 1 and 256")
         assertRejected(["train", "--epochs", "many"], "many")

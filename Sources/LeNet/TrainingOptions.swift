@@ -1,0 +1,96 @@
+/// A training run as a person asks for it: a preset and the options given on top of it. The
+/// command line and the web page both fill one of these, so both follow the same rules.
+public struct TrainingOptions: Sendable, Equatable, Codable {
+    public enum Preset: String, Sendable, Codable, CaseIterable {
+        /// Momentum SGD with a cosine schedule.
+        case fast
+        /// The original exercise: 20 epochs, batch 8, its learning-rate list, plain SGD, N(0, 0.1) weights.
+        case original
+    }
+
+    /// Names of the options, as errors report them.
+    public enum Field: String, Sendable, Codable, CaseIterable {
+        case preset, epochs, batchSize, schedule, learningRate, momentum, weightDecay, initialization, seed
+        case validationSize, selection, trainingImages
+    }
+
+    /// An option the rules refuse.
+    public struct Problem: Error, Equatable, CustomStringConvertible {
+        public let field: Field
+        /// What is wrong, without the option's name: "must be at least 1, got 0".
+        public let message: String
+
+        public var description: String { "\(field.rawValue) \(message)" }
+    }
+
+    public var preset = Preset.fast
+    public var epochs: Int?
+    public var batchSize: Int?
+    /// `original`, `constant`, `cosine`, or per-epoch rates such as `0.05,0.02`.
+    public var schedule: String?
+    public var learningRate: Float?
+    public var momentum: Float?
+    public var weightDecay: Float?
+    public var initialization: Initialization?
+    public var seed: UInt64?
+    public var validationSize: Int?
+    public var selection: ModelSelection?
+    /// Train on only the first this many training images (after the validation split).
+    public var trainingImages: Int?
+
+    public init() {}
+
+    /// The preset with every given option applied on top, on `threads` threads.
+    /// - Throws: the first option the rules refuse.
+    public func configuration(threads: Int) throws(Problem) -> TrainingConfiguration {
+        func check(_ field: Field, _ ok: Bool, _ message: @autoclosure () -> String) throws(Problem) {
+            if !ok { throw Problem(field: field, message: message()) }
+        }
+        if let epochs { try check(.epochs, (1...10_000).contains(epochs), "must be between 1 and 10000, got \(epochs)") }
+        if let batchSize { try check(.batchSize, (1...60_000).contains(batchSize), "must be between 1 and 60000, got \(batchSize)") }
+        if let learningRate {
+            try check(.learningRate, learningRate > 0 && learningRate.isFinite, "must be a positive number, got \(learningRate)")
+        }
+        if let momentum { try check(.momentum, (0..<1).contains(momentum), "must be in [0, 1), got \(momentum)") }
+        if let weightDecay {
+            try check(.weightDecay, weightDecay >= 0 && weightDecay.isFinite, "must be a non-negative number, got \(weightDecay)")
+        }
+        if let validationSize { try check(.validationSize, validationSize >= 0, "must be 0 or more, got \(validationSize)") }
+        if let trainingImages { try check(.trainingImages, trainingImages >= 1, "must be at least 1, got \(trainingImages)") }
+
+        var c = preset == .original ? TrainingConfiguration.original : TrainingConfiguration()
+        if let epochs { c.epochs = epochs }
+        if let batchSize { c.batchSize = batchSize }
+        if let momentum { c.momentum = momentum }
+        if let weightDecay { c.weightDecay = weightDecay }
+        if let initialization { c.initialization = initialization }
+        if let seed { c.seed = seed }
+        if let validationSize { c.validationSize = validationSize }
+        c.trainingImages = trainingImages
+        c.threads = threads
+        // Without a learning rate, a named schedule starts where the preset's does.
+        let base = learningRate ?? c.schedule.rate(epoch: 0, of: c.epochs)
+        switch schedule {
+        case nil:
+            if learningRate != nil { c.schedule = preset == .original ? .constant(base) : .cosine(base: base) }
+        case "original":
+            c.schedule = .original
+        case "constant":
+            c.schedule = .constant(base)
+        case "cosine":
+            c.schedule = .cosine(base: base)
+        case let list?:
+            guard let rates = LearningRateSchedule(token: "list:" + list.filter { $0 != " " }) else {
+                throw Problem(field: .schedule, message: "must be original, constant, cosine or a list of positive rates like 0.05,0.02; got '\(list)'")
+            }
+            c.schedule = rates
+        }
+        if let selection {
+            c.selection = selection
+        } else if c.validationSize == 0 {
+            c.selection = .last
+        }
+        try check(.selection, !(c.selection == .validation && c.validationSize == 0), "validation needs a validation split above 0")
+        return c
+    }
+}
