@@ -15,13 +15,15 @@ numericSettings.append(.unsafeFlags(["-Xcc", "-march=native"]))
 
 let package = Package(
     name: "swift-lenet",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "lenet5", targets: ["lenet5"]),
         .library(name: "LeNet", targets: ["LeNet"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
         // MARK: Numeric core: SIMD kernels and their plain reference versions.
@@ -51,11 +53,22 @@ let package = Package(
         // MARK: The model, its training sessions, inference and checkpoints.
         .target(name: "LeNet", dependencies: ["Kernels", "Datasets", "Formats", "Imaging", "Reports"], swiftSettings: numericSettings),
 
+        // MARK: Web server: the draw-a-digit page, the network view and live training (Hummingbird).
+        .target(
+            name: "LeNetServer",
+            dependencies: [
+                "LeNet", "Datasets", "Imaging", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.copy("Resources")]
+        ),
+
         // MARK: Command-line tool.
         .executableTarget(
             name: "lenet5",
             dependencies: [
-                "LeNet", "Datasets", "Formats", "Imaging", "Reports",
+                "LeNet", "LeNetServer", "Datasets", "Formats", "Imaging", "Reports",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -69,6 +82,9 @@ let package = Package(
             name: "LeNetTests", dependencies: ["LeNet", "Formats", "Imaging", "TestSupport"], exclude: ["Fixtures"], swiftSettings: numericSettings),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Formats", "CZlib", "TestSupport"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Formats", "TestSupport"]),
+        .testTarget(
+            name: "LeNetServerTests",
+            dependencies: ["LeNetServer", "LeNet", "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")]),
         .testTarget(name: "lenet5Tests", dependencies: ["lenet5", "LeNet", "Formats", "Imaging", "Datasets", "TestSupport"]),
     ]
 )

@@ -38,6 +38,7 @@ public struct RunStart: Sendable, Equatable, Codable {
     public let batchesPerEpoch: Int
     /// Where a resumed run continues (epoch and batch 1-based); nil for a new run.
     public let resumedAt: Position?
+    /// The run's folder as the session was given it (relative stays relative).
     public let directory: String
 }
 
@@ -62,13 +63,34 @@ public struct BatchProgress: Sendable, Equatable, Codable {
     public let elapsed: Double
 }
 
-/// Correct answers out of a count.
+/// Correct answers out of a count; as JSON with its `accuracy` too.
 public struct Score: Sendable, Equatable, Codable {
     public let correct: Int
     public let count: Int
 
+    public init(correct: Int, count: Int) {
+        self.correct = correct
+        self.count = count
+    }
+
     /// In percent.
     public var accuracy: Double { count == 0 ? 0 : 100 * Double(correct) / Double(count) }
+
+    private enum Key: String, CodingKey {
+        case correct, count, accuracy
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: Key.self)
+        self.init(correct: try container.decode(Int.self, forKey: .correct), count: try container.decode(Int.self, forKey: .count))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encode(correct, forKey: .correct)
+        try container.encode(count, forKey: .count)
+        try container.encode(accuracy, forKey: .accuracy)
+    }
 }
 
 /// What one epoch did.

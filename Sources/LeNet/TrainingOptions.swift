@@ -40,6 +40,28 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
 
     public init() {}
 
+    private enum CodingKeys: String, CodingKey {
+        case preset, epochs, batchSize, schedule, learningRate, momentum, weightDecay, initialization, seed
+        case validationSize, selection, trainingImages
+    }
+
+    /// Every key is optional, `preset` included.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        preset = try c.decodeIfPresent(Preset.self, forKey: .preset) ?? .fast
+        epochs = try c.decodeIfPresent(Int.self, forKey: .epochs)
+        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize)
+        schedule = try c.decodeIfPresent(String.self, forKey: .schedule)
+        learningRate = try c.decodeIfPresent(Float.self, forKey: .learningRate)
+        momentum = try c.decodeIfPresent(Float.self, forKey: .momentum)
+        weightDecay = try c.decodeIfPresent(Float.self, forKey: .weightDecay)
+        initialization = try c.decodeIfPresent(Initialization.self, forKey: .initialization)
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed)
+        validationSize = try c.decodeIfPresent(Int.self, forKey: .validationSize)
+        selection = try c.decodeIfPresent(ModelSelection.self, forKey: .selection)
+        trainingImages = try c.decodeIfPresent(Int.self, forKey: .trainingImages)
+    }
+
     /// The preset with every given option applied on top, on `threads` threads.
     /// - Throws: the first option the rules refuse.
     public func configuration(threads: Int) throws(Problem) -> TrainingConfiguration {

@@ -154,7 +154,7 @@ public final class TrainingSession: @unchecked Sendable {
             normalizationStandardDeviation: trainer.model.normalization.standardDeviation, classNames: trainer.classNames,
             batchesPerEpoch: trainer.batchesPerEpoch,
             resumedAt: resumed ? Position(epoch: trainer.epoch + 1, batch: trainer.batchInEpoch + 1, batches: trainer.batchesPerEpoch) : nil,
-            directory: folder.url.path)))
+            directory: folder.url.relativePath)))
         var summaries: [EpochSummary] = []
         while trainer.epoch < configuration.epochs {
             let learningRate = trainer.learningRate
@@ -191,7 +191,7 @@ public final class TrainingSession: @unchecked Sendable {
         } catch {
             throw .checkpoint(error)
         }
-        publish(.checkpoint(CheckpointWritten(kind: .best, path: folder.best.path, epoch: best.epoch)))
+        publish(.checkpoint(CheckpointWritten(kind: .best, path: folder.best.relativePath, epoch: best.epoch)))
         let mistakes = finalTest.mistakes(limit: Self.mistakesListed)
         let files: [String]
         do {
@@ -200,7 +200,7 @@ public final class TrainingSession: @unchecked Sendable {
             throw .report(error)
         }
         return .finished(RunResult(
-            epochs: summaries, best: best, selection: configuration.selection, bestCheckpoint: folder.best.path,
+            epochs: summaries, best: best, selection: configuration.selection, bestCheckpoint: folder.best.relativePath,
             finalTest: finalTest.score, confusionMatrix: finalTest.confusionMatrix, mistakes: mistakes, reportFiles: files))
     }
 
@@ -211,7 +211,7 @@ public final class TrainingSession: @unchecked Sendable {
         let position = trainer.batchInEpoch == 0
             ? Position(epoch: trainer.epoch, batch: trainer.batchesPerEpoch, batches: trainer.batchesPerEpoch)
             : Position(epoch: trainer.epoch + 1, batch: trainer.batchInEpoch, batches: trainer.batchesPerEpoch)
-        return .stopped(RunStop(position: position, resumeCheckpoint: folder.resume.path))
+        return .stopped(RunStop(position: position, resumeCheckpoint: folder.resume.relativePath))
     }
 
     private func save(_ checkpoint: Checkpoint, to url: URL, kind: CheckpointWritten.Kind) throws(TrainingError) {
@@ -220,7 +220,7 @@ public final class TrainingSession: @unchecked Sendable {
         } catch {
             throw .checkpoint(error)
         }
-        publish(.checkpoint(CheckpointWritten(kind: kind, path: url.path, epoch: trainer.epoch)))
+        publish(.checkpoint(CheckpointWritten(kind: kind, path: url.relativePath, epoch: trainer.epoch)))
     }
 
     /// Asked after every batch: waits while paused, then says whether to stop.

@@ -1,0 +1,109 @@
+import Datasets
+import Foundation
+import LeNet
+
+/// A model the page can pick: its id in URLs, and what the picker shows.
+public struct ModelInfo: Sendable, Codable, Equatable {
+    /// `bundled`, `checkpoint`, or `runs/<run folder>`.
+    public let id: String
+    public let name: String
+    public let classNames: [String]
+    public let epoch: Int?
+    public let testAccuracy: Double?
+}
+
+/// The checkpoints the server can classify with: the bundled one, the one given with
+/// `--checkpoint`, and the `best.safetensors` of every run under `--runs` (found anew on each
+/// listing, so a run that finishes appears). Classifiers are loaded once per file version.
+///
+/// `@unchecked Sendable`: `loaded` is only touched under `lock`; everything else is immutable.
+public final class ModelStore: @unchecked Sendable {
+    public let runs: URL
+    let checkpoint: URL?
+    let bundled: URL?
+
+    private let lock = NSLock()
+    private var loaded: [String: (modified: Date, checkpoint: Checkpoint, classifier: Classifier)] = [:]
+
+    public init(runs: URL, checkpoint: URL?, bundled: URL? = ModelStore.bundledCheckpoint) {
+        self.runs = runs
+        self.checkpoint = checkpoint
+        self.bundled = bundled
+    }
+
+    /// The trained checkpoint shipped with the package (see README for the command that made it).
+    public static var bundledCheckpoint: URL? {
+        Bundle.module.url(forResource: "default-model", withExtension: "safetensors", subdirectory: "Resources")
+    }
+
+    /// The ids and files of every model there is now, the default (first) model first: the
+    /// `--checkpoint`, then runs newest first, then the bundled one.
+    func files() -> [(id: String, url: URL)] {
+        var found: [(String, URL)] = []
+        if let checkpoint { found.append(("checkpoint", checkpoint)) }
+        let folders = (try? FileManager.default.contentsOfDirectory(
+            at: runs, includingPropertiesForKeys: [.contentModificationDateKey], options: [.skipsHiddenFiles])) ?? []
+        let bests = folders.map { $0.appendingPathComponent("best.safetensors") }
+            .filter { FileManager.default.fileExists(atPath: $0.path) }
+            .sorted { modified($0) > modified($1) }
+        found += bests.map { ("runs/" + $0.deletingLastPathComponent().lastPathComponent, $0) }
+        if let bundled { found.append(("bundled", bundled)) }
+        return found
+    }
+
+    /// The models that load, for the picker.
+    public func list() -> [ModelInfo] {
+        files().compactMap { id, url in
+            guard let (checkpoint, _) = try? load(id: id, url: url) else { return nil }
+            let name = switch id {
+            case "bundled": "bundled (trained on MNIST)"
+            case "checkpoint": url.lastPathComponent
+            default: String(id.dropFirst("runs/".count))
+            }
+            return ModelInfo(
+                id: id, name: name, classNames: ClassNames.decode(checkpoint.metadata["class_names"]) ?? ClassNames.digits,
+                epoch: checkpoint.metadata["epoch"].flatMap { Int($0) },
+                testAccuracy: checkpoint.metadata["test_accuracy"].flatMap { Double($0) })
+        }
+    }
+
+    /// The classifier of model `id`, or of the default model when `id` is nil.
+    /// - Throws: `APIError` 404 for an unknown id, 500 for a file that no longer loads.
+    public func classifier(id: String?) throws(APIError) -> Classifier {
+        let all = files()
+        guard let (id, url) = id.map({ wanted in all.first { $0.id == wanted } }) ?? all.first else {
+            throw APIError(status: .notFound, message: id.map { "no model '\($0)'" } ?? "no model is available")
+        }
+        do {
+            return try load(id: id, url: url).classifier
+        } catch {
+            throw APIError(status: .internalServerError, message: "model '\(id)' cannot be loaded: \(error.problem)")
+        }
+    }
+
+    private func modified(_ url: URL) -> Date {
+        (try? url.resourceValues(forKeys: [.contentModificationDateKey]).contentModificationDate) ?? .distantPast
+    }
+
+    private func load(id: String, url: URL) throws(CheckpointError) -> (checkpoint: Checkpoint, classifier: Classifier) {
+        let date = modified(url)
+        if let cached = lock.withLock({ loaded[id] }), cached.modified == date {
+            return (cached.checkpoint, cached.classifier)
+        }
+        let checkpoint = try Checkpoint(contentsOf: url)
+        let classifier = Classifier(checkpoint: checkpoint)
+        lock.withLock { loaded[id] = (date, checkpoint, classifier) }
+        return (checkpoint, classifier)
+    }
+}
+
+extension CheckpointError {
+    /// What is wrong, without the file's path (which a response must not reveal).
+    var problem: String {
+        switch self {
+        case .cannotRead: "the file cannot be read"
+        case .cannotWrite: "the file cannot be written"
+        case .malformed(_, let problem): problem.description
+        }
+    }
+}

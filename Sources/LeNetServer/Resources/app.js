@@ -1,0 +1,595 @@
+// swift-lenet's page: draw a digit, see every layer, train live. Plain JavaScript, no build step.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const state = {
+  model: null,          // id of the picked model
+  classNames: [],
+  strokes: [],          // each an array of [x, y] in pad pixels
+  image: null,          // a dropped or chosen file, classified instead of the strokes
+  last: null,           // the last prediction response
+  inFlight: false,
+  again: false,
+  tab: "draw",
+};
+
+// MARK: API
+
+async function api(path, options = {}) {
+  const response = await fetch(path, options);
+  const body = await response.json().catch(() => ({ error: "unreadable answer" }));
+  if (!response.ok) throw Object.assign(new Error(body.error || response.statusText), { status: response.status, field: body.field });
+  return body;
+}
+
+// MARK: Models
+
+async function loadModels(select) {
+  const models = await api("/api/models");
+  const picker = $("model");
+  picker.innerHTML = "";
+  for (const m of models) {
+    const option = document.createElement("option");
+    option.value = m.id;
+    const accuracy = m.testAccuracy != null ? ` (${m.testAccuracy.toFixed(2)}%)` : "";
+    option.textContent = m.name + accuracy;
+    picker.appendChild(option);
+  }
+  const wanted = select || state.model;
+  if (wanted && models.some((m) => m.id === wanted)) picker.value = wanted;
+  state.model = picker.value || null;
+  const current = models.find((m) => m.id === state.model);
+  state.classNames = current ? current.classNames : [];
+  loadFilters();
+}
+
+$("model").addEventListener("change", () => {
+  loadModels($("model").value).then(predict);
+});
+
+// MARK: Drawing
+
+const sketch = $("sketch");
+const pen = sketch.getContext("2d");
+const strokeWidth = 24;  // of 280: about MNIST's stroke once the digit is scaled to its 20x20 box
+
+function redraw() {
+  pen.fillStyle = "#fff";
+  pen.fillRect(0, 0, sketch.width, sketch.height);
+  if (state.image) {
+    const { bitmap } = state.image;
+    const scale = Math.min(sketch.width / bitmap.width, sketch.height / bitmap.height);
+    const w = bitmap.width * scale, h = bitmap.height * scale;
+    pen.drawImage(bitmap, (sketch.width - w) / 2, (sketch.height - h) / 2, w, h);
+    return;
+  }
+  pen.strokeStyle = "#111";
+  pen.fillStyle = "#111";
+  pen.lineWidth = strokeWidth;
+  pen.lineCap = "round";
+  pen.lineJoin = "round";
+  for (const stroke of state.strokes) {
+    if (stroke.length === 1) {
+      pen.beginPath();
+      pen.arc(stroke[0][0], stroke[0][1], strokeWidth / 2, 0, 2 * Math.PI);
+      pen.fill();
+      continue;
+    }
+    pen.beginPath();
+    pen.moveTo(stroke[0][0], stroke[0][1]);
+    for (const [x, y] of stroke.slice(1)) pen.lineTo(x, y);
+    pen.stroke();
+  }
+}
+
+function point(event) {
+  const box = sketch.getBoundingClientRect();
+  return [(event.clientX - box.left) * (sketch.width / box.width), (event.clientY - box.top) * (sketch.height / box.height)];
+}
+
+let drawing = false;
+sketch.addEventListener("pointerdown", (event) => {
+  event.preventDefault();
+  sketch.setPointerCapture(event.pointerId);
+  drawing = true;
+  state.image = null;
+  state.strokes.push([point(event)]);
+  redraw();
+  schedulePredict();
+});
+sketch.addEventListener("pointermove", (event) => {
+  if (!drawing) return;
+  event.preventDefault();
+  state.strokes[state.strokes.length - 1].push(point(event));
+  redraw();
+  schedulePredict();
+});
+for (const name of ["pointerup", "pointercancel"]) {
+  sketch.addEventListener(name, () => {
+    if (!drawing) return;
+    drawing = false;
+    schedulePredict();
+  });
+}
+
+$("undo").addEventListener("click", () => {
+  if (state.image) state.image = null;
+  else state.strokes.pop();
+  redraw();
+  predict();
+});
+$("clear").addEventListener("click", () => {
+  state.strokes = [];
+  state.image = null;
+  redraw();
+  predict();
+});
+
+async function useFile(file) {
+  if (!file) return;
+  let bitmap;
+  try {
+    bitmap = await createImageBitmap(file);
+  } catch {
+    bitmap = null;  // PGM: the browser cannot show it, the server can still read it
+  }
+  state.strokes = [];
+  state.image = { file, bitmap: bitmap || (await blankBitmap()) };
+  redraw();
+  predict();
+}
+
+async function blankBitmap() {
+  const c = document.createElement("canvas");
+  c.width = c.height = 1;
+  return createImageBitmap(c);
+}
+
+$("file").addEventListener("change", (event) => useFile(event.target.files[0]));
+sketch.addEventListener("dragover", (event) => { event.preventDefault(); sketch.classList.add("dropping"); });
+sketch.addEventListener("dragleave", () => sketch.classList.remove("dropping"));
+sketch.addEventListener("drop", (event) => {
+  event.preventDefault();
+  sketch.classList.remove("dropping");
+  useFile(event.dataTransfer.files[0]);
+});
+
+// MARK: Prediction
+
+let timer = null;
+function schedulePredict() {
+  clearTimeout(timer);
+  timer = setTimeout(predict, 40);
+}
+
+async function predict() {
+  if (state.inFlight) { state.again = true; return; }
+  if (!state.image && state.strokes.length === 0) { showEmpty(); return; }
+  state.inFlight = true;
+  try {
+    const body = state.image ? state.image.file : await new Promise((done) => sketch.toBlob(done, "image/png"));
+    const activations = state.tab === "network" ? "&activations=1" : "";
+    const started = performance.now();
+    const result = await api(`/api/predict?model=${encodeURIComponent(state.model || "")}${activations}`, {
+      method: "POST", headers: { "Content-Type": body.type || "application/octet-stream" }, body,
+    });
+    state.last = result;
+    showPrediction(result, performance.now() - started);
+  } catch (error) {
+    if (error.status === 422) showEmpty(); else showError(error.message);
+  } finally {
+    state.inFlight = false;
+    if (state.again) { state.again = false; predict(); }
+  }
+}
+
+function showEmpty() {
+  state.last = null;
+  const guess = $("guess");
+  guess.textContent = "draw a digit";
+  guess.className = "guess empty";
+  $("bars").innerHTML = "";
+  $("timing").textContent = "";
+  const input = $("input").getContext("2d");
+  input.fillStyle = "#000";
+  input.fillRect(0, 0, 140, 140);
+  renderLayers();
+}
+
+function showError(message) {
+  const guess = $("guess");
+  guess.textContent = message;
+  guess.className = "guess empty";
+  $("bars").innerHTML = "";
+}
+
+function showPrediction(result, milliseconds) {
+  const names = result.classNames;
+  const guess = $("guess");
+  guess.textContent = names[result.ranked[0]];
+  guess.className = names[result.ranked[0]].length > 2 ? "guess empty" : "guess";
+  const bars = $("bars");
+  bars.innerHTML = "";
+  result.probabilities.forEach((p, k) => {
+    const row = document.createElement("div");
+    row.className = "bar" + (k === result.ranked[0] ? " top" : "");
+    row.innerHTML = `<span class="name"></span><span class="track"><span class="fill"></span></span><span class="value"></span>`;
+    row.querySelector(".name").textContent = names[k];
+    row.querySelector(".fill").style.width = `${(100 * p).toFixed(1)}%`;
+    row.querySelector(".value").textContent = `${(100 * p).toFixed(1)}%`;
+    bars.appendChild(row);
+  });
+  $("timing").textContent = `round trip ${milliseconds.toFixed(0)} ms`;
+  paintGray($("input"), result.input.pixels, result.input.width, result.input.height, 0, 255);
+  renderLayers();
+}
+
+// MARK: Pictures of numbers
+
+/// Draws `values` (row-major, width x height) onto `canvas`, scaled to its size, low dark.
+function paintGray(canvas, values, width, height, low, high) {
+  const small = document.createElement("canvas");
+  small.width = width;
+  small.height = height;
+  const context = small.getContext("2d");
+  const image = context.createImageData(width, height);
+  const span = high - low || 1;
+  for (let i = 0; i < width * height; i++) {
+    const v = Math.max(0, Math.min(255, Math.round(255 * (values[i] - low) / span)));
+    image.data.set([v, v, v, 255], 4 * i);
+  }
+  context.putImageData(image, 0, 0);
+  const target = canvas.getContext("2d");
+  target.imageSmoothingEnabled = false;
+  target.drawImage(small, 0, 0, canvas.width, canvas.height);
+}
+
+/// A canvas showing one map, with its values on hover.
+function mapCanvas(values, width, height, scale, low, high, label) {
+  const canvas = document.createElement("canvas");
+  canvas.width = width * scale;
+  canvas.height = height * scale;
+  paintGray(canvas, values, width, height, low, high);
+  canvas.addEventListener("mousemove", (event) => {
+    const box = canvas.getBoundingClientRect();
+    const x = Math.floor((event.clientX - box.left) / box.width * width);
+    const y = Math.floor((event.clientY - box.top) / box.height * height);
+    const value = values[y * width + x];
+    if (value === undefined) return;
+    const tip = $("tooltip");
+    tip.textContent = `${label} (${y}, ${x}): ${value.toPrecision(4)}`;
+    tip.style.left = `${event.clientX + 12}px`;
+    tip.style.top = `${event.clientY + 12}px`;
+    tip.style.display = "block";
+  });
+  canvas.addEventListener("mouseleave", () => { $("tooltip").style.display = "none"; });
+  return canvas;
+}
+
+// MARK: Network view
+
+function renderLayers() {
+  if (state.tab !== "network") return;
+  const root = $("layers");
+  root.innerHTML = "";
+  const activations = state.last && state.last.activations;
+  if (!activations) {
+    $("network-hint").textContent = state.last ? "Loading the layers..." : "Draw a digit on the Draw tab to see every layer's output.";
+    if (state.last) predict();
+    return;
+  }
+  $("network-hint").textContent = "Every layer's output for the current drawing (white high, black low, each map on its stage's range); hover a cell for its value.";
+  const names = state.last.classNames;
+  for (const a of activations) {
+    const { channels, height, width } = a.shape;
+    const section = document.createElement("div");
+    section.className = "layer";
+    section.id = `layer-${a.stage}`;
+    const title = document.createElement("h3");
+    const what = { C1: "convolution 5x5 + ReLU", S2: "max-pool 2x2", C3: "convolution 5x5 + ReLU", S4: "max-pool 2x2",
+      C5: "convolution 5x5 + ReLU", F6: "fully connected + ReLU", F7: "fully connected (logits)", output: "softmax" }[a.stage] || "";
+    title.textContent = `${a.stage}  ${what}  (${channels} x ${height} x ${width})`;
+    section.appendChild(title);
+    const maps = document.createElement("div");
+    maps.className = "maps";
+    const low = Math.min(...a.values), high = Math.max(...a.values);
+    if (height > 1) {
+      const scale = Math.max(2, Math.floor(84 / height));
+      for (let c = 0; c < channels; c++) {
+        maps.appendChild(mapCanvas(a.values.slice(c * height * width, (c + 1) * height * width), width, height, scale, low, high, `${a.stage} map ${c}`));
+      }
+    } else if (a.stage === "output" || a.stage === "F7") {
+      const labels = a.values.map((v, k) => names[k]);
+      maps.appendChild(mapCanvas(a.values, channels, 1, 28, low, high, labels.join(" ")));
+      const legend = document.createElement("div");
+      legend.className = "hint";
+      legend.textContent = a.values.map((v, k) => `${names[k]}: ${a.stage === "output" ? (100 * v).toFixed(1) + "%" : v.toFixed(2)}`).join("   ");
+      maps.appendChild(legend);
+    } else {
+      const columns = channels === 120 ? 20 : 14;
+      const rows = Math.ceil(channels / columns);
+      const padded = a.values.concat(new Array(rows * columns - channels).fill(low));
+      maps.appendChild(mapCanvas(padded, columns, rows, 14, low, high, `${a.stage} unit`));
+    }
+    section.appendChild(maps);
+    root.appendChild(section);
+  }
+}
+
+async function loadFilters() {
+  const root = $("filters");
+  root.innerHTML = "";
+  if (!state.model) return;
+  let filters;
+  try {
+    filters = await api(`/api/filters?model=${encodeURIComponent(state.model)}`);
+  } catch {
+    return;
+  }
+  for (const f of filters) {
+    const section = document.createElement("div");
+    section.className = "layer";
+    const title = document.createElement("h3");
+    title.textContent = f.inputs === 1
+      ? `${f.stage}: its ${f.outputs} kernels (${f.kernel}x${f.kernel})`
+      : `${f.stage}: kernels from each of ${f.inputs} input maps (rows) to each of ${f.outputs} output maps (columns)`;
+    section.appendChild(title);
+    const size = f.kernel * f.kernel;
+    for (let c = 0; c < f.inputs; c++) {
+      const row = document.createElement("div");
+      row.className = "maps";
+      for (let o = 0; o < f.outputs; o++) {
+        const start = (o * f.inputs + c) * size;
+        const kernel = f.weights.slice(start, start + size);
+        const low = Math.min(...kernel), high = Math.max(...kernel);
+        row.appendChild(mapCanvas(kernel, f.kernel, f.kernel, f.inputs === 1 ? 10 : 6, low, high, `${f.stage} kernel ${o}<-${c}`));
+      }
+      section.appendChild(row);
+    }
+    root.appendChild(section);
+  }
+}
+
+// MARK: Tabs
+
+for (const button of document.querySelectorAll(".tab")) {
+  button.addEventListener("click", () => {
+    state.tab = button.dataset.tab;
+    for (const b of document.querySelectorAll(".tab")) b.classList.toggle("active", b === button);
+    for (const panel of document.querySelectorAll(".panel")) panel.classList.toggle("active", panel.id === state.tab);
+    if (state.tab === "network") renderLayers();
+    if (state.tab === "train") refreshTraining();
+  });
+}
+
+// MARK: Training
+
+const run = { batches: 0, epochs: 0, losses: [], accuracy: [], source: null, sample: null };
+
+function field(name) { return document.querySelector(`#train-form [name=${name}]`); }
+
+function clearErrors() {
+  for (const span of document.querySelectorAll(".error")) span.textContent = "";
+  for (const input of document.querySelectorAll("#train-form input")) input.classList.remove("invalid");
+}
+
+function message(text, bad = false) {
+  const m = $("train-message");
+  m.textContent = text;
+  m.className = "message" + (bad ? " bad" : "");
+}
+
+$("train-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  clearErrors();
+  const options = { preset: field("preset").value };
+  for (const name of ["epochs", "batchSize", "learningRate", "seed", "trainingImages"]) {
+    const text = field(name).value.trim();
+    if (text === "") continue;
+    const number = Number(text);
+    if (!Number.isFinite(number)) { showFieldError(name, "must be a number"); return; }
+    options[name] = number;
+  }
+  const schedule = field("schedule").value.trim();
+  if (schedule) options.schedule = schedule;
+  try {
+    const started = await api("/api/train", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(options) });
+    message(`training ${started.run}...`);
+    listen();
+  } catch (error) {
+    if (error.field) showFieldError(error.field, error.message);
+    else message(error.message, true);
+  }
+});
+
+function showFieldError(name, text) {
+  const span = document.querySelector(`.error[data-for=${name}]`);
+  if (span) span.textContent = text; else message(`${name} ${text}`, true);
+  const input = field(name);
+  if (input) input.classList.add("invalid");
+}
+
+for (const action of ["pause", "resume", "stop"]) {
+  $(action).addEventListener("click", async () => {
+    try {
+      const status = await api(`/api/train/${action}`, { method: "POST" });
+      setButtons(status.state);
+    } catch (error) {
+      message(error.message, true);
+    }
+  });
+}
+
+function setButtons(s) {
+  const live = s === "running" || s === "paused";
+  $("start").disabled = live;
+  $("pause").disabled = s !== "running";
+  $("resume").disabled = s !== "paused";
+  $("stop").disabled = !live;
+}
+
+async function refreshTraining() {
+  const status = await api("/api/train");
+  setButtons(status.state);
+  if (!run.sample) run.sample = await api("/api/test-sample").catch(() => null);
+  resetRun();
+  for (const event of status.events) handle(event);
+  if (status.state === "running" || status.state === "paused") listen();
+  if (status.state === "idle") drawCharts();
+}
+
+function listen() {
+  if (run.source) run.source.close();
+  resetRun();
+  const source = new EventSource("/api/train/events");
+  run.source = source;
+  source.onmessage = (event) => handle(JSON.parse(event.data));
+  source.addEventListener("end", () => { source.close(); if (run.source === source) run.source = null; });
+}
+
+function resetRun() {
+  run.losses = [];
+  run.accuracy = [];
+  drawCharts();
+}
+
+function handle(event) {
+  const d = event.data;
+  switch (event.type) {
+    case "started":
+      run.batches = d.batchesPerEpoch;
+      run.epochs = d.configuration.epochs;
+      run.classNames = d.classNames;
+      run.losses = [];
+      run.accuracy = [];
+      setButtons("running");
+      message(`training on ${d.trainingImages.toLocaleString()} images, ${run.epochs} epoch${run.epochs === 1 ? "" : "s"}, batch ${d.configuration.batchSize}`);
+      break;
+    case "batch": {
+      const done = (d.epoch - 1) * d.batches + d.batch;
+      const total = run.epochs * d.batches;
+      const perBatch = d.elapsed / Math.max(d.batch, 1);
+      const left = (total - done) * perBatch;
+      $("progress-bar").style.width = `${(100 * done / total).toFixed(1)}%`;
+      $("progress-text").textContent = `epoch ${d.epoch}/${run.epochs}, batch ${d.batch}/${d.batches}  loss ${d.runningLoss.toFixed(4)}  ${Math.round(d.imagesPerSecond).toLocaleString()} images/s  about ${left.toFixed(0)} s left`;
+      run.losses.push([done / d.batches, d.loss]);
+      drawCharts();
+      break;
+    }
+    case "epoch":
+      run.accuracy.push(d);
+      showSample(d.testSample);
+      $("progress-text").textContent = `epoch ${d.epoch}/${d.epochs}: loss ${d.loss.toFixed(4)}, test ${(d.test.accuracy).toFixed(2)}%`;
+      drawCharts();
+      break;
+    case "paused":
+      setButtons("paused");
+      message(`paused at epoch ${d.epoch}, batch ${d.batch}`);
+      break;
+    case "resumed":
+      setButtons("running");
+      message(`resumed at epoch ${d.epoch}, batch ${d.batch}`);
+      break;
+    case "finished": {
+      setButtons("finished");
+      const t = d.finalTest;
+      $("progress-bar").style.width = "100%";
+      message(`finished: final test accuracy ${t.correct.toLocaleString()}/${t.count.toLocaleString()} = ${(100 * t.correct / t.count).toFixed(2)}% (best epoch ${d.best.epoch})`);
+      $("progress-text").textContent = `done: ${(100 * t.correct / t.count).toFixed(2)}% on the test set`;
+      const runName = d.bestCheckpoint.split("/").slice(-2, -1)[0];
+      loadModels("runs/" + runName);
+      break;
+    }
+    case "stopped":
+      setButtons("stopped");
+      message(`stopped after batch ${d.position.batch} of epoch ${d.position.epoch}; continue with: lenet5 train --resume <runs folder>/${d.resumeCheckpoint}`);
+      break;
+    case "failed":
+      setButtons("failed");
+      message(`failed: ${d.message}`, true);
+      break;
+  }
+}
+
+function showSample(predictions) {
+  const root = $("sample");
+  root.innerHTML = "";
+  if (!run.sample) return;
+  const { side, labels, images, classNames } = run.sample;
+  predictions.forEach((p, i) => {
+    const cell = document.createElement("div");
+    cell.className = "digit " + (p === labels[i] ? "right" : "wrong");
+    const canvas = document.createElement("canvas");
+    canvas.width = canvas.height = side;
+    paintGray(canvas, images[i], side, side, 0, 255);
+    const caption = document.createElement("span");
+    caption.textContent = classNames[p];
+    cell.append(canvas, caption);
+    root.appendChild(cell);
+  });
+}
+
+/// A line chart: series of [x, y] points with a colour and a label, on shared axes.
+function chart(canvas, title, series, yLabel, yRange) {
+  const c = canvas.getContext("2d");
+  const W = canvas.width, H = canvas.height, left = 62, right = 12, top = 28, bottom = 30;
+  c.clearRect(0, 0, W, H);
+  c.fillStyle = "#fff";
+  c.fillRect(0, 0, W, H);
+  c.fillStyle = "#1d2330";
+  c.font = "bold 14px system-ui, sans-serif";
+  c.fillText(title, left, 18);
+  const points = series.flatMap((s) => s.points);
+  const xs = points.map((p) => p[0]), ys = points.map((p) => p[1]);
+  const x0 = 0, x1 = Math.max(1, run.epochs || 1, ...xs);
+  let [y0, y1] = yRange || [Math.min(0, ...ys), Math.max(1e-3, ...ys)];
+  if (points.length && !yRange) y1 = Math.max(...ys) * 1.05;
+  const X = (x) => left + (x - x0) / (x1 - x0) * (W - left - right);
+  const Y = (y) => H - bottom - (y - y0) / (y1 - y0 || 1) * (H - top - bottom);
+  c.strokeStyle = "#c4cad6";
+  c.lineWidth = 1;
+  c.font = "11px system-ui, sans-serif";
+  c.fillStyle = "#56607a";
+  for (let i = 0; i <= 4; i++) {
+    const y = y0 + (y1 - y0) * i / 4;
+    c.beginPath(); c.moveTo(left, Y(y)); c.lineTo(W - right, Y(y)); c.stroke();
+    c.fillText(y.toPrecision(3), 22, Y(y) + 4);
+  }
+  for (let e = 0; e <= x1; e += Math.max(1, Math.ceil(x1 / 10))) c.fillText(String(e), X(e) - 3, H - 12);
+  c.fillText("epoch", W - right - 34, H - 2);
+  c.save();
+  c.translate(12, H / 2 + 30);
+  c.rotate(-Math.PI / 2);
+  c.fillText(yLabel, 0, 0);
+  c.restore();
+  series.forEach((s, n) => {
+    c.strokeStyle = s.color;
+    c.fillStyle = s.color;
+    c.lineWidth = 2;
+    c.beginPath();
+    s.points.forEach(([x, y], i) => (i ? c.lineTo(X(x), Y(y)) : c.moveTo(X(x), Y(y))));
+    c.stroke();
+    if (s.markers) for (const [x, y] of s.points) { c.beginPath(); c.arc(X(x), Y(y), 3, 0, 2 * Math.PI); c.fill(); }
+    c.fillText(s.label, W - right - 110, top + 14 + 14 * n);
+  });
+  if (!points.length) { c.fillStyle = "#6b7488"; c.fillText("no data yet", W / 2 - 30, H / 2); }
+}
+
+function drawCharts() {
+  chart($("loss-chart"), "Training loss (batches, sampled)", [{ label: "batch loss", color: "#2f7de1", points: run.losses }], "cross-entropy");
+  const acc = (key) => run.accuracy.filter((e) => e[key]).map((e) => [e.epoch, e[key].accuracy]);
+  const all = run.accuracy.flatMap((e) => [e.train, e.validation, e.test].filter(Boolean).map((s) => s.accuracy));
+  const low = all.length ? Math.max(0, Math.floor(Math.min(...all) - 1)) : 0;
+  chart($("accuracy-chart"), "Accuracy per epoch (%)", [
+    { label: "train", color: "#2f7de1", points: acc("train"), markers: true },
+    { label: "validation", color: "#e08a1e", points: acc("validation"), markers: true },
+    { label: "test", color: "#1b9e5a", points: acc("test"), markers: true },
+  ], "accuracy %", [low, 100]);
+}
+
+// MARK: Start
+
+redraw();
+showEmpty();
+drawCharts();
+loadModels().catch((error) => showError(error.message));

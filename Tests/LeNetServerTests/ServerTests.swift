@@ -1,0 +1,187 @@
+import Datasets
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Imaging
+import LeNet
+import TestSupport
+import XCTest
+@testable import LeNetServer
+
+final class ServerTests: XCTestCase {
+    private var folder: TemporaryDirectory!
+
+    override func setUpWithError() throws {
+        folder = try TemporaryDirectory("server")
+    }
+
+    override func tearDown() {
+        folder.remove()
+    }
+
+    private func app() -> some ApplicationProtocol {
+        var settings = ServerSettings(data: IDXDataset.bundledMNIST)
+        settings.runs = folder.url("runs")
+        settings.threads = 2
+        return buildApplication(settings)
+    }
+
+    /// MNIST test image `index`, three times larger, dark ink on white, as PNG bytes.
+    private static func picture(_ index: Int) throws -> (png: Data, label: Int) {
+        let test = try IDXDataset(directory: IDXDataset.bundledMNIST).test
+        var pixels = [UInt8](repeating: 255, count: 84 * 84)
+        for y in 0..<84 { for x in 0..<84 { pixels[y * 84 + x] = 255 - test.pixels[index * 784 + (y / 3) * 28 + x / 3] } }
+        return (try GrayImage(width: 84, height: 84, pixels: pixels).pngData(), Int(test.labels[index]))
+    }
+
+    private static func json(_ buffer: ByteBuffer) throws -> [String: Any] {
+        try XCTUnwrap(JSONSerialization.jsonObject(with: Data(buffer: buffer)) as? [String: Any], String(buffer: buffer))
+    }
+
+    func testPageAndAssetsAreServedByTheBinary() async throws {
+        try await app().test(.router) { client in
+            try await client.execute(uri: "/", method: .get) { response in
+                XCTAssertEqual(response.status, .ok)
+                XCTAssertEqual(response.headers[.contentType], "text/html; charset=utf-8")
+                let html = String(buffer: response.body)
+                for text in ["<canvas id=\"sketch\"", "/app.js", "/style.css", "id=\"train-form\""] { XCTAssertTrue(html.contains(text), text) }
+                XCTAssertFalse(html.contains("http://") || html.contains("https://"), "nothing is fetched from elsewhere")
+            }
+            try await client.execute(uri: "/app.js", method: .get) { response in
+                XCTAssertEqual(response.status, .ok)
+                XCTAssertTrue(String(buffer: response.body).contains("pointerdown"))
+            }
+            try await client.execute(uri: "/style.css", method: .get) { response in
+                XCTAssertTrue(String(buffer: response.body).contains("touch-action: none"))
+            }
+            try await client.execute(uri: "/nothing", method: .get) { response in
+                XCTAssertEqual(response.status, .notFound)
+                XCTAssertNotNil(try Self.json(response.body)["error"])
+            }
+        }
+    }
+
+    func testPredictClassifiesPicturesAndServesTheLibrarysActivations() async throws {
+        let (png, label) = try Self.picture(0)
+        let bundled = try Checkpoint(contentsOf: XCTUnwrap(ModelStore.bundledCheckpoint))
+        let expected = try Classifier(checkpoint: bundled).classify(imageData: png, name: "x", activations: true)
+        try await app().test(.router) { client in
+            try await client.execute(uri: "/api/models", method: .get) { response in
+                let models = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [[String: Any]])
+                XCTAssertEqual(models.map { $0["id"] as? String }, ["bundled"])
+            }
+            try await client.execute(
+                uri: "/api/predict?activations=1", method: .post, headers: [.contentType: "image/png"], body: ByteBuffer(bytes: png)
+            ) { response in
+                XCTAssertEqual(response.status, .ok)
+                let answer = try JSONDecoder().decode(PredictionResponse.self, from: Data(buffer: response.body))
+                XCTAssertEqual(answer.ranked.first, label)
+                XCTAssertEqual(answer.probabilities, expected.probabilities)
+                XCTAssertEqual(answer.input.pixels, expected.input.pixels)
+                XCTAssertEqual(answer.activations, expected.activations, "the served activations are the library's forward pass")
+                XCTAssertEqual(answer.activations?.map(\.stage), ["C1", "S2", "C3", "S4", "C5", "F6", "F7", "output"])
+            }
+            // The prepared 28x28 pixels, as JSON.
+            let pixels = "{\"pixels\": [" + expected.input.pixels.map(String.init).joined(separator: ",") + "]}"
+            try await client.execute(
+                uri: "/api/predict?model=bundled", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: pixels)
+            ) { response in
+                let answer = try JSONDecoder().decode(PredictionResponse.self, from: Data(buffer: response.body))
+                XCTAssertEqual(answer.probabilities, expected.probabilities)
+                XCTAssertNil(answer.activations)
+            }
+            try await client.execute(uri: "/api/filters?model=bundled", method: .get) { response in
+                let filters = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [[String: Any]])
+                XCTAssertEqual(filters.map { $0["stage"] as? String }, ["C1", "C3"])
+                XCTAssertEqual((filters[1]["weights"] as? [Any])?.count, 16 * 6 * 25)
+            }
+        }
+    }
+
+    func testBadRequestsGetTheirOwnStatusAndNoPath() async throws {
+        let (png, _) = try Self.picture(1)
+        let blank = try GrayImage(width: 40, height: 40, pixels: [UInt8](repeating: 255, count: 1600)).pngData()
+        let cases: [(String, HTTPRequest.Method, HTTPFields, ByteBuffer, HTTPResponse.Status, String)] = [
+            ("/api/predict", .post, [.contentType: "image/png"], ByteBuffer(string: "not an image"), .unsupportedMediaType, "not a PNG"),
+            ("/api/predict", .post, [.contentType: "image/png"], ByteBuffer(bytes: png.prefix(png.count / 2)), .badRequest, "cannot be decoded"),
+            ("/api/predict", .post, [.contentType: "image/png"], ByteBuffer(bytes: blank), .unprocessableContent, "blank"),
+            ("/api/predict", .post, [:], ByteBuffer(repeating: 0x89, count: (1 << 20) + 1), .contentTooLarge, "1 MB"),
+            ("/api/predict", .post, [.contentType: "application/json"], ByteBuffer(string: "{\"pixels\": [1, 2]}"), .badRequest, "784 pixel values"),
+            ("/api/predict", .post, [.contentType: "application/json"], ByteBuffer(string: "[[["), .badRequest, "pixels"),
+            ("/api/predict?model=runs/none", .post, [.contentType: "image/png"], ByteBuffer(bytes: png), .notFound, "no model 'runs/none'"),
+            ("/api/predict", .get, [:], ByteBuffer(), .methodNotAllowed, "use POST"),
+            ("/api/models", .delete, [:], ByteBuffer(), .methodNotAllowed, "use GET"),
+            ("/api/train", .post, [.contentType: "application/json"], ByteBuffer(string: "{\"epochs\": 0}"), .badRequest, "between 1 and 10000"),
+            ("/api/train", .post, [.contentType: "application/json"], ByteBuffer(string: "{\"batchSize\": \"big\"}"), .badRequest, "batchSize"),
+            ("/api/train", .post, [.contentType: "application/json"], ByteBuffer(string: "{\"schedule\": \"fast\"}"), .badRequest, "schedule"),
+            ("/api/train/pause", .post, [:], ByteBuffer(), .conflict, "no training is running"),
+            ("/api/train/stop", .post, [:], ByteBuffer(), .conflict, "no training is running"),
+        ]
+        let root = folder.path
+        try await app().test(.router) { client in
+            for (uri, method, headers, body, status, text) in cases {
+                try await client.execute(uri: uri, method: method, headers: headers, body: body) { response in
+                    XCTAssertEqual(response.status, status, "\(method) \(uri)")
+                    let answer = String(buffer: response.body)
+                    XCTAssertTrue(answer.contains(text), "\(method) \(uri): \(answer)")
+                    XCTAssertFalse(answer.contains(root) || answer.contains("/tmp") || answer.contains(".swift"), answer)
+                    XCTAssertEqual(response.headers[.contentType], "application/json; charset=utf-8")
+                    if status == .methodNotAllowed { XCTAssertNotNil(response.headers[.allow]) }
+                }
+            }
+            try await client.execute(
+                uri: "/api/train", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: "{\"epochs\": 0}")
+            ) { response in
+                XCTAssertEqual(try Self.json(response.body)["field"] as? String, "epochs")
+            }
+        }
+    }
+
+    /// A run started through the API trains in a folder under --runs with the same files as
+    /// `lenet5 train`, refuses a second start while it runs, streams its events, and its best
+    /// checkpoint becomes a model.
+    func testTrainingThroughTheAPI() async throws {
+        let runs = folder.url("runs")
+        try await app().test(.router) { client in
+            let options = "{\"epochs\": 1, \"trainingImages\": 2000, \"validationSize\": 500, \"batchSize\": 50}"
+            let run = try await client.execute(
+                uri: "/api/train", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: options)
+            ) { response in
+                XCTAssertEqual(response.status, .accepted, String(buffer: response.body))
+                return try XCTUnwrap(try Self.json(response.body)["run"] as? String)
+            }
+            try await client.execute(
+                uri: "/api/train", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: options)
+            ) { response in
+                XCTAssertEqual(response.status, .conflict)
+            }
+            try await client.execute(uri: "/api/train/events", method: .get) { response in
+                XCTAssertEqual(response.headers[.contentType], "text/event-stream")
+                let text = String(buffer: response.body)
+                XCTAssertFalse(text.contains(runs.path), "events name runs, not where they live")
+                let lines = text.split(separator: "\n").filter { $0.hasPrefix("data: {\"") }
+                let types = try lines.map { line in
+                    try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8)) as? [String: Any])["type"] as? String
+                }
+                XCTAssertEqual(types.first, "started")
+                XCTAssertTrue(types.contains("batch") && types.contains("epoch"), "\(types)")
+                XCTAssertEqual(types.last, "finished")
+                XCTAssertTrue(text.hasSuffix("event: end\ndata: {}\n\n"))
+            }
+            try await client.execute(uri: "/api/train", method: .get) { response in
+                let status = try Self.json(response.body)
+                XCTAssertEqual(status["state"] as? String, "finished")
+                XCTAssertEqual(status["run"] as? String, run)
+            }
+            let files = try FileManager.default.contentsOfDirectory(atPath: runs.appendingPathComponent(run).path).sorted()
+            XCTAssertEqual(files, [
+                "best.safetensors", "confusion-matrix.png", "confusion-matrix.svg", "epoch-01.safetensors", "metrics.csv",
+                "misclassified.png", "resume.safetensors", "training-curves.png", "training-curves.svg",
+            ])
+            try await client.execute(uri: "/api/models", method: .get) { response in
+                let models = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [[String: Any]])
+                XCTAssertEqual(models.map { $0["id"] as? String }, ["runs/\(run)", "bundled"])
+            }
+        }
+    }
+}
