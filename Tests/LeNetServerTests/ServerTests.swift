@@ -184,4 +184,42 @@ final class ServerTests: XCTestCase {
             }
         }
     }
+
+    /// Pause, resume and stop reach a running training from the API; the sample grid's images
+    /// are the test set's first.
+    func testPauseResumeStopAndTheTestSample() async throws {
+        try await app().test(.router) { client in
+            func state() async throws -> String {
+                try await client.execute(uri: "/api/train", method: .get) { try Self.json($0.body)["state"] as? String ?? "" }
+            }
+            func wait(for wanted: String) async throws {
+                for _ in 0..<200 where try await state() != wanted { try await Task.sleep(for: .milliseconds(25)) }
+                let now = try await state()
+                XCTAssertEqual(now, wanted)
+            }
+            let options = "{\"epochs\": 20, \"trainingImages\": 3000, \"batchSize\": 10}"
+            try await client.execute(
+                uri: "/api/train", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: options)
+            ) { response in
+                XCTAssertEqual(response.status, .accepted)
+            }
+            try await client.execute(uri: "/api/train/pause", method: .post) { XCTAssertEqual($0.status, .ok) }
+            try await wait(for: "paused")
+            try await client.execute(uri: "/api/train/resume", method: .post) { XCTAssertEqual($0.status, .ok) }
+            try await wait(for: "running")
+            try await client.execute(uri: "/api/train/stop", method: .post) { XCTAssertEqual($0.status, .ok) }
+            try await wait(for: "stopped")
+            try await client.execute(uri: "/api/train", method: .get) { response in
+                let events = try XCTUnwrap(Self.json(response.body)["events"] as? [[String: Any]])
+                XCTAssertEqual(events.compactMap { $0["type"] as? String }.filter { $0 != "batch" && $0 != "epoch" },
+                               ["started", "paused", "resumed", "stopped"])
+            }
+            try await client.execute(uri: "/api/test-sample", method: .get) { response in
+                let sample = try Self.json(response.body)
+                let test = try IDXDataset(directory: IDXDataset.bundledMNIST).test
+                XCTAssertEqual(sample["labels"] as? [Int], test.labels.prefix(40).map(Int.init))
+                XCTAssertEqual((sample["images"] as? [[Int]])?.first, test.pixels.prefix(784).map(Int.init))
+            }
+        }
+    }
 }
