@@ -25,67 +25,25 @@ final class LeNet5Tests: XCTestCase {
         return (loss / Double(count), Array(UnsafeBufferPointer(start: ws.parameterGradients, count: ParameterLayout.count)))
     }
 
-    /// Every element of a tensor of up to 200, else 100 drawn deterministically.
-    private var sampledIndices: [Int] {
-        var generator = SplitMix64(seed: 13)
-        return ParameterLayout.tensors.flatMap { t in
-            t.count <= 200 ? Array(t.offset..<t.offset + t.count) : (0..<100).map { _ in t.offset + generator.next(below: t.count) }
-        }
-    }
-
-    /// The model's loss has thousands of kinks (ReLU, max-pool) and is computed in float32, so a
-    /// difference that straddles a kink is meaningless: such points, where the forward and
-    /// backward one-sided differences disagree, are skipped. The rest of each tensor's sampled
-    /// gradient is compared as a vector, ||analytic - numerical|| / ||numerical||, which an
-    /// off-by-one index pushes to 0.5-1.5 (see the test below) while float32 rounding leaves
-    /// 0.01-4% on a correct one. Each layer's own check (LayerGradientTests) is per element.
-    private func relativeErrors(_ analytic: [Float], _ parameters: [Float], _ ws: Workspace, count: Int) -> [(String, Double)] {
-        let epsilon: Float = 1e-3
-        let sampled = sampledIndices
-        var probe = parameters
-        func loss() -> Double { LeNet5.forward(parameters: probe, workspace: ws, count: count) / Double(count) }
-        let center = loss()
-        return ParameterLayout.tensors.map { tensor in
-            var difference = 0.0, norm = 0.0, used = 0
-            for i in sampled where i >= tensor.offset && i < tensor.offset + tensor.count {
-                probe[i] = parameters[i] + epsilon
-                let plus = loss()
-                probe[i] = parameters[i] - epsilon
-                let minus = loss()
-                probe[i] = parameters[i]
-                let forward = (plus - center) / Double(epsilon), backward = (center - minus) / Double(epsilon)
-                if abs(forward - backward) > 1e-3 + 0.05 * abs(forward + backward) { continue }
-                let numerical = (forward + backward) / 2
-                difference += (Double(analytic[i]) - numerical) * (Double(analytic[i]) - numerical)
-                norm += numerical * numerical
-                used += 1
-            }
-            XCTAssertGreaterThan(used, 0, "\(tensor.name): every sample straddled a kink")
-            return (tensor.name, (difference / max(norm, 1e-30)).squareRoot())
-        }
-    }
-
+    /// The whole network against central differences, tensor by tensor (`GradientCheck.model`):
+    /// each tensor's sampled gradient as a vector, kink-straddling points skipped.
     func testParameterGradientsMatchFiniteDifferences() {
-        let count = 4
-        let (ws, parameters) = setUp(count: count)
-        let (_, analytic) = lossAndGradient(parameters, ws, count: count)
-        for (name, error) in relativeErrors(analytic, parameters, ws, count: count) {
-            XCTAssertLessThan(error, 0.06, "\(name): relative error of the sampled gradient")
+        for r in GradientCheck.model() {
+            XCTAssertLessThan(r.worst, GradientCheck.modelTolerance, "\(r.tensor): relative error of the sampled gradient")
         }
     }
 
     /// The check above must be able to fail: a gradient read one element off (an off-by-one
     /// index) is rejected for every weight tensor.
     func testCheckRejectsAnOffByOneGradient() {
-        let count = 4
-        let (ws, parameters) = setUp(count: count)
-        let (_, analytic) = lossAndGradient(parameters, ws, count: count)
-        var shifted = analytic
-        for tensor in ParameterLayout.tensors where !tensor.isBias {
-            for i in tensor.offset..<tensor.offset + tensor.count - 1 { shifted[i] = analytic[i + 1] }
+        let results = GradientCheck.model { gradient in
+            let analytic = gradient
+            for tensor in ParameterLayout.tensors where !tensor.isBias {
+                for i in tensor.offset..<tensor.offset + tensor.count - 1 { gradient[i] = analytic[i + 1] }
+            }
         }
-        for (name, error) in relativeErrors(shifted, parameters, ws, count: count) where name.hasSuffix("weight") {
-            XCTAssertGreaterThan(error, 0.3, "an off-by-one \(name) gradient went unnoticed")
+        for r in results where r.tensor.hasSuffix("weight") {
+            XCTAssertGreaterThan(r.worst, 0.3, "an off-by-one \(r.tensor) gradient went unnoticed")
         }
     }
 

@@ -168,3 +168,14 @@ final class InspectTests: XCTestCase {
         XCTAssertTrue(missing.error.contains("no such file"), missing.error)
     }
 }
+
+final class GradcheckTests: XCTestCase {
+    func testGradcheckPrintsEveryCheckAndPasses() throws {
+        let result = try runLenet5(["gradcheck"])
+        XCTAssertEqual(result.status, 0, result.error)
+        for text in ["C1 convolution (direct kernel)", "ReLU + max-pool 2x2 (fused backward)", "softmax + cross-entropy", "fc2.bias", "32 passed, 0 failed"] {
+            XCTAssertTrue(result.output.contains(text), "\(text) missing from:\n\(result.output)")
+        }
+    }
+}
+
