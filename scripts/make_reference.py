@@ -4,11 +4,17 @@
 The same LeNet-5 in PyTorch, PyTorch's own initialisation (seed 0), and a batch of 8 real MNIST
 test images, preprocessed as swift-lenet does (zero-padded to 32x32, normalised). The fixture
 holds the input, labels, weights, logits, mean cross-entropy, every parameter gradient
-(`grad.<name>`), and the losses of the first 10 SGD steps (momentum 0.9, lr 0.05) on that batch.
-The Swift test LeNetTests/ReferenceTests must reproduce all of it.
+(`grad.<name>`), the losses of the first 10 SGD steps (momentum 0.9, lr 0.05) on that batch, and
+10 steps of the default optimiser (momentum 0.9, weight decay 5e-4, a cosine learning rate from
+0.05 over the 10 steps) from the same weights: the loss before each step (`decay_losses`), the
+rate (`decay_rates`), and every parameter and momentum buffer after each step
+(`decay.<step>.<name>`, `decay.<step>.momentum.<name>`). The Swift test
+LeNetTests/ReferenceTests must reproduce all of it.
 
 Run: scripts/make_reference.py   (creates .build/venv-reference with torch==2.13.0+cpu on first use)
 """
+import math
+
 import reference_env
 from torch_lenet import lenet5, load
 
@@ -40,14 +46,37 @@ def main():
         step_loss.backward()
         optimizer.step()
 
+    # The default optimiser: weight decay and a changing rate, from the same initial weights.
+    torch.manual_seed(0)
+    model = lenet5()
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()})
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
+    decay_losses, decay_rates, trajectory = [], [], {}
+    for step in range(10):
+        rate = 0.05 * 0.5 * (1 + math.cos(math.pi * step / 10))
+        for group in optimizer.param_groups:
+            group["lr"] = rate
+        optimizer.zero_grad()
+        step_loss = F.cross_entropy(model(x), y)
+        decay_losses.append(step_loss.item())
+        decay_rates.append(rate)
+        step_loss.backward()
+        optimizer.step()
+        for name, p in model.named_parameters():
+            trajectory[f"decay.{step + 1}.{name}"] = p.detach().numpy().copy()
+            trajectory[f"decay.{step + 1}.momentum.{name}"] = optimizer.state[p]["momentum_buffer"].numpy().copy()
+
     tensors = {
         "input": x.numpy(),
         "labels": labels.astype(np.float32),
         "logits": logits.detach().numpy(),
         "loss": np.array([loss.item()], np.float32),
         "sgd_losses": np.array(losses, np.float32),
+        "decay_losses": np.array(decay_losses, np.float32),
+        "decay_rates": np.array(decay_rates, np.float32),
         **weights,
         **grads,
+        **trajectory,
     }
     out = reference_env.ROOT / "Tests" / "LeNetTests" / "Fixtures" / "reference.safetensors"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -30,8 +30,9 @@ public func maxPoolForward(
 /// and 0 at the other three inputs of the window.
 ///
 /// With `reluOutput` (the pool's input, a ReLU's output) it also applies that ReLU's backward
-/// pass: a window whose winner is 0 passes no gradient. Fused, the ReLU costs one compare per
-/// window instead of a pass over the whole plane.
+/// pass: no gradient reaches an input whose ReLU output was 0. Fused, that is one masked pass over
+/// each plane just written, while it is still in cache, instead of a separate ReLU backward pass
+/// over all planes afterwards.
 public func maxPoolBackward(
     outputGradient: UnsafePointer<Float>, argmax: UnsafePointer<UInt8>, planes: Int, height: Int, width: Int,
     reluOutput: UnsafePointer<Float>? = nil, into inputGradient: UnsafeMutablePointer<Float>
