@@ -127,17 +127,22 @@ public enum Charts {
 
     /// Loss (left) and accuracy (right) per epoch, 980 x 400.
     public static func trainingCurves(_ d: Drawing, metrics: [EpochMetrics]) {
+        // Values that are not finite (a diverged run's NaN loss, say) are drawn as gaps, and a
+        // range is taken from the finite ones only, capped so the axis stays drawable.
+        func finite(_ v: Double?) -> Double? { v.flatMap { $0.isFinite ? $0 : nil } }
         let epochs = metrics.map(\.epoch)
-        let losses = metrics.map(\.loss)
-        let lossHigh = (losses.max() ?? 1) * 1.08
+        let losses = metrics.map { finite($0.loss) }
+        let lossHigh = min(max(losses.compactMap { $0 }.max() ?? 1, 1e-6) * 1.08, 1e12)
         panel(d, x: 0, y: 0, width: 480, height: 400, title: "Training loss", yLabel: "mean cross-entropy",
               epochs: epochs, series: [("train", .blue, losses)], yRange: (0, lossHigh))
-        let accuracies = metrics.flatMap { [$0.trainAccuracy, $0.testAccuracy] + ($0.validationAccuracy.map { [$0] } ?? []) }
-        let low = max(0, ((accuracies.min() ?? 90) - 0.5).rounded(.down))
+        let series: [(String, Color, [Double?])] = [
+            ("train", .blue, metrics.map { finite($0.trainAccuracy) }), ("validation", .orange, metrics.map { finite($0.validationAccuracy) }),
+            ("test", .green, metrics.map { finite($0.testAccuracy) }),
+        ]
+        let accuracies = series.flatMap { $0.2.compactMap { $0 } }
+        let low = min(max(0, ((accuracies.min() ?? 90) - 0.5).rounded(.down)), 99)
         panel(d, x: 500, y: 0, width: 480, height: 400, title: "Accuracy", yLabel: "accuracy (%)", epochs: epochs,
-              series: [("train", .blue, metrics.map(\.trainAccuracy)), ("validation", .orange, metrics.map(\.validationAccuracy)),
-                       ("test", .green, metrics.map(\.testAccuracy))],
-              yRange: (low, 100))
+              series: series, yRange: (low, 100))
     }
 
     public static let trainingCurvesSize = (width: 980, height: 400)

@@ -127,6 +127,15 @@ public final class Canvas: Drawing {
     }
 
     /// Blends `color` into pixel (x, y) with coverage `alpha`.
+    /// The pixel indices from `low` (rounded down) up to `end` (exclusive) that lie on a side of
+    /// `size` pixels: empty for coordinates that are not finite, so nothing traps on them.
+    private func pixels(_ low: Double, _ end: Double, size: Int) -> Range<Int> {
+        guard low.isFinite, end.isFinite else { return 0..<0 }
+        let first = Int(min(max(low.rounded(.down), 0), Double(size)))
+        let last = Int(min(max(end, 0), Double(size)))
+        return first..<max(first, last)
+    }
+
     private func blend(_ x: Int, _ y: Int, _ color: Color, _ alpha: Double) {
         guard x >= 0, y >= 0, x < width, y < height, alpha > 0 else { return }
         let a = min(alpha, 1), i = 3 * (y * width + x)
@@ -136,9 +145,9 @@ public final class Canvas: Drawing {
     }
 
     public func rectangle(x: Double, y: Double, width w: Double, height h: Double, fill: Color) {
-        for py in Int(y.rounded(.down))..<Int((y + h).rounded(.up)) {
+        for py in pixels(y, (y + h).rounded(.up), size: height) {
             let cy = min(Double(py + 1), y + h) - max(Double(py), y)
-            for px in Int(x.rounded(.down))..<Int((x + w).rounded(.up)) {
+            for px in pixels(x, (x + w).rounded(.up), size: width) {
                 let cx = min(Double(px + 1), x + w) - max(Double(px), x)
                 blend(px, py, fill, cx * cy)
             }
@@ -150,8 +159,8 @@ public final class Canvas: Drawing {
         let (dx, dy) = (b.0 - a.0, b.1 - a.1)
         let length2 = max(dx * dx + dy * dy, 1e-12)
         let pad = w / 2 + 1
-        for py in Int(min(a.1, b.1) - pad)...Int(max(a.1, b.1) + pad) {
-            for px in Int(min(a.0, b.0) - pad)...Int(max(a.0, b.0) + pad) {
+        for py in pixels(min(a.1, b.1) - pad, (max(a.1, b.1) + pad).rounded(.down) + 1, size: height) {
+            for px in pixels(min(a.0, b.0) - pad, (max(a.0, b.0) + pad).rounded(.down) + 1, size: width) {
                 let (cx, cy) = (Double(px) + 0.5, Double(py) + 0.5)
                 let t = min(max(((cx - a.0) * dx + (cy - a.1) * dy) / length2, 0), 1)
                 let (ex, ey) = (cx - a.0 - t * dx, cy - a.1 - t * dy)
@@ -161,8 +170,8 @@ public final class Canvas: Drawing {
     }
 
     public func circle(x: Double, y: Double, radius: Double, fill: Color) {
-        for py in Int(y - radius - 1)...Int(y + radius + 1) {
-            for px in Int(x - radius - 1)...Int(x + radius + 1) {
+        for py in pixels(y - radius - 1, (y + radius + 1).rounded(.down) + 1, size: height) {
+            for px in pixels(x - radius - 1, (x + radius + 1).rounded(.down) + 1, size: width) {
                 let (ex, ey) = (Double(px) + 0.5 - x, Double(py) + 0.5 - y)
                 blend(px, py, fill, radius + 0.5 - (ex * ex + ey * ey).squareRoot())
             }
@@ -170,6 +179,8 @@ public final class Canvas: Drawing {
     }
 
     public func text(_ string: String, x: Double, y: Double, size: Int, color: Color, anchor: TextAnchor, bold: Bool, rotated: Bool) {
+        // Off any canvas: nothing to draw, and no coordinate that could not become an Int.
+        guard abs(x) < 1e6, abs(y) < 1e6 else { return }
         let font = Font.named(bold: bold, size: size)
         let total = font.width(string)
         let start = anchor == .start ? 0 : anchor == .middle ? total / 2 : total
@@ -193,6 +204,7 @@ public final class Canvas: Drawing {
     }
 
     public func image(_ image: GrayImage, x: Double, y: Double, scale: Int) {
+        guard abs(x) < 1e6, abs(y) < 1e6 else { return }
         for iy in 0..<image.height {
             for ix in 0..<image.width {
                 let v = Double(image[ix, iy]) / 255
@@ -203,9 +215,15 @@ public final class Canvas: Drawing {
         }
     }
 
+    /// The canvas as 8-bit RGB.
+    var rgb: [UInt8] { pixels.map { UInt8((min(max($0, 0), 1) * 255).rounded()) } }
+
+    public func pngData() throws(ImageEncodingError) -> Data {
+        try encodePNG(rgb, width: width, height: height, channels: 3)
+    }
+
     public func writePNG(to url: URL) throws(FileWriteError) {
-        let bytes = pixels.map { UInt8((min(max($0, 0), 1) * 255).rounded()) }
-        try Imaging.writePNG(bytes, width: width, height: height, channels: 3, to: url)
+        try Imaging.writePNG(rgb, width: width, height: height, channels: 3, to: url)
     }
 }
 

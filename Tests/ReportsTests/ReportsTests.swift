@@ -65,6 +65,29 @@ final class ReportsTests: XCTestCase {
         XCTAssertTrue(matrix.contains(">19</text>"), "class 3 has 19 correct of 20")
     }
 
+    /// A diverged run's metrics (NaN, infinite and enormous values) still draw, as gaps and capped
+    /// axes, instead of trapping; and the canvas ignores coordinates no pixel has.
+    func testAbsurdValuesDrawWithoutTrapping() throws {
+        let rows = [
+            EpochMetrics(epoch: 1, loss: 0.3, trainAccuracy: 97, validationAccuracy: 98, testAccuracy: 97, learningRate: 0.03, seconds: 1, imagesPerSecond: 1),
+            EpochMetrics(epoch: 2, loss: .nan, trainAccuracy: .nan, validationAccuracy: .infinity, testAccuracy: 9.8, learningRate: 50, seconds: 1, imagesPerSecond: 1),
+            EpochMetrics(epoch: 3, loss: 1e300, trainAccuracy: -.infinity, validationAccuracy: nil, testAccuracy: 1e300, learningRate: 50, seconds: 1, imagesPerSecond: 1),
+        ]
+        for row in rows { try TrainingReport.record(row, in: directory) }
+        let files = try TrainingReport.write(
+            in: directory, confusionMatrix: [[Int]](repeating: [Int](repeating: 0, count: 10), count: 10), mistakes: [], errors: 0,
+            images: [], imageSide: 28, classNames: (0..<10).map(String.init))
+        XCTAssertTrue(files.map(\.lastPathComponent).contains("training-curves.png"))
+        let canvas = Canvas(width: 10, height: 10)
+        canvas.circle(x: .nan, y: 1e300, radius: 3, fill: .blue)
+        canvas.line(from: (-.infinity, 0), to: (5, .nan), color: .blue, width: 2)
+        canvas.rectangle(x: -1e20, y: 2, width: 2e20, height: 3, fill: .blue)
+        canvas.text("x", x: .nan, y: 0, size: 13, color: .text, anchor: .start, bold: false, rotated: false)
+        let drawn = try GrayImage(decoding: canvas.pngData(), name: "canvas").pixels
+        XCTAssertLessThan(drawn[3 * 10 + 5], 200, "the rectangle was clipped and drawn")
+        XCTAssertEqual(drawn[8 * 10 + 5], 255, "nothing else was")
+    }
+
     func testTicksAreRound() {
         XCTAssertEqual(ticks(0, 0.23), [0, 0.05, 0.1, 0.15, 0.2])
         XCTAssertEqual(ticks(97, 100), [97, 98, 99, 100])
