@@ -107,11 +107,17 @@ public final class Trainer {
     /// The learning rate of the current epoch.
     public var learningRate: Float { configuration.schedule.rate(epoch: state.epoch, of: configuration.epochs) }
 
+    /// A batch's mean loss above this (or not finite) means training has diverged: a network
+    /// that guesses at random scores 2.3 on 10 classes, a confidently wrong one tens.
+    public static let divergenceLoss = 100.0
+
     /// Trains the rest of the current epoch, or up to a requested stop.
     /// - Parameter shouldStop: asked after every batch but the epoch's last; `true` ends the pass early.
     /// - Returns: the epoch's mean loss per image and the seconds it took, or nil if stopped early.
+    /// - Throws: `TrainingError.diverged` at the first batch whose loss is not finite or explodes,
+    ///   before that batch's step: the weights and the state stay as after the batch before.
     public func trainEpoch(progress: (BatchProgress) -> Void = { _ in }, shouldStop: () -> Bool = { false })
-        -> (loss: Double, seconds: Double)?
+        throws(TrainingError) -> (loss: Double, seconds: Double)?
     {
         let learningRate = self.learningRate
         var shuffler = SplitMix64(seed: state.randomState)
@@ -125,6 +131,10 @@ public final class Trainer {
             let b = state.batchInEpoch
             let indices = order[b * batchSize..<min((b + 1) * batchSize, order.count)]
             let loss = runner.gradient(of: model, on: train, indices: indices)
+            let meanLoss = loss / Double(indices.count)
+            guard meanLoss.isFinite, meanLoss <= Self.divergenceLoss else {
+                throw .diverged(epoch: state.epoch + 1, batch: b + 1, loss: meanLoss, learningRate: learningRate)
+            }
             state.epochLossSum += loss
             model.parameters.withUnsafeMutableBufferPointer { parameters in
                 velocity.withUnsafeMutableBufferPointer { velocity in
@@ -139,7 +149,7 @@ public final class Trainer {
             let elapsed = seconds(since: start)
             let trained = min(state.batchInEpoch * batchSize, order.count)
             progress(BatchProgress(
-                epoch: state.epoch + 1, batch: state.batchInEpoch, batches: batches, loss: loss / Double(indices.count),
+                epoch: state.epoch + 1, batch: state.batchInEpoch, batches: batches, loss: meanLoss,
                 runningLoss: state.epochLossSum / Double(trained),
                 imagesPerSecond: Double(trained - firstBatch * batchSize) / max(elapsed, 1e-9), elapsed: elapsed))
             if state.batchInEpoch < batches && shouldStop() { return nil }
@@ -213,6 +223,10 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
     case notResumable(StateError)
     case differentData
     case epochsAlreadyDone(done: Int, requested: Int)
+    /// A batch's mean loss was not finite or above `Trainer.divergenceLoss`; epoch and batch 1-based.
+    case diverged(epoch: Int, batch: Int, loss: Double, learningRate: Float)
+    /// The weights stopped being finite numbers; nothing was written.
+    case nonFiniteWeights(epoch: Int)
 
     public var description: String {
         switch self {
@@ -236,6 +250,10 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
             "this checkpoint was trained on different training images"
         case .epochsAlreadyDone(let done, let requested):
             "the run has already trained \(done) epochs; it cannot stop at \(requested)"
+        case .diverged(let epoch, let batch, let loss, let rate):
+            "training diverged at epoch \(epoch), batch \(batch): the batch's mean loss is \(loss); the learning rate \(rate) is too high for this run, try a lower one (the last checkpoints written are the last good ones)"
+        case .nonFiniteWeights(let epoch):
+            "training diverged in epoch \(epoch): the weights are no longer finite numbers; try a lower learning rate (nothing was written)"
         }
     }
 }

@@ -158,7 +158,7 @@ public final class TrainingSession: @unchecked Sendable {
         var summaries: [EpochSummary] = []
         while trainer.epoch < configuration.epochs {
             let learningRate = trainer.learningRate
-            let trained = trainer.trainEpoch(progress: { publish(.batch($0)) }, shouldStop: shouldStop)
+            let trained = try trainer.trainEpoch(progress: { publish(.batch($0)) }, shouldStop: shouldStop)
             guard let (loss, trainingSeconds) = trained else { return try stopHere() }
             let evaluationStart = DispatchTime.now()
             let (train, validation, test) = trainer.evaluate()
@@ -215,6 +215,10 @@ public final class TrainingSession: @unchecked Sendable {
     }
 
     private func save(_ checkpoint: Checkpoint, to url: URL, kind: CheckpointWritten.Kind) throws(TrainingError) {
+        // No non-finite tensor is ever written: such a file could not be loaded again.
+        guard checkpoint.model.parameters.allSatisfy(\.isFinite), checkpoint.momentum?.allSatisfy(\.isFinite) ?? true else {
+            throw .nonFiniteWeights(epoch: trainer.epoch + (trainer.batchInEpoch > 0 ? 1 : 0))
+        }
         do {
             try checkpoint.write(to: url)
         } catch {

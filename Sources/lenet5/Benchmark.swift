@@ -36,7 +36,7 @@ enum Benchmark {
         }
         let trainer = try oneEpochTrainer(epochSet, batchSize: batchSize, threads: threads)
         _ = trainer.runner.evaluate(trainer.model, on: trainer.test, range: 0..<1000)
-        let epochSeconds = trainer.trainEpoch()?.seconds ?? .nan
+        let epochSeconds = try trainer.trainEpoch()?.seconds ?? .nan
 
         let inferenceStart = DispatchTime.now()
         let evaluation = trainer.runner.evaluate(trainer.model, on: trainer.test)
@@ -83,7 +83,7 @@ extension Benchmark {
         let trainer = try oneEpochTrainer(dataset, batchSize: batchSize, threads: 1)
         let workspace = trainer.runner.workspaces[0]
         workspace.profile = LayerProfile()
-        let epochSeconds = trainer.trainEpoch()?.seconds ?? .nan
+        let epochSeconds = try trainer.trainEpoch()?.seconds ?? .nan
         return (workspace.profile ?? LayerProfile(), epochSeconds, trainer.train.count)
     }
 }

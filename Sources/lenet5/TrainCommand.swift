@@ -186,6 +186,10 @@ struct TrainCommand: AsyncParsableCommand {
         case .selectionNeedsValidation: "\(error); use --select last or test with --validation-size 0"
         case .differentData: "\(error); resume with the same --data"
         case .epochsAlreadyDone(let done, _): "\(error); pass --epochs \(done) or more"
+        case .diverged(let epoch, let batch, let loss, let rate):
+            "training diverged at epoch \(epoch), batch \(batch) (the batch's mean loss is \(loss)): try a --learning-rate below \(rate); the checkpoints written before are intact"
+        case .nonFiniteWeights(let epoch):
+            "training diverged in epoch \(epoch): the weights are no longer finite; try a lower --learning-rate (nothing was written)"
         default: error.description
         }
     }

@@ -54,11 +54,11 @@ final class TrainerTests: XCTestCase {
         }
 
         let again = try Trainer(configuration: configuration(threads: 2), dataset: Self.small)
-        for _ in 0..<3 { XCTAssertNotNil(again.trainEpoch()) }
+        for _ in 0..<3 { XCTAssertNotNil(try again.trainEpoch()) }
         XCTAssertEqual(again.model.parameters, trainer.model.parameters, "same seed and threads, same weights")
 
         let otherSeed = try Trainer(configuration: configuration(threads: 2, seed: 8), dataset: Self.small)
-        _ = otherSeed.trainEpoch()
+        _ = try otherSeed.trainEpoch()
         XCTAssertNotEqual(otherSeed.model.parameters, again.model.parameters)
     }
 
@@ -186,7 +186,7 @@ final class TrainerTests: XCTestCase {
         XCTAssertThrowsError(try Trainer(resuming: garbled, dataset: Self.small)) { error in
             guard case .notResumable(.unreadable)? = error as? TrainingError else { return XCTFail("\(error)") }
         }
-        _ = trainer.trainEpoch()
+        _ = try trainer.trainEpoch()
         trainer.record(validationCorrect: 400, testCorrect: 800)
         XCTAssertThrowsError(try Trainer(resuming: trainer.resumeCheckpoint(), dataset: Self.small, epochs: 0)) { error in
             XCTAssertEqual(error as? TrainingError, .epochsAlreadyDone(done: 1, requested: 0))
@@ -197,7 +197,7 @@ final class TrainerTests: XCTestCase {
     /// as "epoch:validation:test,...") still continue where they stopped.
     func testLegacyResumeFilesStillLoad() throws {
         let trainer = try Trainer(configuration: configuration(threads: 1), dataset: Self.small)
-        _ = trainer.trainEpoch(shouldStop: { trainer.batchInEpoch == 5 })
+        _ = try trainer.trainEpoch(shouldStop: { trainer.batchInEpoch == 5 })
         var legacy = trainer.resumeCheckpoint()
         let state = trainer.state
         legacy.metadata[TrainingState.metadataKey] = nil
@@ -231,8 +231,8 @@ final class TrainerTests: XCTestCase {
     func testThreadCountOnlyChangesRounding() throws {
         let one = try Trainer(configuration: configuration(threads: 1), dataset: Self.small)
         let two = try Trainer(configuration: configuration(threads: 2), dataset: Self.small)
-        _ = one.trainEpoch()
-        _ = two.trainEpoch()
+        _ = try one.trainEpoch()
+        _ = try two.trainEpoch()
         let largest = zip(one.model.parameters, two.model.parameters).map { abs($0 - $1) }.max() ?? 0
         XCTAssertLessThan(largest, 1e-3)
         XCTAssertEqual(one.runner.evaluate(one.model, on: one.test).predictions.count, 1000)
@@ -266,6 +266,28 @@ final class TrainerTests: XCTestCase {
         XCTAssertThrowsError(try Trainer(configuration: configuration(threads: 1), dataset: IDXDataset(train: wide, test: wide))) { error in
             XCTAssertEqual(error as? TrainingError, .unsupportedImageSize(height: 28, width: 30))
         }
+    }
+
+    /// A learning rate far too high: training stops at the first exploding batch, names it,
+    /// and writes no tensor that is not finite; a run that diverges after good epochs keeps them.
+    func testDivergenceStopsTrainingAndWritesNothingNonFinite() throws {
+        let folder = try TemporaryDirectory("diverge")
+        defer { folder.remove() }
+        var c = configuration(threads: 2)
+        c.schedule = .list([0.03, 50])
+        let trainer = try Trainer(configuration: c, dataset: Self.small)
+        let outcome = TrainingSession(trainer: trainer, directory: folder.url).run()
+        guard case .failed(.diverged(let epoch, let batch, let loss, let rate)) = outcome else { return XCTFail("\(outcome)") }
+        XCTAssertEqual(epoch, 2)
+        XCTAssertGreaterThan(batch, 1)
+        XCTAssertTrue(!loss.isFinite || loss > Trainer.divergenceLoss)
+        XCTAssertEqual(rate, 50)
+        XCTAssertEqual(trainer.epoch, 1, "the first, good epoch is kept")
+        XCTAssertTrue(trainer.model.parameters.allSatisfy(\.isFinite), "the exploding batch's step was not taken")
+        let written = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".safetensors") }.sorted()
+        XCTAssertEqual(written, ["epoch-01.safetensors", "resume.safetensors"])
+        for name in written { XCTAssertNoThrow(try Checkpoint(contentsOf: folder.url(name)), name) }
+        XCTAssertEqual(try Trainer(resuming: Checkpoint(contentsOf: folder.url("resume.safetensors")), dataset: Self.small).epoch, 1)
     }
 
     func testARunFolderUnderAFileFailsWithTheReason() throws {

@@ -125,6 +125,22 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(rest.contains("stopped by SIGTERM"), rest)
     }
 
+    /// A rate that explodes the loss ends the run at once with one line naming the batch and the
+    /// option to lower, and a non-zero exit.
+    func testDivergenceIsReportedWithTheOptionToChange() throws {
+        let folder = try TemporaryDirectory("diverge")
+        defer { folder.remove() }
+        let result = try run([
+            "train", "--train-images", "2000", "--validation-size", "500", "--learning-rate", "5", "--epochs", "2",
+            "--output", folder.url("run").path,
+        ])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertEqual(result.error.split(separator: "\n").count, 1, result.error)
+        XCTAssertTrue(result.error.contains("training diverged at epoch 1, batch"), result.error)
+        XCTAssertTrue(result.error.contains("try a --learning-rate below 5.0"), result.error)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder.url("run/epoch-01.safetensors").path))
+    }
+
     func testResumeRejectsChangedHyperParameters() {
         assertRejected(["train", "--resume", "x.safetensors", "--batch-size", "8"], "--batch-size cannot change when resuming")
     }

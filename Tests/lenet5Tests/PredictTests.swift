@@ -22,7 +22,7 @@ final class PredictTests: XCTestCase {
         configuration.selection = .last
         configuration.threads = 2
         let trainer = try Trainer(configuration: configuration, dataset: IDXDataset(train: mnist.train.slice(0..<20_000), test: mnist.test))
-        XCTAssertNotNil(trainer.trainEpoch())
+        XCTAssertNotNil(try trainer.trainEpoch())
         let checkpoint = directory.appendingPathComponent("model.safetensors")
         try Checkpoint(model: trainer.model, metadata: ["class_names": ClassNames.encode(ClassNames.digits)]).write(to: checkpoint)
 
