@@ -33,6 +33,7 @@ struct ExportCommand: ParsableCommand {
         let loaded = try loadCheckpoint(checkpoint)
         let output = outputPath.map { URL(fileURLWithPath: $0) }
             ?? source.deletingPathExtension().appendingPathExtension(format == .onnx ? "onnx" : "npz")
+        try refuseOverwriting(checkpoint, with: output, option: outputPath == nil ? "the default output" : "--output")
         let data: Data
         switch format {
         case .onnx:

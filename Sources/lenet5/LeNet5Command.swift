@@ -55,3 +55,11 @@ func loadCheckpoint(_ path: String) throws -> Checkpoint {
         throw CommandFailure(error)
     }
 }
+
+/// Refuses to write `output` over `input` (the same file, by any path or link).
+func refuseOverwriting(_ input: String, with output: URL, option: String) throws {
+    let a = URL(fileURLWithPath: input).resolvingSymlinksInPath().standardizedFileURL.path
+    let b = output.resolvingSymlinksInPath().standardizedFileURL.path
+    if a == b { throw CommandFailure("\(option) \(output.relativePath) is the checkpoint being read; name another file") }
+}
+

@@ -19,6 +19,7 @@ struct TestCommand: ParsableCommand {
     @OptionGroup var data: DataOptions
 
     func run() throws {
+        if let saveLogits { try refuseOverwriting(checkpoint, with: URL(fileURLWithPath: saveLogits), option: "--save-logits") }
         let loaded = try loadCheckpoint(checkpoint)
         let dataset = try data.load()
         guard dataset.test.height == 28, dataset.test.width == 28 else {

@@ -141,6 +141,28 @@ final class CommandLineTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: folder.url("run/epoch-01.safetensors").path))
     }
 
+    /// export and test never write over the checkpoint they read, whatever the path says.
+    func testNoCommandOverwritesItsInput() throws {
+        let folder = try TemporaryDirectory("overwrite")
+        defer { folder.remove() }
+        var generator = SplitMix64(seed: 4)
+        let model = Model(parameters: Initialization.pytorch.parameters(using: &generator), normalization: Normalization(mean: 0.1, standardDeviation: 0.3))
+        let named = folder.url("w.onnx")
+        try Checkpoint(model: model).write(to: named)
+        let before = try Data(contentsOf: named)
+        for arguments in [
+            ["export", "--checkpoint", named.path],
+            ["export", "--checkpoint", named.path, "--output", folder.path + "/./w.onnx"],
+            ["export", "--checkpoint", named.path, "--format", "numpy", "--output", named.path],
+            ["test", "--checkpoint", named.path, "--save-logits", named.path],
+        ] {
+            let result = try run(arguments)
+            XCTAssertEqual(result.status, 1, "\(arguments)")
+            XCTAssertTrue(result.error.contains("is the checkpoint being read"), result.error)
+        }
+        XCTAssertEqual(try Data(contentsOf: named), before)
+    }
+
     func testResumeRejectsChangedHyperParameters() {
         assertRejected(["train", "--resume", "x.safetensors", "--batch-size", "8"], "--batch-size cannot change when resuming")
     }
