@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <jpeglib.h>
+#include <jerror.h>
 
 static int fail(char *error, size_t size, const char *message) {
     snprintf(error, size, "%s", message);
@@ -50,7 +51,17 @@ struct jpeg_failure {
     struct jpeg_error_mgr manager;
     jmp_buf jump;
     char message[JMSG_LENGTH_MAX];
+    int truncated;
 };
+
+// libjpeg's default prints warnings to stderr; this one stays quiet and notes the one that
+// matters: the data ended early, so part of the image would be made up.
+static void jpeg_warn(j_common_ptr info, int level) {
+    if (level >= 0) return;
+    struct jpeg_failure *failure = (struct jpeg_failure *)info->err;
+    if (info->err->msg_code == JWRN_JPEG_EOF) failure->truncated = 1;
+    info->err->num_warnings++;
+}
 
 // libjpeg's default error_exit calls exit(); this one jumps back to the caller instead.
 static void jpeg_fail(j_common_ptr info) {
@@ -66,6 +77,8 @@ int codec_read_jpeg(const unsigned char *bytes, size_t size, size_t max_pixels, 
     unsigned char *volatile buffer = NULL;
     info.err = jpeg_std_error(&failure.manager);
     failure.manager.error_exit = jpeg_fail;
+    failure.manager.emit_message = jpeg_warn;
+    failure.truncated = 0;
     if (setjmp(failure.jump)) {
         jpeg_destroy_decompress(&info);
         free(buffer);
@@ -90,10 +103,14 @@ int codec_read_jpeg(const unsigned char *bytes, size_t size, size_t max_pixels, 
         JSAMPROW row = buffer + (size_t)info.output_scanline * info.output_width;
         jpeg_read_scanlines(&info, &row, 1);
     }
-    *width = info.output_width;
-    *height = info.output_height;
     jpeg_finish_decompress(&info);
     jpeg_destroy_decompress(&info);
+    if (failure.truncated) {
+        free(buffer);
+        return fail(error, error_size, "the JPEG data ends early (a truncated file)");
+    }
+    *width = info.output_width;
+    *height = info.output_height;
     *pixels = buffer;
     return 0;
 }

@@ -82,6 +82,14 @@ final class GrayImageTests: XCTestCase {
         try jpeg.prefix(20).write(to: url("truncated.jpg"))
         assertThrows(url("truncated.jpg").path) { if case .corrupt = $0 { true } else { false } }
 
+        // Cut in the middle of the image data: libjpeg would fill the rest in; refused instead.
+        let photo = GrayImage(width: 64, height: 64, pixels: (0..<4096).map { UInt8(($0 * 37) % 256) })
+        let full = try encodeJPEG(photo, quality: 90)
+        XCTAssertNoThrow(try GrayImage(decoding: full, name: "whole.jpg"))
+        XCTAssertThrowsError(try GrayImage(decoding: full.prefix(full.count * 2 / 3), name: "half.jpg")) {
+            XCTAssertEqual($0 as? ImageError, .corrupt(name: "half.jpg", reason: "the JPEG data ends early (a truncated file)"))
+        }
+
         try Data("P5\n3 3\n255\n".utf8 + [1, 2]).write(to: url("short.pgm"))
         assertThrows(url("short.pgm").path) { $0 == .corrupt(name: self.url("short.pgm").path, reason: "PGM data is truncated: expected 9 bytes, found 2") }
         try Data("P5\nx y\n".utf8).write(to: url("header.pgm"))
