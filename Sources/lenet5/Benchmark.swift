@@ -35,7 +35,7 @@ enum Benchmark {
             epochSet = IDXDataset(train: repeated, test: dataset.test)
         }
         let trainer = try oneEpochTrainer(epochSet, batchSize: batchSize, threads: threads)
-        _ = trainer.runner.evaluate(trainer.model, on: trainer.test, range: 0..<1000)
+        _ = trainer.runner.evaluate(trainer.model, on: trainer.test, range: 0..<min(1000, trainer.test.count))
         let epochSeconds = try trainer.trainEpoch()?.seconds ?? .nan
 
         let inferenceStart = DispatchTime.now()

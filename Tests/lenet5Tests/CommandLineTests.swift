@@ -1,4 +1,5 @@
 import ArgumentParser
+import Datasets
 import Foundation
 import Imaging
 import Kernels
@@ -161,6 +162,20 @@ final class CommandLineTests: XCTestCase {
             XCTAssertTrue(result.error.contains("is the checkpoint being read"), result.error)
         }
         XCTAssertEqual(try Data(contentsOf: named), before)
+    }
+
+    /// bench on a data set smaller than its warm-up (1,000 test images) runs instead of trapping.
+    func testBenchOnASmallDataSet() throws {
+        let folder = try TemporaryDirectory("bench-small")
+        defer { folder.remove() }
+        let mnist = try IDXDataset(directory: IDXDataset.bundledMNIST)
+        for (name, images, count) in [("train", mnist.train, 300), ("t10k", mnist.test, 50)] {
+            try writeIDX(dimensions: [count, 28, 28], bytes: Array(images.pixels.prefix(count * 784)), to: folder.url("\(name)-images-idx3-ubyte"))
+            try writeIDX(dimensions: [count], bytes: Array(images.labels.prefix(count)), to: folder.url("\(name)-labels-idx1-ubyte"))
+        }
+        let result = try run(["bench", "--data", folder.path, "--images", "300", "--json"])
+        XCTAssertEqual(result.status, 0, result.error)
+        XCTAssertTrue(result.output.contains("\"train_images\": 300"), result.output)
     }
 
     func testResumeRejectsChangedHyperParameters() {
