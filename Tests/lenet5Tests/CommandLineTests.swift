@@ -90,19 +90,25 @@ final class CommandLineTests: XCTestCase {
         let folder = try TemporaryDirectory("interrupt")
         defer { folder.remove() }
         let directory = folder.url
+        // A --data folder of its own (a copy of the bundled files), whose path has a space.
+        let data = folder.url("my data")
+        try FileManager.default.copyItem(at: IDXDataset.bundledMNIST, to: data)
         let (process, output, _) = try start(
-            ["train", "--epochs", "1", "--output", directory.path], waitingFor: "normalisation:")
+            ["train", "--epochs", "1", "--output", directory.path, "--data", data.path], waitingFor: "normalisation:")
         process.interrupt()  // SIGINT, while the first epoch (several seconds) is running
         let rest = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         XCTAssertEqual(process.terminationStatus, 130, rest)
         XCTAssertTrue(rest.contains("stopped by SIGINT after batch"), rest)
-        XCTAssertTrue(rest.contains("lenet5 train --resume \(directory.path)/resume.safetensors"), rest)
         let saved = try Checkpoint(contentsOf: directory.appendingPathComponent("resume.safetensors"))
         XCTAssertNotNil(saved.momentum)
         XCTAssertEqual(saved.metadata["epoch"], "0")
 
-        let resumed = try run(["train", "--resume", directory.appendingPathComponent("resume.safetensors").path])
+        // The printed command, followed to the letter, finishes the run.
+        let printed = try XCTUnwrap(rest.split(separator: "\n").first { $0.hasPrefix("resume with: swift run -c release lenet5 ") })
+        XCTAssertEqual(
+            String(printed), "resume with: swift run -c release lenet5 train --resume \(directory.path)/resume.safetensors --data '\(data.path)'")
+        let resumed = try run(["train", "--resume", directory.appendingPathComponent("resume.safetensors").path, "--data", data.path])
         XCTAssertEqual(resumed.status, 0, resumed.error)
         XCTAssertTrue(resumed.output.contains("resuming"), resumed.output)
         XCTAssertTrue(resumed.output.contains("final test accuracy (reloaded best checkpoint)"), resumed.output)
