@@ -227,6 +227,10 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
     case diverged(epoch: Int, batch: Int, loss: Double, learningRate: Float)
     /// The weights stopped being finite numbers; nothing was written.
     case nonFiniteWeights(epoch: Int)
+    /// A new run would mix with (or replace) the earlier run in this folder.
+    case folderHoldsRun(path: String)
+    /// Another training is writing to this folder.
+    case folderInUse(path: String)
 
     public var description: String {
         switch self {
@@ -252,6 +256,10 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
             "the run has already trained \(done) epochs; it cannot stop at \(requested)"
         case .diverged(let epoch, let batch, let loss, let rate):
             "training diverged at epoch \(epoch), batch \(batch): the batch's mean loss is \(loss); the learning rate \(rate) is too high for this run, try a lower one (the last checkpoints written are the last good ones)"
+        case .folderHoldsRun(let path):
+            "\(path) holds an earlier run; resume it from its resume.safetensors, or start the new run in another folder"
+        case .folderInUse(let path):
+            "another training is writing to \(path)"
         case .nonFiniteWeights(let epoch):
             "training diverged in epoch \(epoch): the weights are no longer finite numbers; try a lower learning rate (nothing was written)"
         }

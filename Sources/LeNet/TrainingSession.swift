@@ -16,6 +16,56 @@ public struct RunFolder: Sendable {
     public var resume: URL { url.appendingPathComponent("resume.safetensors") }
     public var best: URL { url.appendingPathComponent("best.safetensors") }
     public var metrics: URL { url.appendingPathComponent("metrics.csv") }
+    /// Held (flock) by the session training in the folder.
+    var lockFile: URL { url.appendingPathComponent(".lock") }
+
+    /// The files a run writes, by name.
+    private func isRunFile(_ name: String) -> Bool {
+        (name.hasPrefix("epoch-") && name.hasSuffix(".safetensors"))
+            || ["resume.safetensors", "best.safetensors", "metrics.csv", "misclassified.png"].contains(name)
+            || ["training-curves", "confusion-matrix"].contains { name == $0 + ".png" || name == $0 + ".svg" }
+    }
+
+    private var runFiles: [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []).filter(isRunFile)
+    }
+
+    /// Whether an earlier run left checkpoints here.
+    public var holdsRun: Bool { runFiles.contains { $0.hasSuffix(".safetensors") } }
+
+    /// Deletes what an earlier run wrote here (and nothing else), so a new run does not mix with it.
+    func clear() throws(FileWriteError) {
+        for name in runFiles where unlink(url.appendingPathComponent(name).path) != 0 && errno != ENOENT {
+            throw FileWriteError(path: url.appendingPathComponent(name).path, code: errno)
+        }
+    }
+
+    /// Takes the folder's lock for as long as the returned value lives, or nil when another
+    /// process or session holds it.
+    func lock() throws(FileWriteError) -> FolderLock? {
+        let fd = open(lockFile.path, O_RDWR | O_CREAT, 0o644)
+        guard fd >= 0 else { throw FileWriteError(path: lockFile.path, code: errno) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            return nil
+        }
+        return FolderLock(descriptor: fd)
+    }
+}
+
+/// A held `flock` on a run folder's lock file, released when this is released (or the process
+/// ends, however it ends).
+final class FolderLock {
+    private let descriptor: Int32
+
+    init(descriptor: Int32) {
+        self.descriptor = descriptor
+    }
+
+    deinit {
+        flock(descriptor, LOCK_UN)
+        close(descriptor)
+    }
 }
 
 /// How a session ended.
@@ -52,9 +102,15 @@ public final class TrainingSession: @unchecked Sendable {
     /// How many mistakes the final result lists.
     public static let mistakesListed = 40
 
-    public init(trainer: Trainer, directory: URL) {
+    /// What a new run does to a folder that holds an earlier one.
+    private let overwrite: Bool
+
+    /// - Parameter overwrite: let a new run delete the files of an earlier run in `directory`;
+    ///   otherwise it refuses to start there (a resumed run continues its own files either way).
+    public init(trainer: Trainer, directory: URL, overwrite: Bool = false) {
         self.trainer = trainer
         folder = RunFolder(directory)
+        self.overwrite = overwrite
     }
 
     // MARK: Control, from any thread or task
@@ -139,21 +195,34 @@ public final class TrainingSession: @unchecked Sendable {
     }
 
     private func train() throws(TrainingError) -> TrainingOutcome {
+        let held: FolderLock?
         do {
             try createDirectories(at: folder.url)
+            held = try folder.lock()
         } catch {
             throw .cannotCreateDirectory(error)
         }
+        // Held until training ends, however it ends.
+        guard let lock = held else { throw .folderInUse(path: folder.url.relativePath) }
+        defer { withExtendedLifetime(lock) {} }
+        let resuming = trainer.epoch > 0 || trainer.batchInEpoch > 0
+        if !resuming && folder.holdsRun {
+            guard overwrite else { throw .folderHoldsRun(path: folder.url.relativePath) }
+            do {
+                try folder.clear()
+            } catch {
+                throw .checkpoint(.cannotWrite(error))
+            }
+        }
         let configuration = trainer.configuration
         let report = RunReport(folder: folder, test: trainer.test, classNames: trainer.classNames)
-        let resumed = trainer.epoch > 0 || trainer.batchInEpoch > 0
         publish(.started(RunStart(
             configuration: configuration, parameterCount: ParameterLayout.count, trainingImages: trainer.train.count,
             validationImages: trainer.validation?.count ?? 0, testImages: trainer.test.count,
             normalizationMean: trainer.model.normalization.mean,
             normalizationStandardDeviation: trainer.model.normalization.standardDeviation, classNames: trainer.classNames,
             batchesPerEpoch: trainer.batchesPerEpoch,
-            resumedAt: resumed ? Position(epoch: trainer.epoch + 1, batch: trainer.batchInEpoch + 1, batches: trainer.batchesPerEpoch) : nil,
+            resumedAt: resuming ? Position(epoch: trainer.epoch + 1, batch: trainer.batchInEpoch + 1, batches: trainer.batchesPerEpoch) : nil,
             directory: folder.url.relativePath)))
         var summaries: [EpochSummary] = []
         while trainer.epoch < configuration.epochs {

@@ -20,8 +20,8 @@ struct PredictCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("Image files.", valueName: "image"))
     var images: [String]
 
-    @Option(help: ArgumentHelp("A checkpoint written by 'lenet5 train'.", valueName: "path"))
-    var checkpoint = "runs/lenet5/best.safetensors"
+    @Option(help: ArgumentHelp("A checkpoint written by 'lenet5 train' (default: the newest runs/*/best.safetensors).", valueName: "path"))
+    var checkpoint: String?
 
     @Option(help: "How many of the most likely classes to print.")
     var top = 3
@@ -43,6 +43,9 @@ struct PredictCommand: ParsableCommand {
     }
 
     func run() throws {
+        guard let checkpoint = checkpoint ?? Self.newestBestCheckpoint() else {
+            throw CommandFailure("no checkpoint under runs/: train one first (swift run -c release lenet5 train) or pass --checkpoint")
+        }
         let loaded: Checkpoint
         do {
             loaded = try Checkpoint(contentsOf: URL(fileURLWithPath: checkpoint))
@@ -88,6 +91,16 @@ struct PredictCommand: ParsableCommand {
         }
         let failures = results.filter { if case .failure = $0 { true } else { false } }.count
         if failures > 0 { throw ExitCode(1) }
+    }
+
+    /// The best checkpoint of the last training run: the newest runs/*/best.safetensors.
+    static func newestBestCheckpoint() -> String? {
+        let runs = (try? FileManager.default.contentsOfDirectory(atPath: "runs")) ?? []
+        let bests = runs.map { "runs/\($0)/best.safetensors" }.compactMap { path -> (String, Date)? in
+            guard let date = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date else { return nil }
+            return (path, date)
+        }
+        return bests.max { $0.1 < $1.1 }?.0
     }
 
     private func percent(_ p: Float) -> String { String(format: "%.1f%%", 100 * p) }

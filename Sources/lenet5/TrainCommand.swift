@@ -56,8 +56,12 @@ struct TrainCommand: AsyncParsableCommand {
     var trainingImages: Int?
 
     @Option(name: .customLong("output"), help: ArgumentHelp(
-        "Folder for checkpoints (default: runs/lenet5, or the resumed checkpoint's folder).", valueName: "dir"))
+        "Folder for checkpoints (default: runs/lenet5, or runs/lenet5-2, -3, ... when it holds an earlier run; when resuming, the run's own folder).",
+        valueName: "dir"))
     var outputDirectory: String?
+
+    @Flag(help: "Let a new run delete the earlier run in --output instead of refusing to start there.")
+    var overwrite = false
 
     @Option(help: ArgumentHelp(
         "Continue the run saved in a resume.safetensors exactly where it stopped; --epochs may extend it.",
@@ -100,6 +104,7 @@ struct TrainCommand: AsyncParsableCommand {
             if let (field, _) = fixed.first(where: { $0.1 }) {
                 throw ValidationError("\(Self.flag(field)) cannot change when resuming: the run continues with its saved hyper-parameters")
             }
+            if overwrite { throw ValidationError("--overwrite does not go with --resume: a resumed run continues its own files") }
         }
         _ = try trainingConfiguration()
     }
@@ -119,14 +124,21 @@ struct TrainCommand: AsyncParsableCommand {
         do {
             if let resume {
                 let url = URL(fileURLWithPath: resume)
+                output = url.deletingLastPathComponent()
+                // The best epoch may be any epoch so far, and its checkpoint is in the run's folder.
+                if let outputDirectory, URL(fileURLWithPath: outputDirectory).standardizedFileURL.path != output.standardizedFileURL.path {
+                    throw CommandFailure(
+                        "a resumed run continues in its own folder, \(output.relativePath); copy that folder to branch the run, and resume the copy")
+                }
                 let checkpoint = try Checkpoint(contentsOf: url)
                 trainer = try Trainer(resuming: checkpoint, dataset: dataset, epochs: epochs, threads: data.threads)
-                output = outputDirectory.map { URL(fileURLWithPath: $0) } ?? url.deletingLastPathComponent()
             } else {
                 trainer = try Trainer(configuration: try trainingConfiguration(), dataset: dataset)
-                output = URL(fileURLWithPath: outputDirectory ?? "runs/lenet5")
+                output = outputDirectory.map { URL(fileURLWithPath: $0) } ?? Self.freshDefaultFolder()
             }
         } catch let error as ValidationError {
+            throw error
+        } catch let error as CommandFailure {
             throw error
         } catch let error as TrainingError {
             throw CommandFailure(Self.message(error))
@@ -140,7 +152,7 @@ struct TrainCommand: AsyncParsableCommand {
                 throw CommandFailure(error)
             }
         }
-        let session = TrainingSession(trainer: trainer, directory: output)
+        let session = TrainingSession(trainer: trainer, directory: output, overwrite: overwrite)
         let stop = StopRequest.installed { session.stop() }
         let events = session.events()
         session.start()
@@ -183,12 +195,27 @@ struct TrainCommand: AsyncParsableCommand {
         }
     }
 
+    /// runs/lenet5, or the first of runs/lenet5-2, -3, ... that holds no earlier run (said so).
+    static func freshDefaultFolder() -> URL {
+        let base = "runs/lenet5"
+        var name = base
+        var n = 2
+        while RunFolder(URL(fileURLWithPath: name)).holdsRun {
+            name = "\(base)-\(n)"
+            n += 1
+        }
+        if name != base { print("\(base) holds an earlier run; this one goes to \(name)") }
+        return URL(fileURLWithPath: name)
+    }
+
     /// The library's message, with the options that mend it where there are some.
     static func message(_ error: TrainingError) -> String {
         switch error {
         case .selectionNeedsValidation: "\(error); use --select last or test with --validation-size 0"
         case .differentData: "\(error); resume with the same --data"
         case .epochsAlreadyDone(let done, _): "\(error); pass --epochs \(done) or more"
+        case .folderHoldsRun(let path):
+            "\(path) holds an earlier run: resume it with --resume \(path)/resume.safetensors, replace it with --overwrite, or choose another --output"
         case .diverged(let epoch, let batch, let loss, let rate):
             "training diverged at epoch \(epoch), batch \(batch) (the batch's mean loss is \(loss)): try a --learning-rate below \(rate); the checkpoints written before are intact"
         case .nonFiniteWeights(let epoch):

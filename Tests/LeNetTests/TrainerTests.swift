@@ -290,6 +290,28 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(try Trainer(resuming: Checkpoint(contentsOf: folder.url("resume.safetensors")), dataset: Self.small).epoch, 1)
     }
 
+    /// A folder holding a run refuses a new one unless told to overwrite (which clears the old
+    /// run's files), and a folder another session trains in is locked.
+    func testRunFoldersAreNeitherMixedNorShared() throws {
+        let folder = try TemporaryDirectory("folders")
+        defer { folder.remove() }
+        var c = configuration(threads: 1)
+        c.epochs = 1
+        XCTAssertEqual(TrainingSession(trainer: try Trainer(configuration: c, dataset: Self.small), directory: folder.url).run().isFinished, true)
+        let stale = folder.url("epoch-09.safetensors")
+        try FileManager.default.copyItem(at: folder.url("epoch-01.safetensors"), to: stale)
+        let refused = TrainingSession(trainer: try Trainer(configuration: c, dataset: Self.small), directory: folder.url).run()
+        XCTAssertEqual(refused, .failed(.folderHoldsRun(path: folder.url.relativePath)))
+        let replaced = TrainingSession(trainer: try Trainer(configuration: c, dataset: Self.small), directory: folder.url, overwrite: true).run()
+        XCTAssertEqual(replaced.isFinished, true)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: stale.path))
+
+        let held = try XCTUnwrap(try RunFolder(folder.url("busy")).lockAfterCreating())
+        let blocked = TrainingSession(trainer: try Trainer(configuration: c, dataset: Self.small), directory: folder.url("busy")).run()
+        XCTAssertEqual(blocked, .failed(.folderInUse(path: folder.url("busy").relativePath)))
+        withExtendedLifetime(held) {}
+    }
+
     func testARunFolderUnderAFileFailsWithTheReason() throws {
         let folder = try TemporaryDirectory("blocked")
         defer { folder.remove() }
@@ -320,3 +342,18 @@ final class TrainerTests: XCTestCase {
         XCTAssertTrue((0..<1000).allSatisfy { _ in generator.next(below: 7) < 7 })
     }
 }
+
+extension TrainingOutcome {
+    var isFinished: Bool {
+        if case .finished = self { true } else { false }
+    }
+}
+
+extension RunFolder {
+    /// The folder, made, with its lock held (as a second training would find it).
+    func lockAfterCreating() throws -> FolderLock? {
+        try createDirectories(at: url)
+        return try lock()
+    }
+}
+

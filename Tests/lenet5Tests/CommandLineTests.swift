@@ -184,6 +184,42 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(result.output.contains("\"train_images\": 300"), result.output)
     }
 
+    /// Runs are never silently overwritten: the default folder moves on to runs/lenet5-2 and says
+    /// so (predict then takes the newest), an explicit --output that holds a run is refused
+    /// unless --overwrite, which removes the old files, and a resume stays in its own folder.
+    func testAFolderHoldingARunIsNeverSilentlyOverwritten() throws {
+        let folder = try TemporaryDirectory("runs")
+        defer { folder.remove() }
+        let quick = ["train", "--train-images", "300", "--validation-size", "100", "--epochs", "1"]
+        let first = try runLenet5(quick, in: folder.url)
+        XCTAssertEqual(first.status, 0, first.error)
+        let second = try runLenet5(quick + ["--seed", "2"], in: folder.url)
+        XCTAssertEqual(second.status, 0, second.error)
+        XCTAssertTrue(second.output.contains("runs/lenet5 holds an earlier run; this one goes to runs/lenet5-2"), second.output)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: folder.url("runs/lenet5-2/best.safetensors").path))
+        let digit = folder.url("digit.pgm")
+        try Data("P5 28 28 255\n".utf8 + IDXDataset(directory: IDXDataset.bundledMNIST).test.pixels.prefix(784)).write(to: digit)
+        let predicted = try runLenet5(["predict", digit.path, "--json"], in: folder.url)
+        XCTAssertEqual(predicted.status, 0, predicted.error)
+        let newest = try Checkpoint(contentsOf: folder.url("runs/lenet5-2/best.safetensors"))
+        XCTAssertEqual(newest.metadata["seed"], "2", "the newest run's checkpoint is the default")
+
+        // An explicit folder with a run: refused, the old files untouched; --overwrite replaces them.
+        let stale = folder.url("runs/lenet5/epoch-07.safetensors")
+        try FileManager.default.copyItem(at: folder.url("runs/lenet5/epoch-01.safetensors"), to: stale)
+        let refused = try runLenet5(quick + ["--output", "runs/lenet5"], in: folder.url)
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertTrue(refused.error.contains("runs/lenet5 holds an earlier run: resume it with --resume runs/lenet5/resume.safetensors"), refused.error)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: stale.path))
+        let replaced = try runLenet5(quick + ["--output", "runs/lenet5", "--overwrite"], in: folder.url)
+        XCTAssertEqual(replaced.status, 0, replaced.error)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: stale.path), "no old epoch file mixes with the new run")
+
+        let elsewhere = try runLenet5(["train", "--resume", "runs/lenet5/resume.safetensors", "--epochs", "2", "--output", "runs/other"], in: folder.url)
+        XCTAssertEqual(elsewhere.status, 1)
+        XCTAssertTrue(elsewhere.error.contains("a resumed run continues in its own folder, runs/lenet5"), elsewhere.error)
+    }
+
     func testResumeRejectsChangedHyperParameters() {
         assertRejected(["train", "--resume", "x.safetensors", "--batch-size", "8"], "--batch-size cannot change when resuming")
     }

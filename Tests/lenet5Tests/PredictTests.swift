@@ -67,11 +67,12 @@ final class PredictTests: XCTestCase {
 }
 
 /// Runs the `lenet5` executable built beside the tests.
-func runLenet5(_ arguments: [String]) throws -> (status: Int32, output: String, error: String) {
+func runLenet5(_ arguments: [String], in directory: URL? = nil) throws -> (status: Int32, output: String, error: String) {
     let products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     let process = Process()
     process.executableURL = products.appendingPathComponent("lenet5")
     process.arguments = arguments
+    if let directory { process.currentDirectoryURL = directory }
     let output = Pipe(), error = Pipe()
     process.standardOutput = output
     process.standardError = error
