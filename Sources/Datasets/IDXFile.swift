@@ -66,9 +66,10 @@ public struct IDXArray: Sendable, Equatable {
         guard FileManager.default.isReadableFile(atPath: path) else {
             throw .cannotOpen(path: path, reason: FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")
         }
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-            throw .cannotOpen(path: path, reason: "it is a directory")
+        // A directory, FIFO or device is refused before opening: reading a FIFO would wait forever.
+        var status = stat()
+        if stat(path, &status) == 0 && status.st_mode & S_IFMT != S_IFREG {
+            throw .cannotOpen(path: path, reason: status.st_mode & S_IFMT == S_IFDIR ? "it is a directory" : "it is not a regular file")
         }
         guard let file = gzopen(path, "rb") else {
             throw .cannotOpen(path: path, reason: String(cString: strerror(errno)))

@@ -9,10 +9,10 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Training and inference speed on this machine (release build recommended).")
 
-    @Option(help: "Images per SGD step for the training epoch.")
+    @Option(parsing: .unconditional, help: "Images per SGD step for the training epoch.")
     var batchSize: Int = 64
 
-    @Option(help: "Images in the training epoch (the training set repeated or cut).")
+    @Option(parsing: .unconditional, help: "Images in the training epoch (the training set repeated or cut).")
     var images: Int = 60_000
 
     @Flag(help: "Also time every layer, forward and backward, over an epoch on one thread.")

@@ -31,7 +31,7 @@ struct DataOptions: ParsableArguments {
         valueName: "dir"))
     var directory: String?
 
-    @Option(help: "Worker threads (default: one per core).")
+    @Option(parsing: .unconditional, help: "Worker threads (default: one per core).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
     func validate() throws {

@@ -23,7 +23,7 @@ struct PredictCommand: ParsableCommand {
     @Option(help: ArgumentHelp("A checkpoint written by 'lenet5 train' (default: the newest runs/*/best.safetensors).", valueName: "path"))
     var checkpoint: String?
 
-    @Option(help: "How many of the most likely classes to print.")
+    @Option(parsing: .unconditional, help: "How many of the most likely classes to print.")
     var top = 3
 
     @Flag(help: "Print one JSON array for scripts.")

@@ -24,7 +24,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Address to listen on; 127.0.0.1 keeps it to this machine.")
     var host = "127.0.0.1"
 
-    @Option(help: "Port to listen on.")
+    @Option(parsing: .unconditional, help: "Port to listen on.")
     var port = 8080
 
     @OptionGroup var data: DataOptions

@@ -17,10 +17,10 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Starting hyper-parameters: fast (momentum, cosine) or original (the course exercise's exactly).")
     var preset: TrainingOptions.Preset = .fast
 
-    @Option(help: "Epochs to train (fast: 15, original: 20).")
+    @Option(parsing: .unconditional, help: "Epochs to train (fast: 15, original: 20).")
     var epochs: Int?
 
-    @Option(help: "Images per SGD step (fast: 64, original: 8).")
+    @Option(parsing: .unconditional, help: "Images per SGD step (fast: 64, original: 8).")
     var batchSize: Int?
 
     @Option(help: ArgumentHelp(
@@ -28,22 +28,22 @@ struct TrainCommand: AsyncParsableCommand {
         valueName: "schedule"))
     var schedule: String?
 
-    @Option(help: "Learning rate of the first epoch for constant and cosine schedules (fast: 0.03, original: 0.05).")
+    @Option(parsing: .unconditional, help: "Learning rate of the first epoch for constant and cosine schedules (fast: 0.03, original: 0.05).")
     var learningRate: Float?
 
-    @Option(help: "SGD momentum, 0 for plain SGD (fast: 0.9, original: 0).")
+    @Option(parsing: .unconditional, help: "SGD momentum, 0 for plain SGD (fast: 0.9, original: 0).")
     var momentum: Float?
 
-    @Option(help: "L2 weight decay added to the gradient (fast: 0.0005, original: 0).")
+    @Option(parsing: .unconditional, help: "L2 weight decay added to the gradient (fast: 0.0005, original: 0).")
     var weightDecay: Float?
 
     @Option(name: .customLong("init"), help: "Weight initialisation: pytorch (uniform +-1/sqrt(fan_in)) or normal (N(0, 0.1), biases 0.01) (fast: pytorch, original: normal).")
     var initialization: Initialization?
 
-    @Option(help: "Seed for initialisation and shuffling (default 1).")
+    @Option(parsing: .unconditional, help: "Seed for initialisation and shuffling (default 1).")
     var seed: UInt64?
 
-    @Option(help: "Training images held out (from the end) to select the best epoch; 0 allowed (default 5000).")
+    @Option(parsing: .unconditional, help: "Training images held out (from the end) to select the best epoch; 0 allowed (default 5000).")
     var validationSize: Int?
 
     @Option(name: .customLong("select"), help: ArgumentHelp(
@@ -51,7 +51,7 @@ struct TrainCommand: AsyncParsableCommand {
         valueName: "rule"))
     var selection: ModelSelection?
 
-    @Option(name: .customLong("train-images"), help: ArgumentHelp(
+    @Option(name: .customLong("train-images"), parsing: .unconditional, help: ArgumentHelp(
         "Train on only the first N training images (after the validation split), for quick trials (default: all).", valueName: "n"))
     var trainingImages: Int?
 

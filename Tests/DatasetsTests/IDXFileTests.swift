@@ -43,6 +43,12 @@ final class IDXFileTests: XCTestCase {
 
     // MARK: Round trips
 
+    func testAFIFOIsRefusedInsteadOfWaitedOn() {
+        let fifo = url("fifo").path
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        assertThrows(.cannotOpen(path: fifo, reason: "it is not a regular file"), "fifo")
+    }
+
     func testRoundTripPlainAndGzipped() throws {
         let array = IDXArray(dimensions: [3, 2, 5], bytes: (0..<30).map { UInt8($0 * 7 % 256) })
         try writeIDX(dimensions: array.dimensions, bytes: array.bytes, to: url("plain"))

@@ -24,6 +24,10 @@ final class CommandLineTests: XCTestCase {
     func testInvalidOptionsAreRejectedWithAMessage() {
         assertRejected(["train", "--epochs", "0"], "--epochs must be between 1 and 10000")
         assertRejected(["train", "--train-images", "0"], "--train-images must be at least 1")
+        // A negative number is the option's value, not another option.
+        assertRejected(["train", "--epochs", "-1"], "--epochs must be between 1 and 10000, got -1")
+        assertRejected(["train", "--momentum", "-0.5"], "--momentum must be in [0, 1), got -0.5")
+        assertRejected(["bench", "--images", "-3"], "--images must be between 1 and 1000000, got -3")
         assertRejected(["train", "--batch-size=-3"], "--batch-size must be between 1 and 60000")
         assertRejected(["train", "--learning-rate", "nan"], "--learning-rate must be a positive number")
         assertRejected(["train", "--momentum", "1.5"], "--momentum must be in [0, 1)")
