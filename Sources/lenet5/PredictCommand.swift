@@ -59,17 +59,26 @@ struct PredictCommand: ParsableCommand {
         let names = classifier.classNames
         if let showInput {
             do {
-                try FileManager.default.createDirectory(atPath: showInput, withIntermediateDirectories: true)
+                try createDirectories(at: URL(fileURLWithPath: showInput))
             } catch {
-                throw CommandFailure("cannot create \(showInput): \(error.localizedDescription)")
+                throw CommandFailure(error)
             }
         }
         var results: [Result<Prediction, any Error>] = []
+        var written: Set<String> = []
         for file in images {
             do {
                 let classification = try classifier.classify(picture: try GrayImage(contentsOf: file), name: file)
                 if let showInput {
-                    let name = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent + ".input.png"
+                    // a/1.png and b/1.png: 1.input.png and 1-2.input.png, never one over the other.
+                    let stem = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
+                    var name = stem + ".input.png"
+                    var n = 2
+                    while written.contains(name) {
+                        name = "\(stem)-\(n).input.png"
+                        n += 1
+                    }
+                    written.insert(name)
                     try classification.input.writePNG(to: URL(fileURLWithPath: showInput).appendingPathComponent(name))
                 }
                 results.append(.success(Prediction(file: file, classification: classification)))

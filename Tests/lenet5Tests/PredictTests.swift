@@ -63,6 +63,17 @@ final class PredictTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(correct, 54, "\(correct)/60 rendered digits predicted as labelled")
         XCTAssertTrue((entries.last?["error"] as? String)?.contains("is not a PNG, JPEG or PGM image") ?? false)
         XCTAssertEqual((entries.first?["top"] as? [Any])?.count, 2)
+
+        // Two inputs with one name in different folders: --show-input writes both, neither over the other.
+        let other = directory.appendingPathComponent("other")
+        try FileManager.default.createDirectory(at: other, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: files[2], toPath: other.appendingPathComponent("digit-0.png").path)
+        let shown = directory.appendingPathComponent("shown")
+        let twice = try runLenet5(["predict", "--checkpoint", checkpoint.path, "--show-input", shown.path, files[0], other.appendingPathComponent("digit-0.png").path])
+        XCTAssertEqual(twice.status, 0, twice.error)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: shown.path).sorted(), ["digit-0-2.input.png", "digit-0.input.png"])
+        XCTAssertNotEqual(try Data(contentsOf: shown.appendingPathComponent("digit-0.input.png")),
+                          try Data(contentsOf: shown.appendingPathComponent("digit-0-2.input.png")))
     }
 }
 
