@@ -21,7 +21,7 @@ public struct FileWriteError: Error, Equatable, CustomStringConvertible {
 public func writeAtomically(_ data: Data, to url: URL) throws(FileWriteError) {
     // Unique per process and call, so two writers of the same file never share a temporary.
     let temporary = url.deletingLastPathComponent()
-        .appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+        .appendingPathComponent(".\(url.lastPathComponent)\(temporaryMarker)\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
     func failure() -> FileWriteError { FileWriteError(path: url.path, code: errno) }
     let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o644)
     guard fd >= 0 else { throw failure() }
@@ -47,6 +47,21 @@ public func writeAtomically(_ data: Data, to url: URL) throws(FileWriteError) {
         let error = failure()
         unlink(temporary)
         throw error
+    }
+}
+
+/// What names a temporary file of `writeAtomically`: `.<name>.tmp-<pid>-<random>`.
+private let temporaryMarker = ".tmp-"
+
+/// Deletes the temporary files that writers killed mid-write (kill -9, a power cut) left in
+/// `directory`: those whose process no longer runs. A live writer's are kept.
+public func removeAbandonedTemporaries(in directory: URL) {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+    for name in names where name.hasPrefix(".") {
+        guard let marker = name.range(of: temporaryMarker, options: .backwards),
+            let pid = Int32(name[marker.upperBound...].prefix { $0 != "-" })
+        else { continue }
+        if kill(pid, 0) != 0 && errno == ESRCH { unlink(directory.appendingPathComponent(name).path) }
     }
 }
 

@@ -205,6 +205,7 @@ public final class TrainingSession: @unchecked Sendable {
         // Held until training ends, however it ends.
         guard let lock = held else { throw .folderInUse(path: folder.url.relativePath) }
         defer { withExtendedLifetime(lock) {} }
+        removeAbandonedTemporaries(in: folder.url)
         let resuming = trainer.epoch > 0 || trainer.batchInEpoch > 0
         if !resuming && folder.holdsRun {
             guard overwrite else { throw .folderHoldsRun(path: folder.url.relativePath) }

@@ -112,4 +112,19 @@ final class FormatsTests: XCTestCase {
         XCTAssertThrowsError(try writeAtomically(Data([1]), to: blocked)) { XCTAssertNotNil($0 as? FileWriteError) }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder.path), ["blocked"])
     }
+
+    /// A writer killed mid-write leaves its temporary file; the next cleaning removes it, and
+    /// leaves a live writer's and every other file alone.
+    func testAbandonedTemporariesAreRemoved() throws {
+        let temporary = try TemporaryDirectory("abandoned")
+        defer { temporary.remove() }
+        let dead = Process()
+        dead.executableURL = URL(fileURLWithPath: "/bin/true")
+        try dead.run()
+        dead.waitUntilExit()
+        let names = [".best.safetensors.tmp-\(dead.processIdentifier)-7", ".best.safetensors.tmp-\(getpid())-8", ".hidden", "a.tmp-1-2"]
+        for name in names { try Data([1]).write(to: temporary.url(name)) }
+        removeAbandonedTemporaries(in: temporary.url)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: temporary.path).sorted(), names.dropFirst().sorted())
+    }
 }
