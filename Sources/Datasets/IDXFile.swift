@@ -11,8 +11,8 @@ public enum IDXError: Error, Equatable, CustomStringConvertible {
     case unsupportedDataType(path: String, found: UInt8)
     case wrongRank(path: String, expected: Int, found: Int)
     case badDimensions(path: String, dimensions: [Int], reason: String)
-    case countMismatch(images: Int, labels: Int)
-    case labelOutOfRange(index: Int, label: UInt8, classes: Int)
+    case countMismatch(imagesPath: String, images: Int, labelsPath: String, labels: Int)
+    case labelOutOfRange(path: String, index: Int, label: UInt8, classes: Int)
     case missingFile(directory: String, candidates: [String])
 
     public var description: String {
@@ -33,10 +33,10 @@ public enum IDXError: Error, Equatable, CustomStringConvertible {
             "\(path) has \(found) dimensions; expected \(expected)"
         case .badDimensions(let path, let dimensions, let reason):
             "\(path) has dimensions \(dimensions.map(String.init).joined(separator: "x")): \(reason)"
-        case .countMismatch(let images, let labels):
-            "the image file holds \(images) images but the label file holds \(labels) labels"
-        case .labelOutOfRange(let index, let label, let classes):
-            "label \(index) is \(label); expected a class in 0...\(classes - 1)"
+        case .countMismatch(let imagesPath, let images, let labelsPath, let labels):
+            "\(imagesPath) holds \(images) images but \(labelsPath) holds \(labels) labels"
+        case .labelOutOfRange(let path, let index, let label, let classes):
+            "\(path): label \(index) is \(label); expected a class in 0...\(classes - 1)"
         case .missingFile(let directory, let candidates):
             "\(directory) has none of \(candidates.joined(separator: ", "))"
         }

@@ -13,12 +13,13 @@ public struct LabeledImages: Sendable {
     public static let classCount = 10
 
     /// Pairs an image array (rank 3) with a label array (rank 1), checking that they agree.
-    public init(images: IDXArray, labels: IDXArray) throws(IDXError) {
+    /// - Parameters: imagesPath, labelsPath: the files they came from, named in errors.
+    public init(images: IDXArray, labels: IDXArray, imagesPath: String = "the image file", labelsPath: String = "the label file") throws(IDXError) {
         guard images.dimensions[0] == labels.dimensions[0] else {
-            throw .countMismatch(images: images.dimensions[0], labels: labels.dimensions[0])
+            throw .countMismatch(imagesPath: imagesPath, images: images.dimensions[0], labelsPath: labelsPath, labels: labels.dimensions[0])
         }
         if let bad = labels.bytes.firstIndex(where: { Int($0) >= Self.classCount }) {
-            throw .labelOutOfRange(index: bad, label: labels.bytes[bad], classes: Self.classCount)
+            throw .labelOutOfRange(path: labelsPath, index: bad, label: labels.bytes[bad], classes: Self.classCount)
         }
         self.init(
             count: images.dimensions[0], height: images.dimensions[1], width: images.dimensions[2],
@@ -76,10 +77,10 @@ public struct IDXDataset: Sendable {
             throw .missingFile(directory: directory.path, candidates: candidates)
         }
         func load(_ images: String, _ labels: String) throws(IDXError) -> LabeledImages {
-            let imagePath = try find(images)
+            let imagePath = try find(images), labelPath = try find(labels)
             let imageArray = try IDXArray.read(contentsOf: imagePath, expectedRank: 3)
-            let labelArray = try IDXArray.read(contentsOf: try find(labels), expectedRank: 1)
-            return try LabeledImages(images: imageArray, labels: labelArray)
+            let labelArray = try IDXArray.read(contentsOf: labelPath, expectedRank: 1)
+            return try LabeledImages(images: imageArray, labels: labelArray, imagesPath: imagePath, labelsPath: labelPath)
         }
         let names = Self.fileNames
         train = try load(names.trainImages, names.trainLabels)

@@ -134,15 +134,17 @@ final class IDXFileTests: XCTestCase {
 
     func testImageAndLabelCountsMustAgree() throws {
         let images = IDXArray(dimensions: [3, 2, 2], bytes: [UInt8](repeating: 0, count: 12))
-        XCTAssertThrowsError(try LabeledImages(images: images, labels: IDXArray(dimensions: [2], bytes: [1, 2]))) { error in
-            XCTAssertEqual(error as? IDXError, .countMismatch(images: 3, labels: 2))
+        XCTAssertThrowsError(try LabeledImages(images: images, labels: IDXArray(dimensions: [2], bytes: [1, 2]), imagesPath: "i", labelsPath: "l")) { error in
+            XCTAssertEqual(error as? IDXError, .countMismatch(imagesPath: "i", images: 3, labelsPath: "l", labels: 2))
+            XCTAssertEqual("\(error)", "i holds 3 images but l holds 2 labels")
         }
     }
 
     func testLabelsMustBeDigits() throws {
         let images = IDXArray(dimensions: [3, 2, 2], bytes: [UInt8](repeating: 0, count: 12))
-        XCTAssertThrowsError(try LabeledImages(images: images, labels: IDXArray(dimensions: [3], bytes: [1, 10, 2]))) { error in
-            XCTAssertEqual(error as? IDXError, .labelOutOfRange(index: 1, label: 10, classes: 10))
+        XCTAssertThrowsError(try LabeledImages(images: images, labels: IDXArray(dimensions: [3], bytes: [1, 10, 2]), labelsPath: "l")) { error in
+            XCTAssertEqual(error as? IDXError, .labelOutOfRange(path: "l", index: 1, label: 10, classes: 10))
+            XCTAssertEqual("\(error)", "l: label 1 is 10; expected a class in 0...9")
         }
     }
 
