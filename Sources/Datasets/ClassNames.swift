@@ -12,7 +12,12 @@ public enum ClassNames {
 
     /// Fashion-MNIST's names when `dataset` is Fashion-MNIST, else the digits.
     public static func recognized(_ dataset: IDXDataset) -> [String] {
-        fnv1a(dataset.test.labels) == fashionMNISTTestLabels ? fashionMNIST : digits
+        recognized(test: dataset.test)
+    }
+
+    /// Fashion-MNIST's names when `test` is its test set, else the digits.
+    public static func recognized(test: LabeledImages) -> [String] {
+        fnv1a(test.labels) == fashionMNISTTestLabels ? fashionMNIST : digits
     }
 
     /// Reads one name per line (blank lines ignored); there must be exactly 10.

@@ -67,29 +67,37 @@ public struct IDXDataset: Sendable {
     /// Reads the four files of `directory`.
     /// - Throws: `IDXError` for a missing or malformed file, or train and test image sizes that differ.
     public init(directory: URL) throws(IDXError) {
-        func find(_ name: String) throws(IDXError) -> String {
-            let dotted = name.replacingOccurrences(of: "-idx", with: ".idx")
-            let candidates = [name, name + ".gz", dotted, dotted + ".gz"]
-            for candidate in candidates {
-                let path = directory.appendingPathComponent(candidate).path
-                if FileManager.default.fileExists(atPath: path) { return path }
-            }
-            throw .missingFile(directory: directory.path, candidates: candidates)
-        }
-        func load(_ images: String, _ labels: String) throws(IDXError) -> LabeledImages {
-            let imagePath = try find(images), labelPath = try find(labels)
-            let imageArray = try IDXArray.read(contentsOf: imagePath, expectedRank: 3)
-            let labelArray = try IDXArray.read(contentsOf: labelPath, expectedRank: 1)
-            return try LabeledImages(images: imageArray, labels: labelArray, imagesPath: imagePath, labelsPath: labelPath)
-        }
         let names = Self.fileNames
-        train = try load(names.trainImages, names.trainLabels)
-        test = try load(names.testImages, names.testLabels)
+        train = try Self.load(names.trainImages, names.trainLabels, in: directory)
+        test = try Self.load(names.testImages, names.testLabels, in: directory)
         guard train.height == test.height, train.width == test.width else {
             throw .badDimensions(
                 path: directory.path, dimensions: [test.height, test.width],
                 reason: "test images must have the training images' size \(train.height)x\(train.width)")
         }
+    }
+
+    /// Reads only the test images and labels of `directory`, for what never trains.
+    public static func testSet(in directory: URL) throws(IDXError) -> LabeledImages {
+        try load(fileNames.testImages, fileNames.testLabels, in: directory)
+    }
+
+    /// The path of file `name` in `directory`, in any of its accepted spellings.
+    private static func find(_ name: String, in directory: URL) throws(IDXError) -> String {
+        let dotted = name.replacingOccurrences(of: "-idx", with: ".idx")
+        let candidates = [name, name + ".gz", dotted, dotted + ".gz"]
+        for candidate in candidates {
+            let path = directory.appendingPathComponent(candidate).path
+            if FileManager.default.fileExists(atPath: path) { return path }
+        }
+        throw .missingFile(directory: directory.path, candidates: candidates)
+    }
+
+    private static func load(_ images: String, _ labels: String, in directory: URL) throws(IDXError) -> LabeledImages {
+        let imagePath = try find(images, in: directory), labelPath = try find(labels, in: directory)
+        let imageArray = try IDXArray.read(contentsOf: imagePath, expectedRank: 3)
+        let labelArray = try IDXArray.read(contentsOf: labelPath, expectedRank: 1)
+        return try LabeledImages(images: imageArray, labels: labelArray, imagesPath: imagePath, labelsPath: labelPath)
     }
 
     /// The directory of the four official MNIST files bundled with the package.

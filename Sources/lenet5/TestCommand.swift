@@ -21,11 +21,11 @@ struct TestCommand: ParsableCommand {
     func run() throws {
         if let saveLogits { try refuseOverwriting(checkpoint, with: URL(fileURLWithPath: saveLogits), option: "--save-logits") }
         let loaded = try loadCheckpoint(checkpoint)
-        let dataset = try data.load()
-        guard dataset.test.height == 28, dataset.test.width == 28 else {
-            throw CommandFailure(TrainingError.unsupportedImageSize(height: dataset.test.height, width: dataset.test.width))
+        let test = try data.loadTestSet()
+        guard test.height == LeNet5.imageSide, test.width == LeNet5.imageSide else {
+            throw CommandFailure(TrainingError.unsupportedImageSize(height: test.height, width: test.width))
         }
-        let evaluation = Runner(threads: data.threads).evaluate(loaded.model, on: dataset.test, keepLogits: saveLogits != nil)
+        let evaluation = Runner(threads: data.threads).evaluate(loaded.model, on: test, keepLogits: saveLogits != nil)
         if let saveLogits, let logits = evaluation.logits {
             do {
                 try writeAtomically(NumPy.npy(shape: [evaluation.count, LeNet5.classes], values: logits), to: URL(fileURLWithPath: saveLogits))
@@ -39,7 +39,7 @@ struct TestCommand: ParsableCommand {
                      grouped(evaluation.correct), grouped(evaluation.count), evaluation.accuracy, evaluation.meanLoss))
         print()
         let matrix = evaluation.confusionMatrix
-        let names = ClassNames.decode(loaded.metadata["class_names"]) ?? ClassNames.recognized(dataset)
+        let names = ClassNames.decode(loaded.metadata["class_names"]) ?? ClassNames.recognized(test: test)
         let nameWidth = names.map(\.count).max() ?? 1
         print("per class:")
         for (k, row) in matrix.enumerated() {

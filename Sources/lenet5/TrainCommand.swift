@@ -277,11 +277,22 @@ extension TrainingOptions.Preset: ExpressibleByArgument {}
 extension ModelSelection: ExpressibleByArgument {}
 
 extension DataOptions {
+    /// The folder at `--data`, or the bundled MNIST's.
+    var url: URL { directory.map { URL(fileURLWithPath: $0) } ?? IDXDataset.bundledMNIST }
+
     /// The data set at `--data`, or the bundled MNIST.
     func load() throws -> IDXDataset {
-        let url = directory.map { URL(fileURLWithPath: $0) } ?? IDXDataset.bundledMNIST
         do {
             return try IDXDataset(directory: url)
+        } catch {
+            throw CommandFailure(error)
+        }
+    }
+
+    /// Only its test images and labels (the training files are not read).
+    func loadTestSet() throws -> LabeledImages {
+        do {
+            return try IDXDataset.testSet(in: url)
         } catch {
             throw CommandFailure(error)
         }

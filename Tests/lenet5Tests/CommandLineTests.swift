@@ -224,6 +224,22 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(elsewhere.error.contains("a resumed run continues in its own folder, runs/lenet5"), elsewhere.error)
     }
 
+    /// test reads the test files only: a folder without training files (or with broken ones) is fine.
+    func testTestReadsOnlyTheTestFiles() throws {
+        let folder = try TemporaryDirectory("test-only")
+        defer { folder.remove() }
+        let mnist = try IDXDataset(directory: IDXDataset.bundledMNIST)
+        try writeIDX(dimensions: [100, 28, 28], bytes: Array(mnist.test.pixels.prefix(78_400)), to: folder.url("t10k-images-idx3-ubyte"))
+        try writeIDX(dimensions: [100], bytes: Array(mnist.test.labels.prefix(100)), to: folder.url("t10k-labels-idx1-ubyte"))
+        try Data("broken".utf8).write(to: folder.url("train-images-idx3-ubyte"))
+        var generator = SplitMix64(seed: 4)
+        let model = Model(parameters: Initialization.pytorch.parameters(using: &generator), normalization: Normalization(mean: 0.1, standardDeviation: 0.3))
+        try Checkpoint(model: model).write(to: folder.url("m.safetensors"))
+        let result = try run(["test", "--checkpoint", folder.url("m.safetensors").path, "--data", folder.path])
+        XCTAssertEqual(result.status, 0, result.error)
+        XCTAssertTrue(result.output.contains("/100 = "), result.output)
+    }
+
     func testResumeRejectsChangedHyperParameters() {
         assertRejected(["train", "--resume", "x.safetensors", "--batch-size", "8"], "--batch-size cannot change when resuming")
     }
