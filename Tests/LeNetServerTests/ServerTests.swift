@@ -174,7 +174,7 @@ final class ServerTests: XCTestCase {
                 XCTAssertEqual(status["run"] as? String, run)
             }
             let files = try FileManager.default.contentsOfDirectory(atPath: runs.appendingPathComponent(run).path).sorted()
-            XCTAssertEqual(files, [
+            XCTAssertEqual(files, [".lock",
                 "best.safetensors", "confusion-matrix.png", "confusion-matrix.svg", "epoch-01.safetensors", "metrics.csv",
                 "misclassified.png", "resume.safetensors", "training-curves.png", "training-curves.svg",
             ])

@@ -238,6 +238,16 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(one.runner.evaluate(one.model, on: one.test).predictions.count, 1000)
     }
 
+    /// The statistics docs/how-it-works.md and README quote for MNIST's 55,000 training images,
+    /// padded: 0.1001 and 0.2753 (not the unpadded 0.1307 and 0.3081).
+    func testMNISTNormalizationIsOfThePaddedTrainingImages() throws {
+        let train = try IDXDataset(directory: IDXDataset.bundledMNIST).train.slice(0..<55_000)
+        let n = Normalization(statisticsOf: train)
+        XCTAssertEqual(n.mean, 0.1001, accuracy: 5e-5)
+        XCTAssertEqual(n.standardDeviation, 0.2753, accuracy: 5e-5)
+        XCTAssertEqual(-n.mean / n.standardDeviation, -0.364, accuracy: 5e-4, "the border's value")
+    }
+
     func testNormalizationUsesTrainingImagesPadded() {
         // One 28x28 image, all 255: padded to 32x32, 784 of 1,024 pixels are 1.
         let images = LabeledImages(count: 1, height: 28, width: 28, pixels: [UInt8](repeating: 255, count: 784), labels: [0])
@@ -329,6 +339,11 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(LearningRateSchedule.cosine(base: 0.1).rate(epoch: 0, of: 10), 0.1)
         XCTAssertEqual(LearningRateSchedule.cosine(base: 0.1).rate(epoch: 5, of: 10), 0.05, accuracy: 1e-7)
         XCTAssertEqual(LearningRateSchedule.constant(0.3).rate(epoch: 7, of: 10), 0.3)
+        // The default's rates as docs/how-it-works.md lists them.
+        let rates = (0..<15).map { LearningRateSchedule.cosine(base: 0.03).rate(epoch: $0, of: 15) }
+        for (rate, listed) in zip(rates, [0.03, 0.0297, 0.0287] as [Float]) { XCTAssertEqual(rate, listed, accuracy: 5e-5) }
+        XCTAssertEqual(rates[13], 0.0013, accuracy: 5e-5)
+        XCTAssertEqual(rates[14], 0.00033, accuracy: 5e-6)
     }
 
     func testSplitMix64ReferenceValues() {
