@@ -14,6 +14,7 @@ public enum IDXError: Error, Equatable, CustomStringConvertible {
     case countMismatch(imagesPath: String, images: Int, labelsPath: String, labels: Int)
     case labelOutOfRange(path: String, index: Int, label: UInt8, classes: Int)
     case missingFile(directory: String, candidates: [String])
+    case dataAfterGzipStream(path: String, bytes: Int)
 
     public var description: String {
         switch self {
@@ -39,6 +40,8 @@ public enum IDXError: Error, Equatable, CustomStringConvertible {
             "\(path): label \(index) is \(label); expected a class in 0...\(classes - 1)"
         case .missingFile(let directory, let candidates):
             "\(directory) has none of \(candidates.joined(separator: ", "))"
+        case .dataAfterGzipStream(let path, let bytes):
+            "\(path) has \(bytes) bytes after its gzip data; expected the file to end there"
         }
     }
 }
@@ -100,9 +103,41 @@ public struct IDXArray: Sendable, Equatable {
         let bytes = try readExactly(size, from: file, path: path, consumed: headerSize)
         var extra: UInt8 = 0
         if gzread(file, &extra, 1) != 0 { throw .trailingData(path: path, expectedBytes: headerSize + size) }
+        // zlib stops at the end of the gzip data and says nothing of bytes after it.
+        if gzdirect(file) == 0, let raw = FileManager.default.contents(atPath: path), let after = bytesAfterGzipStreams([UInt8](raw)), after > 0 {
+            throw .dataAfterGzipStream(path: path, bytes: after)
+        }
         return IDXArray(dimensions: dimensions, bytes: bytes)
     }
 
+}
+
+/// The number of bytes after the last of the gzip members `data` holds one after another, or
+/// nil when it does not start with a complete one.
+func bytesAfterGzipStreams(_ data: [UInt8]) -> Int? {
+    var offset = 0
+    var scratch = [UInt8](repeating: 0, count: 1 << 16)
+    while offset < data.count {
+        guard data.count - offset >= 2, data[offset] == 0x1F, data[offset + 1] == 0x8B else { return offset == 0 ? nil : data.count - offset }
+        var stream = z_stream()
+        guard inflateInit2_(&stream, 15 + 16, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else { return nil }
+        defer { inflateEnd(&stream) }
+        var status = Z_OK
+        data.withUnsafeBufferPointer { input in
+            stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress! + offset)
+            stream.avail_in = UInt32(min(data.count - offset, Int(UInt32.max)))
+            scratch.withUnsafeMutableBufferPointer { output in
+                while status == Z_OK {
+                    stream.next_out = output.baseAddress
+                    stream.avail_out = UInt32(output.count)
+                    status = inflate(&stream, Z_NO_FLUSH)
+                }
+            }
+        }
+        guard status == Z_STREAM_END else { return nil }
+        offset += Int(stream.total_in)
+    }
+    return 0
 }
 
 /// Reads exactly `count` bytes, or throws `truncated` (short read) or `corrupt` (zlib error).

@@ -43,6 +43,20 @@ final class IDXFileTests: XCTestCase {
 
     // MARK: Round trips
 
+    /// Bytes after the gzip data are refused, not ignored as zlib would; a second gzip member is
+    /// data, and reads on.
+    func testDataAfterTheGzipStreamIsRefused() throws {
+        try write(header(dimensions: [3]) + [1, 2, 3], to: "labels.gz")
+        let gz = try Data(contentsOf: url("labels.gz"))
+        try (gz + Data("GARBAGE".utf8)).write(to: url("garbage.gz"))
+        assertThrows(.dataAfterGzipStream(path: url("garbage.gz").path, bytes: 7), rank: 1, "garbage.gz")
+        try write([9, 9], to: "tail.gz")
+        try (gz + Data(contentsOf: url("tail.gz"))).write(to: url("two-members.gz"))
+        assertThrows(.trailingData(path: url("two-members.gz").path, expectedBytes: 8 + 3), rank: 1, "two-members.gz")
+        XCTAssertEqual(bytesAfterGzipStreams([UInt8](gz + gz)), 0)
+        XCTAssertEqual(try IDXArray.read(contentsOf: url("labels.gz").path, expectedRank: 1).bytes, [1, 2, 3])
+    }
+
     func testAFIFOIsRefusedInsteadOfWaitedOn() {
         let fifo = url("fifo").path
         XCTAssertEqual(mkfifo(fifo, 0o600), 0)
