@@ -41,13 +41,15 @@ public struct APIError: Error, Equatable, Sendable {
 }
 
 /// The application: routes on top of the library, nothing else.
-public func buildApplication(_ settings: ServerSettings) -> some ApplicationProtocol {
+/// - Parameter onServerRunning: called once the server listens.
+public func buildApplication(_ settings: ServerSettings, onServerRunning: @escaping @Sendable () async -> Void = {}) -> some ApplicationProtocol {
     let models = ModelStore(runs: settings.runs, checkpoint: settings.checkpoint)
     let training = TrainingManager(runs: settings.runs, dataDirectory: settings.data, threads: settings.threads)
     return Application(
         router: buildRouter(models: models, training: training),
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "swift-lenet"),
-        services: [TrainingShutdown(training: training)])
+        services: [TrainingShutdown(training: training)],
+        onServerRunning: { _ in await onServerRunning() })
 }
 
 /// On shutdown (Ctrl-C, SIGTERM), stops a running training after its current batch, so its

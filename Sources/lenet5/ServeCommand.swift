@@ -42,10 +42,12 @@ struct ServeCommand: AsyncParsableCommand {
         settings.checkpoint = checkpoint.map { URL(fileURLWithPath: $0) }
         settings.threads = data.threads
         let shownHost = host == "0.0.0.0" || host == "::" ? "127.0.0.1" : host
-        print("swift-lenet is serving on http://\(shownHost):\(port)/  (Ctrl-C to stop)")
-        fflush(nil)
+        let address = "http://\(shownHost):\(port)/"
         do {
-            try await buildApplication(settings).runService()
+            try await buildApplication(settings) {
+                print("swift-lenet is serving on \(address)  (Ctrl-C to stop)")
+                fflush(nil)
+            }.runService()
         } catch {
             throw CommandFailure("cannot serve on \(host):\(port): \(error)")
         }
