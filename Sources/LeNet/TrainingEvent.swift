@@ -153,6 +153,8 @@ public struct RunResult: Sendable, Equatable, Codable {
     public let mistakes: [Mistake]
     /// Files of the report written beside the checkpoints.
     public let reportFiles: [String]
+    /// A stop was requested after the last batch, when nothing was left to stop: the run finished.
+    public let stopCameLate: Bool
 }
 
 /// A run stopped on request; `resumeCheckpoint` continues exactly from `position`.

@@ -271,7 +271,8 @@ public final class TrainingSession: @unchecked Sendable {
         }
         return .finished(RunResult(
             epochs: summaries, best: best, selection: configuration.selection, bestCheckpoint: folder.best.relativePath,
-            finalTest: finalTest.score, confusionMatrix: finalTest.confusionMatrix, mistakes: mistakes, reportFiles: files))
+            finalTest: finalTest.score, confusionMatrix: finalTest.confusionMatrix, mistakes: mistakes, reportFiles: files,
+            stopCameLate: condition.withLock { stopRequested }))
     }
 
     /// Saves the state after the batch just trained and reports where it stopped.

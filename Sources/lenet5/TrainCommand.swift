@@ -174,6 +174,7 @@ struct TrainCommand: AsyncParsableCommand {
             case .finished(let result):
                 bar.clear()
                 Self.printResult(result, validationImages: start?.validationImages ?? 0, folder: output)
+                if result.stopCameLate { print("the interrupt came after the last batch: the run finished and saved everything") }
             case .stopped(let halt):
                 bar.clear()
                 let resumeFile = RunFolder(output).resume.relativePath

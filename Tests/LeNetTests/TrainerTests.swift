@@ -322,6 +322,25 @@ final class TrainerTests: XCTestCase {
         withExtendedLifetime(held) {}
     }
 
+    /// A stop that comes when no batch is left (here: before a session that only has to select,
+    /// test and report) cannot stop anything; the run finishes and says the stop came late.
+    func testAStopAfterTheLastBatchIsReportedNotIgnored() throws {
+        let folder = try TemporaryDirectory("late-stop")
+        defer { folder.remove() }
+        var c = configuration(threads: 1)
+        c.epochs = 1
+        guard case .finished(let first) = TrainingSession(trainer: try Trainer(configuration: c, dataset: Self.small), directory: folder.url).run() else {
+            return XCTFail("the first run did not finish")
+        }
+        XCTAssertFalse(first.stopCameLate)
+        let done = try Trainer(resuming: Checkpoint(contentsOf: folder.url("resume.safetensors")), dataset: Self.small)
+        let session = TrainingSession(trainer: done, directory: folder.url)
+        session.stop()
+        guard case .finished(let result) = session.run() else { return XCTFail("\(String(describing: session.outcome))") }
+        XCTAssertTrue(result.stopCameLate)
+        XCTAssertEqual(result.best, first.best)
+    }
+
     func testARunFolderUnderAFileFailsWithTheReason() throws {
         let folder = try TemporaryDirectory("blocked")
         defer { folder.remove() }
