@@ -19,6 +19,9 @@ let package = Package(
     products: [
         .executable(name: "lenet5", targets: ["lenet5"]),
         .library(name: "LeNet", targets: ["LeNet"]),
+        // The parsers on their own, for FuzzTesting/ (a package beside this one).
+        .library(name: "Datasets", targets: ["Datasets"]),
+        .library(name: "Imaging", targets: ["Imaging"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

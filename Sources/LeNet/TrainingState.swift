@@ -48,7 +48,7 @@ public struct TrainingState: Sendable, Equatable, Codable {
 
     /// The state a resume checkpoint holds: JSON under `metadataKey`, or the separate keys of
     /// checkpoints written before it existed.
-    init(metadata: [String: String]) throws(StateError) {
+    public init(metadata: [String: String]) throws(StateError) {
         if let json = metadata[Self.metadataKey] {
             do {
                 self = try JSONDecoder().decode(TrainingState.self, from: Data(json.utf8))

@@ -1,0 +1,16 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// Coverage-guided fuzzing of swift-lenet's parsers with libFuzzer, one executable per parser:
+//   swift build -c release --sanitize=fuzzer,address   (from this folder; see README.md here)
+// Each target exports LLVMFuzzerTestOneInput and must never crash, hang or leak on any input.
+let package = Package(
+    name: "FuzzTesting",
+    platforms: [.macOS(.v14)],
+    dependencies: [.package(name: "swift-lenet", path: "..")],
+    targets: [
+        .executableTarget(name: "FuzzIDX", dependencies: [.product(name: "Datasets", package: "swift-lenet")]),
+        .executableTarget(name: "FuzzCheckpoint", dependencies: [.product(name: "LeNet", package: "swift-lenet")]),
+        .executableTarget(name: "FuzzImage", dependencies: [.product(name: "Imaging", package: "swift-lenet")]),
+    ]
+)
