@@ -30,6 +30,19 @@ public struct RunFolder: Sendable {
         ((try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []).filter(isRunFile)
     }
 
+    /// The `best.safetensors` of every run folder in `runs`, newest first.
+    public static func bestCheckpoints(in runs: URL) -> [URL] {
+        func modified(_ url: URL) -> Date {
+            (try? url.resourceValues(forKeys: [.contentModificationDateKey]).contentModificationDate) ?? .distantPast
+        }
+        let folders = (try? FileManager.default.contentsOfDirectory(at: runs, includingPropertiesForKeys: nil, options: [.skipsHiddenFiles])) ?? []
+        return folders.map { RunFolder($0).best }
+            .filter { FileManager.default.fileExists(atPath: $0.path) }
+            .map { ($0, modified($0)) }
+            .sorted { $0.1 > $1.1 }
+            .map(\.0)
+    }
+
     /// Whether an earlier run left checkpoints here.
     public var holdsRun: Bool { runFiles.contains { $0.hasSuffix(".safetensors") } }
 

@@ -41,12 +41,7 @@ public final class ModelStore: @unchecked Sendable {
     func files() -> [(id: String, url: URL)] {
         var found: [(String, URL)] = []
         if let checkpoint { found.append(("checkpoint", checkpoint)) }
-        let folders = (try? FileManager.default.contentsOfDirectory(
-            at: runs, includingPropertiesForKeys: [.contentModificationDateKey], options: [.skipsHiddenFiles])) ?? []
-        let bests = folders.map { $0.appendingPathComponent("best.safetensors") }
-            .filter { FileManager.default.fileExists(atPath: $0.path) }
-            .sorted { modified($0) > modified($1) }
-        found += bests.map { ("runs/" + $0.deletingLastPathComponent().lastPathComponent, $0) }
+        found += RunFolder.bestCheckpoints(in: runs).map { ("runs/" + $0.deletingLastPathComponent().lastPathComponent, $0) }
         if let bundled { found.append(("bundled", bundled)) }
         return found
     }
@@ -81,12 +76,8 @@ public final class ModelStore: @unchecked Sendable {
         }
     }
 
-    private func modified(_ url: URL) -> Date {
-        (try? url.resourceValues(forKeys: [.contentModificationDateKey]).contentModificationDate) ?? .distantPast
-    }
-
     private func load(id: String, url: URL) throws(CheckpointError) -> (checkpoint: Checkpoint, classifier: Classifier) {
-        let date = modified(url)
+        let date = (try? url.resourceValues(forKeys: [.contentModificationDateKey]).contentModificationDate) ?? .distantPast
         if let cached = lock.withLock({ loaded[id] }), cached.modified == date {
             return (cached.checkpoint, cached.classifier)
         }

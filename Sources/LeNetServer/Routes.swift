@@ -105,7 +105,7 @@ func buildRouter(models: ModelStore, training: TrainingManager) -> Router<BasicR
         let count = min(TrainingSession.testSampleSize, test.count)
         let size = test.width * test.height
         return jsonResponse(TestSample(
-            side: test.width, labels: test.labels.prefix(count).map(Int.init), classNames: ClassNames.recognized(try await training.data()),
+            side: test.width, labels: test.labels.prefix(count).map(Int.init), classNames: ClassNames.recognized(test: test),
             images: (0..<count).map { Array(test.pixels[$0 * size..<($0 + 1) * size]) }))
     }
 

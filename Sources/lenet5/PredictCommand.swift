@@ -43,7 +43,8 @@ struct PredictCommand: ParsableCommand {
     }
 
     func run() throws {
-        guard let checkpoint = checkpoint ?? Self.newestBestCheckpoint() else {
+        // By default the best checkpoint of the last training run.
+        guard let checkpoint = checkpoint ?? RunFolder.bestCheckpoints(in: URL(fileURLWithPath: "runs")).first?.path else {
             throw CommandFailure("no checkpoint under runs/: train one first (swift run -c release lenet5 train) or pass --checkpoint")
         }
         let loaded: Checkpoint
@@ -100,16 +101,6 @@ struct PredictCommand: ParsableCommand {
         }
         let failures = results.filter { if case .failure = $0 { true } else { false } }.count
         if failures > 0 { throw ExitCode(1) }
-    }
-
-    /// The best checkpoint of the last training run: the newest runs/*/best.safetensors.
-    static func newestBestCheckpoint() -> String? {
-        let runs = (try? FileManager.default.contentsOfDirectory(atPath: "runs")) ?? []
-        let bests = runs.map { "runs/\($0)/best.safetensors" }.compactMap { path -> (String, Date)? in
-            guard let date = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date else { return nil }
-            return (path, date)
-        }
-        return bests.max { $0.1 < $1.1 }?.0
     }
 
     private func percent(_ p: Float) -> String { String(format: "%.1f%%", 100 * p) }
