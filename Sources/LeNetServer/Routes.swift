@@ -208,10 +208,7 @@ func describe(_ error: any Error) -> String {
 
 /// One Server-Sent Event: `data: <json>` and a blank line.
 func serverSentEvent(_ event: TrainingEvent) -> ByteBuffer {
-    let encoder = JSONEncoder()
-    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-    let json = (try? encoder.encode(event)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-    return ByteBuffer(string: "data: \(json)\n\n")
+    ByteBuffer(string: "data: " + String(decoding: encodeJSON(event), as: UTF8.self) + "\n\n")
 }
 
 /// The page, its script and style sheet, read once from the package's resources.

@@ -63,12 +63,18 @@ struct TrainingShutdown: Service {
     }
 }
 
-/// Encodes `value` as a JSON response.
-func jsonResponse(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
+/// `value` as the API's JSON: sorted keys, slashes as they are, a non-finite number as a string.
+func encodeJSON(_ value: some Encodable) -> Data {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-    let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+    // Encoding the API's own Codable values cannot fail.
+    return (try? encoder.encode(value)) ?? Data("{}".utf8)
+}
+
+/// Encodes `value` as a JSON response.
+func jsonResponse(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
+    let data = encodeJSON(value)
     return Response(
         status: status, headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
         body: .init(byteBuffer: ByteBuffer(bytes: data)))
