@@ -9,12 +9,6 @@ public enum FileReadError: Error, Equatable, CustomStringConvertible {
     /// The `errno` of the call that failed.
     case failed(path: String, code: Int32)
 
-    public var path: String {
-        switch self {
-        case .notFound(let path), .notRegularFile(let path), .tooLarge(let path, _, _), .failed(let path, _): path
-        }
-    }
-
     public var description: String {
         switch self {
         case .notFound(let path): "cannot read \(path): no such file"
