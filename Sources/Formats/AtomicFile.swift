@@ -15,8 +15,8 @@ public struct FileWriteError: Error, Equatable, CustomStringConvertible {
     public var description: String { "cannot write \(path): \(reason)" }
 }
 
-/// Writes `data` to a temporary file beside `url`, fsyncs it, and renames it over `url`, so a
-/// crash leaves either the old file or the new one, never a half-written one. This is the one
+/// Writes `data` to a temporary file beside `url`, fsyncs it, renames it over `url` and fsyncs
+/// the folder, so a crash leaves either the old file or the new one, never a half-written one. This is the one
 /// way the package's files reach the disk.
 public func writeAtomically(_ data: Data, to url: URL) throws(FileWriteError) {
     // Unique per process and call, so two writers of the same file never share a temporary.
@@ -47,6 +47,12 @@ public func writeAtomically(_ data: Data, to url: URL) throws(FileWriteError) {
         let error = failure()
         unlink(temporary)
         throw error
+    }
+    // The rename itself reaches the disk with the folder's entry (after a power cut, too).
+    let folder = open(url.deletingLastPathComponent().path, O_RDONLY | O_DIRECTORY)
+    if folder >= 0 {
+        fsync(folder)
+        close(folder)
     }
 }
 

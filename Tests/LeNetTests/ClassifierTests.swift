@@ -6,10 +6,7 @@ import XCTest
 @testable import LeNet
 
 final class ClassifierTests: XCTestCase {
-    private static let model: Model = {
-        var generator = SplitMix64(seed: 11)
-        return Model(parameters: Initialization.pytorch.parameters(using: &generator), normalization: Normalization(mean: 0.1, standardDeviation: 0.3))
-    }()
+    private static let model: Model = Model.random(seed: 11)
 
     private func testImage(_ index: Int) -> GrayImage {
         let test = TrainerTests.small.test

@@ -5,8 +5,7 @@ import XCTest
 
 final class ExportTests: XCTestCase {
     func testONNXGraphHoldsEveryWeightAndTheStandardOperators() {
-        var generator = SplitMix64(seed: 1)
-        let model = Model(parameters: Initialization.pytorch.parameters(using: &generator), normalization: Normalization(mean: 0.1, standardDeviation: 0.3))
+        let model = Model.random(seed: 1)
         let data = ONNXExport.encode(model)
         let text = String(decoding: data, as: UTF8.self)
         for op in ["Pad", "Mul", "Add", "Conv", "Relu", "MaxPool", "Flatten", "Gemm", "Softmax"] {
@@ -20,8 +19,7 @@ final class ExportTests: XCTestCase {
     }
 
     func testEvaluationKeepsLogitsInRowMajorOrder() {
-        var generator = SplitMix64(seed: 2)
-        let model = Model(parameters: Initialization.pytorch.parameters(using: &generator), normalization: Normalization(mean: 0.1, standardDeviation: 0.3))
+        let model = Model.random(seed: 2)
         let images = TrainerTests.small.test.slice(0..<37)
         let evaluation = Runner(threads: 2).evaluate(model, on: images, keepLogits: true)
         let logits = try! XCTUnwrap(evaluation.logits)

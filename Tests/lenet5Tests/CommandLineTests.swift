@@ -156,8 +156,7 @@ final class CommandLineTests: XCTestCase {
     func testNoCommandOverwritesItsInput() throws {
         let folder = try TemporaryDirectory("overwrite")
         defer { folder.remove() }
-        var generator = SplitMix64(seed: 4)
-        let model = Model(parameters: Initialization.pytorch.parameters(using: &generator), normalization: Normalization(mean: 0.1, standardDeviation: 0.3))
+        let model = Model.random(seed: 4)
         let named = folder.url("w.onnx")
         try Checkpoint(model: model).write(to: named)
         let before = try Data(contentsOf: named)
@@ -232,8 +231,7 @@ final class CommandLineTests: XCTestCase {
         try writeIDX(dimensions: [100, 28, 28], bytes: Array(mnist.test.pixels.prefix(78_400)), to: folder.url("t10k-images-idx3-ubyte"))
         try writeIDX(dimensions: [100], bytes: Array(mnist.test.labels.prefix(100)), to: folder.url("t10k-labels-idx1-ubyte"))
         try Data("broken".utf8).write(to: folder.url("train-images-idx3-ubyte"))
-        var generator = SplitMix64(seed: 4)
-        let model = Model(parameters: Initialization.pytorch.parameters(using: &generator), normalization: Normalization(mean: 0.1, standardDeviation: 0.3))
+        let model = Model.random(seed: 4)
         try Checkpoint(model: model).write(to: folder.url("m.safetensors"))
         let result = try run(["test", "--checkpoint", folder.url("m.safetensors").path, "--data", folder.path])
         XCTAssertEqual(result.status, 0, result.error)
@@ -265,8 +263,7 @@ final class InspectTests: XCTestCase {
         let folder = try TemporaryDirectory("inspect")
         defer { folder.remove() }
         let directory = folder.url
-        var generator = SplitMix64(seed: 4)
-        let model = Model(parameters: Initialization.pytorch.parameters(using: &generator), normalization: Normalization(mean: 0.1, standardDeviation: 0.3))
+        let model = Model.random(seed: 4)
         let checkpoint = directory.appendingPathComponent("model.safetensors")
         try Checkpoint(model: model, metadata: ["epoch": "7", "test_accuracy": "99.01"]).write(to: checkpoint)
         let filters = directory.appendingPathComponent("filters.png")
