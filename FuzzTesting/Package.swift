@@ -7,10 +7,21 @@ import PackageDescription
 let package = Package(
     name: "FuzzTesting",
     platforms: [.macOS(.v14)],
-    dependencies: [.package(name: "swift-lenet", path: "..")],
+    dependencies: [
+        .package(name: "swift-lenet", path: ".."),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+    ],
     targets: [
         .executableTarget(name: "FuzzIDX", dependencies: [.product(name: "Datasets", package: "swift-lenet")]),
         .executableTarget(name: "FuzzCheckpoint", dependencies: [.product(name: "LeNet", package: "swift-lenet")]),
         .executableTarget(name: "FuzzImage", dependencies: [.product(name: "Imaging", package: "swift-lenet")]),
+        .executableTarget(
+            name: "FuzzRequest",
+            dependencies: [
+                .product(name: "LeNetServer", package: "swift-lenet"), .product(name: "Datasets", package: "swift-lenet"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]),
     ]
 )

@@ -83,7 +83,7 @@ func buildRouter(models: ModelStore, training: TrainingManager) -> Router<BasicR
         let body = try await request.collectBody(upTo: maximumBodyBytes)
         let classification: Classification
         if request.headers[.contentType]?.hasPrefix("application/json") == true {
-            let pixels = try decodePixels(Data(buffer: body))
+            let pixels = try APIRequest.pixels(Data(buffer: body))
             classification = classifier.classify(prepared: pixels, activations: activations)
         } else {
             do {
@@ -114,13 +114,7 @@ func buildRouter(models: ModelStore, training: TrainingManager) -> Router<BasicR
     route("/api/train", .post) { request, _ in
         var request = request
         let body = try await request.collectBody(upTo: maximumBodyBytes)
-        let options: TrainingOptions
-        do {
-            options = try JSONDecoder().decode(TrainingOptions.self, from: Data(buffer: body))
-        } catch {
-            throw APIError(status: .badRequest, message: "the body is not a JSON object of training options: \(describe(error))")
-        }
-        let run = try await training.start(options)
+        let run = try await training.start(try APIRequest.trainingOptions(Data(buffer: body)))
         return jsonResponse(["run": run], status: .accepted)
     }
 
@@ -166,19 +160,6 @@ func buildRouter(models: ModelStore, training: TrainingManager) -> Router<BasicR
     return router
 }
 
-/// 784 (a side squared) pixel values 0-255, white on black, as `{"pixels": [...]}`.
-func decodePixels(_ data: Data) throws(APIError) -> GrayImage {
-    struct Body: Decodable { let pixels: [Int] }
-    let side = LeNet5.imageSide
-    guard let body = try? JSONDecoder().decode(Body.self, from: data) else {
-        throw APIError(status: .badRequest, message: "expected {\"pixels\": [\(side * side) numbers 0-255]}")
-    }
-    guard body.pixels.count == side * side, body.pixels.allSatisfy({ (0...255).contains($0) }) else {
-        throw APIError(status: .badRequest, message: "expected \(side * side) pixel values 0-255, got \(body.pixels.count)")
-    }
-    return GrayImage(width: side, height: side, pixels: body.pixels.map { UInt8($0) })
-}
-
 extension APIError {
     /// An image that cannot be classified, with the status that fits what is wrong with it.
     init(image error: ImageError) {
@@ -190,19 +171,6 @@ extension APIError {
         case .blank: self.init(status: .unprocessableContent, message: "the image is blank: draw a digit")
         case .cannotRead: self.init(status: .badRequest, message: "the image cannot be read")
         }
-    }
-}
-
-/// A decoding error in a sentence, without Swift's type names.
-func describe(_ error: any Error) -> String {
-    switch error {
-    case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context), DecodingError.dataCorrupted(let context):
-        let path = context.codingPath.map(\.stringValue).joined(separator: ".")
-        return path.isEmpty ? "it is not valid JSON" : "'\(path)' has a value of the wrong kind"
-    case DecodingError.keyNotFound(let key, _):
-        return "'\(key.stringValue)' is missing"
-    default:
-        return "it is not valid JSON"
     }
 }
 

@@ -1,0 +1,42 @@
+import Foundation
+import Imaging
+import LeNet
+
+/// The API's JSON request bodies, decoded and checked as its routes do (public for FuzzTesting).
+public enum APIRequest {
+    /// 784 (a side squared) pixel values 0-255, white on black, as `{"pixels": [...]}`.
+    public static func pixels(_ data: Data) throws(APIError) -> GrayImage {
+        struct Body: Decodable { let pixels: [Int] }
+        let side = LeNet5.imageSide
+        guard let body = try? JSONDecoder().decode(Body.self, from: data) else {
+            throw APIError(status: .badRequest, message: "expected {\"pixels\": [\(side * side) numbers 0-255]}")
+        }
+        guard body.pixels.count == side * side, body.pixels.allSatisfy({ (0...255).contains($0) }) else {
+            throw APIError(status: .badRequest, message: "expected \(side * side) pixel values 0-255, got \(body.pixels.count)")
+        }
+        return GrayImage(width: side, height: side, pixels: body.pixels.map { UInt8($0) })
+    }
+
+    /// A JSON object of training options (`TrainingOptions`' keys); their values are checked
+    /// when a run starts from them (`TrainingOptions.configuration`).
+    public static func trainingOptions(_ data: Data) throws(APIError) -> TrainingOptions {
+        do {
+            return try JSONDecoder().decode(TrainingOptions.self, from: data)
+        } catch {
+            throw APIError(status: .badRequest, message: "the body is not a JSON object of training options: \(describe(error))")
+        }
+    }
+
+    /// A decoding error in a sentence, without Swift's type names.
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context), DecodingError.dataCorrupted(let context):
+            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+            return path.isEmpty ? "it is not valid JSON" : "'\(path)' has a value of the wrong kind"
+        case DecodingError.keyNotFound(let key, _):
+            return "'\(key.stringValue)' is missing"
+        default:
+            return "it is not valid JSON"
+        }
+    }
+}
