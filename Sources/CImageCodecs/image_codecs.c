@@ -51,15 +51,21 @@ struct jpeg_failure {
     struct jpeg_error_mgr manager;
     jmp_buf jump;
     char message[JMSG_LENGTH_MAX];
-    int truncated;
 };
 
-// libjpeg's default prints warnings to stderr; this one stays quiet and notes the one that
-// matters: the data ended early, so part of the image would be made up.
+// libjpeg's default prints warnings to stderr; this one stays quiet, except for the two that
+// mean the rest of the image would be made up: the data ends early (a truncated file), or a
+// marker cuts the compressed data short (a damaged one). Those stop decoding at once, as errors:
+// a few hundred bytes must not buy millions of invented pixels.
 static void jpeg_warn(j_common_ptr info, int level) {
     if (level >= 0) return;
     struct jpeg_failure *failure = (struct jpeg_failure *)info->err;
-    if (info->err->msg_code == JWRN_JPEG_EOF) failure->truncated = 1;
+    if (info->err->msg_code == JWRN_JPEG_EOF || info->err->msg_code == JWRN_HIT_MARKER) {
+        snprintf(failure->message, sizeof failure->message, "%s",
+                 info->err->msg_code == JWRN_JPEG_EOF ? "the JPEG data ends early (a truncated file)"
+                                                       : "the JPEG data is cut short by a marker (a damaged file)");
+        longjmp(failure->jump, 1);
+    }
     info->err->num_warnings++;
 }
 
@@ -78,7 +84,6 @@ int codec_read_jpeg(const unsigned char *bytes, size_t size, size_t max_pixels, 
     info.err = jpeg_std_error(&failure.manager);
     failure.manager.error_exit = jpeg_fail;
     failure.manager.emit_message = jpeg_warn;
-    failure.truncated = 0;
     if (setjmp(failure.jump)) {
         jpeg_destroy_decompress(&info);
         free(buffer);
@@ -105,10 +110,6 @@ int codec_read_jpeg(const unsigned char *bytes, size_t size, size_t max_pixels, 
     }
     jpeg_finish_decompress(&info);
     jpeg_destroy_decompress(&info);
-    if (failure.truncated) {
-        free(buffer);
-        return fail(error, error_size, "the JPEG data ends early (a truncated file)");
-    }
     *width = info.output_width;
     *height = info.output_height;
     *pixels = buffer;

@@ -4,6 +4,8 @@
 /// al., the MNIST page); for Fashion-MNIST scaled so its longest side is 28 and centred.
 public enum DigitPreprocessing {
     public static let side = 28
+    /// Larger pictures are first shrunk to this longest side (`GrayImage.reduced`).
+    public static let workingSide = 1024
 
     /// How the cropped ink is placed in the 28x28 field.
     public enum Framing: Sendable, Equatable {
@@ -19,6 +21,9 @@ public enum DigitPreprocessing {
     /// - Throws: `ImageError.blank` if no ink stands out from the background.
     public static func prepare(_ image: GrayImage, framing: Framing = .mnist, name: String = "image") throws(ImageError) -> GrayImage {
         let box = framing.box
+        // A 20-pixel digit needs no more than this; a photo of tens of megapixels would cost
+        // seconds and hundreds of megabytes below.
+        let image = image.reduced(toLongestSide: workingSide)
         var ink = inkLevels(image)
         // Ink is what reaches a quarter of the strongest; a frame or an edge shadow touching the
         // border is not the digit, unless nothing else is.

@@ -38,6 +38,31 @@ public struct GrayImage: Sendable, Equatable {
 
     public subscript(x: Int, y: Int) -> UInt8 { pixels[y * width + x] }
 
+    /// The image shrunk by the smallest whole factor that brings its longer side to at most
+    /// `longestSide`, each pixel the rounded mean of its block (the blocks at the right and
+    /// bottom edges may be partial); the image itself if it is small enough already.
+    public func reduced(toLongestSide longestSide: Int) -> GrayImage {
+        let factor = (max(width, height) + longestSide - 1) / longestSide
+        guard factor > 1 else { return self }
+        let (w, h) = ((width + factor - 1) / factor, (height + factor - 1) / factor)
+        var sums = [Int](repeating: 0, count: w * h)
+        pixels.withUnsafeBufferPointer { p in
+            for y in 0..<height {
+                let row = (y / factor) * w
+                for x in 0..<width { sums[row + x / factor] += Int(p[y * width + x]) }
+            }
+        }
+        var out = [UInt8](repeating: 0, count: w * h)
+        for by in 0..<h {
+            let rows = min(factor, height - by * factor)
+            for bx in 0..<w {
+                let count = rows * min(factor, width - bx * factor)
+                out[by * w + bx] = UInt8((sums[by * w + bx] + count / 2) / count)
+            }
+        }
+        return GrayImage(width: w, height: h, pixels: out)
+    }
+
     /// Files larger than this are refused unread.
     public static let maximumFileBytes = 64 << 20
     /// Images with more pixels than this are refused before decoding.

@@ -90,6 +90,14 @@ final class GrayImageTests: XCTestCase {
             XCTAssertEqual($0 as? ImageError, .corrupt(name: "half.jpg", reason: "the JPEG data ends early (a truncated file)"))
         }
 
+        // A marker in the middle of the compressed data (found by FuzzImage: 462 bytes claiming
+        // 140 x 65,173 pixels, which libjpeg would have invented): refused at once.
+        var damaged = [UInt8](full)
+        damaged.replaceSubrange(damaged.count / 2..<damaged.count / 2 + 2, with: [0xFF, 0xD0])
+        XCTAssertThrowsError(try GrayImage(decoding: Data(damaged), name: "damaged.jpg")) {
+            XCTAssertEqual($0 as? ImageError, .corrupt(name: "damaged.jpg", reason: "the JPEG data is cut short by a marker (a damaged file)"))
+        }
+
         try Data("P5\n3 3\n255\n".utf8 + [1, 2]).write(to: url("short.pgm"))
         assertThrows(url("short.pgm").path) { $0 == .corrupt(name: self.url("short.pgm").path, reason: "PGM data is truncated: expected 9 bytes, found 2") }
         try Data("P5\nx y\n".utf8).write(to: url("header.pgm"))
@@ -112,6 +120,18 @@ final class GrayImageTests: XCTestCase {
         // Sides whose product overflows Int are refused the same way, not trapped on.
         try Data("P5\n9999999999 9999999999\n255\n".utf8).write(to: url("overflow.pgm"))
         assertThrows(url("overflow.pgm").path) { if case .tooLarge = $0 { true } else { false } }
+    }
+
+    func testReductionAveragesWholeAndPartialBlocks() {
+        let image = GrayImage(width: 5, height: 3, pixels: [
+            0, 10, 20, 30, 40,
+            50, 60, 70, 80, 90,
+            100, 110, 120, 130, 255,
+        ])
+        XCTAssertEqual(image.reduced(toLongestSide: 5), image)
+        // Factor 2: blocks of 2x2, 2x1 at the right, 1x2 at the bottom, 1x1 in the corner.
+        XCTAssertEqual(image.reduced(toLongestSide: 3), GrayImage(width: 3, height: 2, pixels: [30, 50, 65, 105, 125, 255]))
+        XCTAssertEqual(image.reduced(toLongestSide: 1), GrayImage(width: 1, height: 1, pixels: [78]))
     }
 
     func testDecodesFromMemoryAsFromAFile() throws {
@@ -160,6 +180,22 @@ final class DigitPreprocessingTests: XCTestCase {
         XCTAssertEqual(rows.count, 28, "the longest side fills the field")
         XCTAssertEqual(columns.count, 9)
         XCTAssertEqual(Double((columns.min() ?? 0) + (columns.max() ?? 0)) / 2, 13.5, accuracy: 1)
+    }
+
+    /// A picture of tens of megapixels is shrunk before preparation, and gives nearly the digit
+    /// its small version gives.
+    func testAHugePictureIsPreparedLikeItsSmallVersion() throws {
+        let small = bar()
+        let factor = 40
+        var pixels = [UInt8](repeating: 0, count: small.pixels.count * factor * factor)
+        for y in 0..<small.height * factor {
+            for x in 0..<small.width * factor { pixels[y * small.width * factor + x] = small[x / factor, y / factor] }
+        }
+        let huge = GrayImage(width: small.width * factor, height: small.height * factor, pixels: pixels)
+        XCTAssertEqual(huge.reduced(toLongestSide: DigitPreprocessing.workingSide).width, 2400 / 3)
+        let (fromHuge, fromSmall) = (try DigitPreprocessing.prepare(huge), try DigitPreprocessing.prepare(small))
+        XCTAssertEqual(fromHuge.pixels.map { $0 > 0 }, fromSmall.pixels.map { $0 > 0 }, "the same pixels inked")
+        XCTAssertLessThanOrEqual(zip(fromHuge.pixels, fromSmall.pixels).map { abs(Int($0) - Int($1)) }.max() ?? 0, 16, "edges blend a little")
     }
 
     func testLightInkOnDarkIsKept() throws {
