@@ -11,7 +11,17 @@ public struct Normalization: Sendable, Equatable {
     public init(mean: Float, standardDeviation: Float) {
         self.mean = mean
         self.standardDeviation = standardDeviation
-        table = (0..<256).map { (Float($0) / 255 - mean) / standardDeviation }
+        table = (0..<256).map { Self.value(Float($0), mean: mean, standardDeviation: standardDeviation) }
+    }
+
+    private static func value(_ intensity: Float, mean: Float, standardDeviation: Float) -> Float {
+        (intensity / 255 - mean) / standardDeviation
+    }
+
+    /// The input value of a pixel of `intensity` (0-255, fractions allowed), exactly as a byte's.
+    @inline(__always)
+    public func value(_ intensity: Float) -> Float {
+        Self.value(intensity, mean: mean, standardDeviation: standardDeviation)
     }
 
     /// The mean and standard deviation of `images` as the network sees them, padded to 32x32.

@@ -138,9 +138,11 @@ public final class Runner {
 
     /// Accumulates the gradient of the mean loss over `indices` of `images` into the first
     /// workspace's `parameterGradients` (overwritten).
+    /// - Parameter distortion: distorts each image by draws from its position in the epoch
+    ///   (`indices`' own positions: a batch is a slice of the epoch's order).
     /// - Returns: the summed loss of the batch.
     public func gradient(
-        of model: Model, on images: LabeledImages, indices: ArraySlice<Int>
+        of model: Model, on images: LabeledImages, indices: ArraySlice<Int>, distortion: Distortion? = nil
     ) -> Double {
         let batch = indices.count
         let losses = self.losses
@@ -151,7 +153,13 @@ public final class Runner {
                 ws.parameterGradients.update(repeating: 0, count: ParameterLayout.count)
                 for start in stride(from: share.lowerBound, to: share.upperBound, by: ws.capacity) {
                     let n = min(ws.capacity, share.upperBound - start)
-                    ws.load(images, count: n, normalization: model.normalization) { indices[indices.startIndex + start + $0] }
+                    if let distortion {
+                        ws.load(images, count: n, normalization: model.normalization, distortion: distortion, firstPosition: indices.startIndex + start) {
+                            indices[indices.startIndex + start + $0]
+                        }
+                    } else {
+                        ws.load(images, count: n, normalization: model.normalization) { indices[indices.startIndex + start + $0] }
+                    }
                     losses[t] += LeNet5.forward(
                         parameters: parameters.baseAddress!, workspace: ws, count: n,
                         computeGradient: true, lossScale: Float(batch))
@@ -177,7 +185,29 @@ public final class Runner {
     public var parameterGradients: UnsafeMutablePointer<Float> { workspaces[0].parameterGradients }
 }
 
+/// What distorts a training epoch's images: the augmentation, and the run's seed and epoch that
+/// with each image's position draw its distortion.
+public struct Distortion: Sendable {
+    public let augmentation: Augmentation
+    public let seed: UInt64
+    public let epoch: Int
+}
+
 extension Workspace {
+    /// As `load`, each image distorted by the draws of its position in the epoch.
+    func load(_ images: LabeledImages, count: Int, normalization: Normalization, distortion: Distortion, firstPosition: Int, index: (Int) -> Int) {
+        let size = images.height * images.width
+        images.pixels.withUnsafeBufferPointer { pixels in
+            for i in 0..<count {
+                let source = index(i)
+                var random = Augmentation.generator(seed: distortion.seed, epoch: distortion.epoch, position: firstPosition + i)
+                distortion.augmentation.apply(
+                    to: pixels.baseAddress! + source * size, into: inputImage(i), normalization: normalization, random: &random)
+                setLabel(images.labels[source], at: i)
+            }
+        }
+    }
+
     /// Fills the chunk's first `count` input planes and labels with images `index(0..<count)`.
     func load(_ images: LabeledImages, count: Int, normalization: Normalization, index: (Int) -> Int) {
         for i in 0..<count {

@@ -120,6 +120,7 @@ public final class Trainer {
         throws(TrainingError) -> (loss: Double, seconds: Double)?
     {
         let learningRate = self.learningRate
+        let distortion = configuration.augmentation.map { Distortion(augmentation: $0, seed: configuration.seed, epoch: state.epoch) }
         var shuffler = SplitMix64(seed: state.randomState)
         var order = Array(0..<train.count)
         shuffler.shuffle(&order)
@@ -130,7 +131,7 @@ public final class Trainer {
         while state.batchInEpoch < batches {
             let b = state.batchInEpoch
             let indices = order[b * batchSize..<min((b + 1) * batchSize, order.count)]
-            let loss = runner.gradient(of: model, on: train, indices: indices)
+            let loss = runner.gradient(of: model, on: train, indices: indices, distortion: distortion)
             let meanLoss = loss / Double(indices.count)
             guard meanLoss.isFinite, meanLoss <= Self.divergenceLoss else {
                 throw .diverged(epoch: state.epoch + 1, batch: b + 1, loss: meanLoss, learningRate: learningRate)

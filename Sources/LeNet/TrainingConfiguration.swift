@@ -28,6 +28,8 @@ public struct TrainingConfiguration: Sendable, Equatable, Codable {
     public var selection = ModelSelection.validation
     /// Train on only the first this many training images (after the validation split); nil for all.
     public var trainingImages: Int?
+    /// Distortions of the training images, drawn afresh each epoch; nil for none.
+    public var augmentation: Augmentation?
 
     public init() {}
 
@@ -44,6 +46,15 @@ public struct TrainingConfiguration: Sendable, Equatable, Codable {
         return c
     }
 
+    /// The `best` preset: the default recipe over more epochs of distorted training images.
+    public static var best: TrainingConfiguration {
+        var c = TrainingConfiguration()
+        c.epochs = 60
+        c.schedule = .cosine(base: 0.05)
+        c.augmentation = .standard
+        return c
+    }
+
     /// The configuration as checkpoint metadata; `init(metadata:)` reads it back exactly.
     public var metadata: [String: String] {
         [
@@ -51,6 +62,7 @@ public struct TrainingConfiguration: Sendable, Equatable, Codable {
             "momentum": "\(momentum)", "weight_decay": "\(weightDecay)", "init": initialization.rawValue,
             "seed": "\(seed)", "validation_size": "\(validationSize)", "threads": "\(threads)",
             "selection": selection.rawValue, "train_images": trainingImages.map(String.init) ?? "all",
+            "augmentation": augmentation?.token ?? "none",
         ]
     }
 
@@ -73,6 +85,9 @@ public struct TrainingConfiguration: Sendable, Equatable, Codable {
         selection = try value("selection") { ModelSelection(rawValue: $0) }
         // Absent from checkpoints written before the option existed.
         trainingImages = m["train_images"].flatMap { Int($0) }
+        if let text = m["augmentation"], text != "none" {
+            augmentation = try value("augmentation") { try? Augmentation(parsing: $0) }
+        }
     }
 }
 

@@ -18,6 +18,11 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Also time every layer, forward and backward, over an epoch on one thread.")
     var layers = false
 
+    @Option(help: ArgumentHelp(
+        "Also time epochs with the training images distorted (as train's --augment: standard, or name=value pairs), alternating with plain ones.",
+        valueName: "spec"))
+    var augment: String?
+
     @Flag(help: "Print the measurements as one JSON object (for scripts/benchmark.py).")
     var json = false
 
@@ -31,6 +36,13 @@ struct BenchCommand: ParsableCommand {
     func validate() throws {
         guard (1...60_000).contains(batchSize) else { throw ValidationError("--batch-size must be between 1 and 60000, got \(batchSize)") }
         guard (1...1_000_000).contains(images) else { throw ValidationError("--images must be between 1 and 1000000, got \(images)") }
+        if let augment {
+            do {
+                _ = try Augmentation(parsing: augment)
+            } catch {
+                throw ValidationError("--augment \(error.message)")
+            }
+        }
     }
 
     func run() throws {
@@ -62,7 +74,24 @@ struct BenchCommand: ParsableCommand {
                      grouped(result.inferenceImages), result.inferenceSeconds, grouped(Int(result.inferenceImagesPerSecond))))
         print(String(format: "inference  one image at a time, 1 thread: %.1f us/image  (%@ img/s)",
                      result.singleImageSeconds * 1e6, grouped(Int(1 / result.singleImageSeconds))))
+        if let augment { try printAugmentationCost(dataset, augmentation: try Augmentation(parsing: augment)) }
         if layers { try printLayers(dataset) }
+    }
+
+    /// Epochs with and without distorted images, alternating three times; the median of each.
+    private func printAugmentationCost(_ dataset: IDXDataset, augmentation: Augmentation) throws {
+        var plain: [Double] = [], distorted: [Double] = []
+        do {
+            for _ in 0..<3 {
+                plain.append(try Benchmark.epochSeconds(dataset: dataset, batchSize: batchSize, threads: data.threads, augmentation: nil))
+                distorted.append(try Benchmark.epochSeconds(dataset: dataset, batchSize: batchSize, threads: data.threads, augmentation: augmentation))
+            }
+        } catch {
+            throw CommandFailure(error)
+        }
+        let (without, with) = (plain.sorted()[1], distorted.sorted()[1])
+        print(String(format: "augmentation %@: epoch %.2f s against %.2f s without (+%.0f%%; medians of 3, alternating)",
+                     augmentation.token, with, without, 100 * (with / without - 1)))
     }
 
     private func printLayers(_ dataset: IDXDataset) throws {

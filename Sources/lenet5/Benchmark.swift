@@ -60,9 +60,15 @@ enum Benchmark {
 }
 
 extension Benchmark {
+    /// Seconds of one training epoch over every training image.
+    static func epochSeconds(dataset: IDXDataset, batchSize: Int, threads: Int, augmentation: Augmentation?) throws(TrainingError) -> Double {
+        try oneEpochTrainer(dataset, batchSize: batchSize, threads: threads, augmentation: augmentation).trainEpoch()?.seconds ?? .nan
+    }
+
     /// A trainer for one epoch over every training image (no validation split).
-    static func oneEpochTrainer(_ dataset: IDXDataset, batchSize: Int, threads: Int) throws(TrainingError) -> Trainer {
+    static func oneEpochTrainer(_ dataset: IDXDataset, batchSize: Int, threads: Int, augmentation: Augmentation? = nil) throws(TrainingError) -> Trainer {
         var configuration = TrainingConfiguration()
+        configuration.augmentation = augmentation
         configuration.epochs = 1
         configuration.batchSize = batchSize
         configuration.threads = threads

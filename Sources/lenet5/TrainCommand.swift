@@ -14,7 +14,7 @@ struct TrainCommand: AsyncParsableCommand {
             Options given explicitly override the preset.
             """)
 
-    @Option(help: "Starting hyper-parameters: fast (momentum, cosine) or original (the course exercise's exactly).")
+    @Option(help: "Starting hyper-parameters: fast (momentum, cosine), original (the course exercise's exactly) or best (distorted images, 60 epochs).")
     var preset: TrainingOptions.Preset = .fast
 
     @Option(parsing: .unconditional, help: "Epochs to train (fast: 15, original: 20).")
@@ -55,6 +55,11 @@ struct TrainCommand: AsyncParsableCommand {
         "Train on only the first N training images (after the validation split), for quick trials (default: all).", valueName: "n"))
     var trainingImages: Int?
 
+    @Option(help: ArgumentHelp(
+        "Distort the training images: none, standard, or name=value pairs (rotate, scale, shear, shift, elastic, sigma, thickness, blur), after 'standard,' to change some of it (fast: none, best: standard).",
+        valueName: "spec"))
+    var augment: String?
+
     @Option(name: .customLong("output"), help: ArgumentHelp(
         "Folder for checkpoints (default: runs/lenet5, or runs/lenet5-2, -3, ... when it holds an earlier run; when resuming, the run's own folder).",
         valueName: "dir"))
@@ -79,7 +84,7 @@ struct TrainCommand: AsyncParsableCommand {
         o.preset = preset
         (o.epochs, o.batchSize, o.schedule, o.learningRate) = (epochs, batchSize, schedule, learningRate)
         (o.momentum, o.weightDecay, o.initialization, o.seed) = (momentum, weightDecay, initialization, seed)
-        (o.validationSize, o.selection, o.trainingImages) = (validationSize, selection, trainingImages)
+        (o.validationSize, o.selection, o.trainingImages, o.augment) = (validationSize, selection, trainingImages, augment)
         return o
     }
 
@@ -99,7 +104,7 @@ struct TrainCommand: AsyncParsableCommand {
                 (.preset, preset != .fast), (.batchSize, batchSize != nil), (.schedule, schedule != nil),
                 (.learningRate, learningRate != nil), (.momentum, momentum != nil), (.weightDecay, weightDecay != nil),
                 (.initialization, initialization != nil), (.seed, seed != nil), (.validationSize, validationSize != nil),
-                (.selection, selection != nil), (.trainingImages, trainingImages != nil),
+                (.selection, selection != nil), (.trainingImages, trainingImages != nil), (.augment, augment != nil),
             ]
             if let (field, _) = fixed.first(where: { $0.1 }) {
                 throw ValidationError("\(Self.flag(field)) cannot change when resuming: the run continues with its saved hyper-parameters")
