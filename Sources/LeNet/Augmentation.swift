@@ -140,12 +140,14 @@ public struct Augmentation: Sendable, Equatable, Codable {
         // The source with a border of zeros one pixel wide on the left and top, two on the right
         // and bottom, so bilinear reads need no bounds checks.
         let padded = image + 3
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * side * side + padded * padded) { scratch in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * side * side + padded * padded + 48) { scratch in
             let field = scratch.baseAddress!, values = field + 2 * side * side, spare = field + 3 * side * side
-            let source = field + 4 * side * side
+            let source = field + 4 * side * side, lanesOut = source + padded * padded
             source.update(repeating: 0, count: padded * padded)
-            for y in 0..<image {
-                for x in 0..<image { source[(y + 1) * padded + x + 1] = Float(pixels[y * image + x]) }
+            byteValues.withUnsafeBufferPointer { value in
+                for y in 0..<image {
+                    for x in 0..<image { source[(y + 1) * padded + x + 1] = value[Int(pixels[y * image + x])] }
+                }
             }
             if alpha > 0 {
                 elasticField(into: field, side: side, alpha: alpha, random: &random)
@@ -172,13 +174,18 @@ public struct Augmentation: Sendable, Equatable, Codable {
                     sy.replace(with: limit, where: sy .> limit)
                     let (fx, fy) = (sx.rounded(.down), sy.rounded(.down))
                     let (tx, ty) = (sx - fx, sy - fy)
-                    var (p00, p01, p10, p11) = (SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>())
+                    // Where each pixel reads, as an exact float index, and its weights: stored once,
+                    // then read back per pixel (cheaper than inserting sixteen lanes one by one).
+                    let index = (fy + 1) * Float(padded) + fx + 1
+                    UnsafeMutableRawPointer(lanesOut).storeBytes(of: index, as: SIMD16<Float>.self)
+                    UnsafeMutableRawPointer(lanesOut + 16).storeBytes(of: tx, as: SIMD16<Float>.self)
+                    UnsafeMutableRawPointer(lanesOut + 32).storeBytes(of: ty, as: SIMD16<Float>.self)
                     for lane in 0..<16 {
-                        let p = source + (Int(fy[lane]) + 1) * padded + Int(fx[lane]) + 1
-                        (p00[lane], p01[lane], p10[lane], p11[lane]) = (p[0], p[1], p[padded], p[padded + 1])
+                        let p = source + Int(lanesOut[lane])
+                        let (tx, ty) = (lanesOut[16 + lane], lanesOut[32 + lane])
+                        let top = p[0] + tx * (p[1] - p[0]), bottom = p[padded] + tx * (p[padded + 1] - p[padded])
+                        values[i + lane] = top + ty * (bottom - top)
                     }
-                    let top = p00 + tx * (p01 - p00), bottom = p10 + tx * (p11 - p10)
-                    UnsafeMutableRawPointer(values + i).storeBytes(of: top + ty * (bottom - top), as: SIMD16<Float>.self)
                 }
             }
             if stroke != 0 { changeStroke(values, by: stroke, scratch: spare) }
@@ -222,15 +229,11 @@ extension Augmentation {
         // a Gaussian `spacing` times narrower, the per-pixel field's variance.
         let amplitude = 1 / spacing
         let taps = gaussianTaps(sigma: elasticSigma / spacing)
-        // Where each column falls between control points: the left one, and the weight of the right.
-        var columns = [Int](repeating: 0, count: side), weights = [Float](repeating: 0, count: side)
-        for x in 0..<side {
-            let gx = Float(x) / spacing + Float(margin)
-            (columns[x], weights[x]) = (Int(gx), gx - Float(Int(gx)))
-        }
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * grid * grid + grid) { buffer in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * grid * grid + grid * side + side) { buffer in
             let noise = buffer.baseAddress!, across = noise + grid * grid, smooth = across + grid * grid
-            let line = smooth + grid * grid
+            let rows = smooth + grid * grid, weights = rows + grid * side
+            // Where each column falls between control points: the left one, and the weight of the right.
+            for x in 0..<side { weights[x] = Float(x) / spacing + Float(margin) }
             for component in 0..<2 {
                 // Two 24-bit uniforms from each draw.
                 let scale = 2 * amplitude / Float(1 << 24)
@@ -240,21 +243,32 @@ extension Augmentation {
                     if i + 1 < grid * grid { noise[i + 1] = scale * Float((bits >> 16) & 0xFF_FFFF) - amplitude }
                 }
                 separableBlur(noise, width: grid, height: grid, taps: taps, scratch: across, into: smooth)
+                // Interpolated along each row of control points, then between rows, 16 pixels at a time.
+                for r in 0..<grid {
+                    let node = smooth + r * grid, row = rows + r * side
+                    for x in 0..<side {
+                        let j = Int(weights[x]), t = weights[x] - Float(j)
+                        row[x] = node[j] + t * (node[j + 1] - node[j])
+                    }
+                }
                 let out = field + component * side * side
                 for y in 0..<side {
-                    // The grid row at y (between two rows of control points), then along it.
                     let gy = Float(y) / spacing + Float(margin)
-                    let y0 = Int(gy), ty = alpha * (gy - Float(y0)), base = alpha - ty
-                    for j in 0..<grid { line[j] = base * smooth[y0 * grid + j] + ty * smooth[(y0 + 1) * grid + j] }
-                    for x in 0..<side {
-                        let (j, tx) = (columns[x], weights[x])
-                        out[y * side + x] = line[j] + tx * (line[j + 1] - line[j])
+                    let y0 = Int(gy), t = alpha * (gy - Float(y0)), base = alpha - t
+                    let (above, below) = (rows + y0 * side, rows + (y0 + 1) * side)
+                    for x in stride(from: 0, to: side, by: 16) {
+                        let a = UnsafeRawPointer(above + x).loadUnaligned(as: SIMD16<Float>.self)
+                        let b = UnsafeRawPointer(below + x).loadUnaligned(as: SIMD16<Float>.self)
+                        UnsafeMutableRawPointer(out + y * side + x).storeBytes(of: base * a + t * b, as: SIMD16<Float>.self)
                     }
                 }
             }
         }
     }
 }
+
+/// Each byte's value as a Float (a lookup is cheaper than a conversion here).
+private let byteValues = (0..<256).map(Float.init)
 
 /// Normalised Gaussian weights at -2...2.
 private func gaussianTaps(sigma: Float) -> SIMD8<Float> {

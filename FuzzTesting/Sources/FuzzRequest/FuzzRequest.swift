@@ -59,13 +59,14 @@ func respond(_ method: HTTPRequest.Method, _ uri: String, type: String?, body: s
     let request = Request(
         head: HTTPRequest(method: method, scheme: "http", authority: "localhost", path: uri, headerFields: headers),
         body: .init(buffer: ByteBuffer(bytes: body)))
-    let (head, data) = blocking {
+    let (head, bytes) = blocking {
         let context = BasicRequestContext(source: .init(channel: channel, logger: logger))
         let response = try! await responder.respond(to: request, context: context)
         let collected = Collected()
         try! await response.body.write(Collector(into: collected))
-        return (response.head, collected.data.withLock { $0 })
+        return (response.head, collected.bytes.withLock { $0 })
     }
+    let data = Data(bytes)
     precondition(head.status != .internalServerError, "500 for \(method) \(uri): \(String(decoding: data, as: UTF8.self))")
     guard head.headerFields[.contentType]?.hasPrefix("application/json") == true else {
         precondition(head.status == .ok, "\(head.status) without JSON for \(uri)")
@@ -76,14 +77,15 @@ func respond(_ method: HTTPRequest.Method, _ uri: String, type: String?, body: s
     return (head.status, object ?? [:])
 }
 
-/// A response body, gathered.
+/// A response body, gathered. (Bytes, not Data: LeakSanitizer cannot follow Data's storage
+/// pointer, tagged inside an enum, and took one still held by a finishing task for a leak.)
 final class Collected: Sendable {
-    let data = Mutex(Data())
+    let bytes = Mutex<[UInt8]>([])
 }
 
 struct Collector: ResponseBodyWriter {
     let into: Collected
-    func write(_ buffer: ByteBuffer) async throws { into.data.withLock { $0.append(contentsOf: buffer.readableBytesView) } }
+    func write(_ buffer: ByteBuffer) async throws { into.bytes.withLock { $0 += buffer.readableBytesView } }
     consuming func finish(_ trailingHeaders: HTTPFields?) async throws {}
 }
 
