@@ -56,6 +56,16 @@ func loadCheckpoint(_ path: String) throws -> Checkpoint {
     }
 }
 
+/// The checkpoints as one ensemble.
+/// - Throws: when their class names differ (they were trained on different data sets).
+func ensemble(_ checkpoints: [Checkpoint]) throws -> Ensemble {
+    let classifiers = checkpoints.map { Classifier(checkpoint: $0) }
+    guard classifiers.allSatisfy({ $0.classNames == classifiers[0].classNames && $0.framing == classifiers[0].framing }) else {
+        throw CommandFailure("the checkpoints name different classes: an ensemble needs models of one data set")
+    }
+    return Ensemble(classifiers)
+}
+
 /// Refuses to write `output` over `input` (the same file, by any path or link).
 func refuseOverwriting(_ input: String, with output: URL, option: String) throws {
     let a = URL(fileURLWithPath: input).resolvingSymlinksInPath().standardizedFileURL.path

@@ -20,8 +20,10 @@ struct PredictCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("Image files.", valueName: "image"))
     var images: [String]
 
-    @Option(help: ArgumentHelp("A checkpoint written by 'lenet5 train' (default: the newest runs/*/best.safetensors).", valueName: "path"))
-    var checkpoint: String?
+    @Option(help: ArgumentHelp(
+        "A checkpoint written by 'lenet5 train' (default: the newest runs/*/best.safetensors); repeat it for an ensemble, which averages the models' probabilities.",
+        valueName: "path"))
+    var checkpoint: [String] = []
 
     @Option(parsing: .unconditional, help: "How many of the most likely classes to print.")
     var top = 3
@@ -44,19 +46,21 @@ struct PredictCommand: ParsableCommand {
 
     func run() throws {
         // By default the best checkpoint of the last training run.
-        guard let checkpoint = checkpoint ?? RunFolder.bestCheckpoints(in: URL(fileURLWithPath: "runs")).first?.path else {
+        let paths = checkpoint.isEmpty ? RunFolder.bestCheckpoints(in: URL(fileURLWithPath: "runs")).prefix(1).map(\.path) : checkpoint
+        guard !paths.isEmpty else {
             throw CommandFailure("no checkpoint under runs/: train one first (swift run -c release lenet5 train) or pass --checkpoint")
         }
-        let loaded: Checkpoint
-        do {
-            loaded = try Checkpoint(contentsOf: URL(fileURLWithPath: checkpoint))
-        } catch CheckpointError.cannotRead(.notFound(let path)) {
-            throw CommandFailure(
-                "no checkpoint at \(path): train one first (swift run -c release lenet5 train) or pass --checkpoint")
-        } catch {
-            throw CommandFailure(error)
+        let loaded = try paths.map { path in
+            do {
+                return try Checkpoint(contentsOf: URL(fileURLWithPath: path))
+            } catch CheckpointError.cannotRead(.notFound(let path)) {
+                throw CommandFailure(
+                    "no checkpoint at \(path): train one first (swift run -c release lenet5 train) or pass --checkpoint")
+            } catch {
+                throw CommandFailure(error)
+            }
         }
-        let classifier = Classifier(checkpoint: loaded)
+        let classifier = try ensemble(loaded)
         let names = classifier.classNames
         if let showInput {
             do {

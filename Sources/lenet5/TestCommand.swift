@@ -10,22 +10,34 @@ struct TestCommand: ParsableCommand {
         commandName: "test",
         abstract: "Accuracy, per-class accuracy and confusion matrix of a checkpoint on the test set.")
 
-    @Option(help: ArgumentHelp("A checkpoint written by 'lenet5 train'.", valueName: "path"))
-    var checkpoint: String
+    @Option(help: ArgumentHelp(
+        "A checkpoint written by 'lenet5 train'; repeat it for an ensemble, which predicts the class of highest mean probability.",
+        valueName: "path"))
+    var checkpoint: [String] = []
 
     @Option(help: ArgumentHelp("Also write the test set's logits, [N, 10] float32, as a NumPy .npy file.", valueName: "path"))
     var saveLogits: String?
 
     @OptionGroup var data: DataOptions
 
+    func validate() throws {
+        if checkpoint.isEmpty { throw ValidationError("Missing expected argument '--checkpoint <path>'") }
+    }
+
     func run() throws {
-        if let saveLogits { try refuseOverwriting(checkpoint, with: URL(fileURLWithPath: saveLogits), option: "--save-logits") }
-        let loaded = try loadCheckpoint(checkpoint)
+        if let saveLogits {
+            for path in checkpoint { try refuseOverwriting(path, with: URL(fileURLWithPath: saveLogits), option: "--save-logits") }
+        }
+        let checkpoints = try checkpoint.map(loadCheckpoint)
+        let loaded = checkpoints[0]
         let test = try data.loadTestSet()
         guard test.height == LeNet5.imageSide, test.width == LeNet5.imageSide else {
             throw CommandFailure(TrainingError.unsupportedImageSize(height: test.height, width: test.width))
         }
-        let evaluation = Runner(threads: data.threads).evaluate(loaded.model, on: test, keepLogits: saveLogits != nil)
+        let runner = Runner(threads: data.threads)
+        let evaluation = checkpoints.count == 1
+            ? runner.evaluate(loaded.model, on: test, keepLogits: saveLogits != nil)
+            : try ensemble(checkpoints).evaluate(on: test, runner: runner)
         if let saveLogits, let logits = evaluation.logits {
             do {
                 try writeAtomically(NumPy.npy(shape: [evaluation.count, LeNet5.classes], values: logits), to: URL(fileURLWithPath: saveLogits))
@@ -33,8 +45,13 @@ struct TestCommand: ParsableCommand {
                 throw CommandFailure(error)
             }
         }
-        let epoch = loaded.metadata["epoch"].map { ", epoch \($0)" } ?? ""
-        print("checkpoint \(checkpoint)\(epoch)")
+        if checkpoints.count == 1 {
+            let epoch = loaded.metadata["epoch"].map { ", epoch \($0)" } ?? ""
+            print("checkpoint \(checkpoint[0])\(epoch)")
+        } else {
+            print("ensemble of \(checkpoints.count) checkpoints (mean probabilities): " + checkpoint.joined(separator: ", "))
+            if saveLogits != nil { print("the saved logits are the logarithms of the mean probabilities") }
+        }
         print(String(format: "test accuracy: %@/%@ = %.2f%%  (mean loss %.4f)",
                      grouped(evaluation.correct), grouped(evaluation.count), evaluation.accuracy, evaluation.meanLoss))
         print()

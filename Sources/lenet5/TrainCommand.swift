@@ -43,6 +43,11 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "Seed for initialisation and shuffling (default 1).")
     var seed: UInt64?
 
+    @Option(help: ArgumentHelp(
+        "Several runs, one per seed (comma-separated), each in a folder seed-N under --output, then a summary of their test accuracies (summary.csv).",
+        valueName: "list"))
+    var seeds: String?
+
     @Option(parsing: .unconditional, help: "Training images held out (from the end) to select the best epoch; 0 allowed (default 5000).")
     var validationSize: Int?
 
@@ -110,6 +115,11 @@ struct TrainCommand: AsyncParsableCommand {
                 throw ValidationError("\(Self.flag(field)) cannot change when resuming: the run continues with its saved hyper-parameters")
             }
             if overwrite { throw ValidationError("--overwrite does not go with --resume: a resumed run continues its own files") }
+            if seeds != nil { throw ValidationError("--seeds does not go with --resume: resume each run on its own") }
+        }
+        if seeds != nil {
+            if seed != nil { throw ValidationError("--seed and --seeds do not go together") }
+            _ = try seedList()
         }
         _ = try trainingConfiguration()
     }
@@ -122,8 +132,39 @@ struct TrainCommand: AsyncParsableCommand {
         }
     }
 
+    /// The seeds of --seeds, in order, each once.
+    func seedList() throws -> [UInt64] {
+        let parts = (seeds ?? "").split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        let list = parts.compactMap { UInt64($0) }
+        guard list.count == parts.count, !list.isEmpty, Set(list).count == list.count, list.count <= 100 else {
+            throw ValidationError("--seeds must be up to 100 different whole numbers separated by commas, like 1,2,3; got '\(seeds ?? "")'")
+        }
+        return list
+    }
+
     func run() async throws {
         let dataset = try data.load()
+        guard seeds != nil else {
+            _ = try await train(dataset)
+            return
+        }
+        let list = try seedList()
+        let parent = outputDirectory.map { URL(fileURLWithPath: $0) } ?? Self.freshDefaultFolder()
+        var results: [SeedResult] = []
+        for (n, seed) in list.enumerated() {
+            print("== run \(n + 1)/\(list.count): seed \(seed)")
+            let started = DispatchTime.now()
+            let folder = parent.appendingPathComponent("seed-\(seed)")
+            guard let result = try await train(dataset, seed: seed, output: folder) else { return }
+            results.append(SeedResult(seed: seed, folder: folder, result: result, seconds: seconds(since: started)))
+            print()
+        }
+        try SeedResult.summarize(results, in: parent)
+    }
+
+    /// One run: a new one (with `seed` and into `output` if given) or the resumed one.
+    /// - Returns: its result, or nil if it stopped (after saying how to resume).
+    private func train(_ dataset: IDXDataset, seed: UInt64? = nil, output chosen: URL? = nil) async throws -> RunResult? {
         let trainer: Trainer
         let output: URL
         do {
@@ -138,8 +179,10 @@ struct TrainCommand: AsyncParsableCommand {
                 let checkpoint = try Checkpoint(contentsOf: url)
                 trainer = try Trainer(resuming: checkpoint, dataset: dataset, epochs: epochs, threads: data.threads)
             } else {
-                trainer = try Trainer(configuration: try trainingConfiguration(), dataset: dataset)
-                output = outputDirectory.map { URL(fileURLWithPath: $0) } ?? Self.freshDefaultFolder()
+                var configuration = try trainingConfiguration()
+                if let seed { configuration.seed = seed }
+                trainer = try Trainer(configuration: configuration, dataset: dataset)
+                output = chosen ?? outputDirectory.map { URL(fileURLWithPath: $0) } ?? Self.freshDefaultFolder()
             }
         } catch let error as ValidationError {
             throw error
@@ -197,16 +240,22 @@ struct TrainCommand: AsyncParsableCommand {
         switch session.outcome {
         case .failed(let error)?: throw CommandFailure(Self.message(error))
         case .stopped?: throw ExitCode(stop.signal == SIGTERM ? 143 : 130)
-        case .finished?, nil: break
+        case .finished(let result)?: return result
+        case nil: return nil
         }
     }
 
-    /// runs/lenet5, or the first of runs/lenet5-2, -3, ... that holds no earlier run (said so).
+    /// runs/lenet5, or the first of runs/lenet5-2, -3, ... that holds no earlier run, nor runs
+    /// of `--seeds` (said so).
     static func freshDefaultFolder() -> URL {
         let base = "runs/lenet5"
         var name = base
         var n = 2
-        while RunFolder(URL(fileURLWithPath: name)).holdsRun {
+        func taken(_ name: String) -> Bool {
+            let contents = (try? FileManager.default.contentsOfDirectory(atPath: name)) ?? []
+            return RunFolder(URL(fileURLWithPath: name)).holdsRun || contents.contains { $0.hasPrefix("seed-") || $0 == "summary.csv" }
+        }
+        while taken(name) {
             name = "\(base)-\(n)"
             n += 1
         }
@@ -239,6 +288,7 @@ struct TrainCommand: AsyncParsableCommand {
         print(
             "epochs \(c.epochs), batch \(c.batchSize), lr \(c.schedule), momentum \(c.momentum), weight decay \(c.weightDecay), "
                 + "init \(c.initialization.rawValue), seed \(c.seed)")
+        if let augmentation = c.augmentation { print("augmentation: \(augmentation.token)") }
         print(String(format: "normalisation: mean %.4f, std %.4f (training images, padded to %dx%d)",
                      run.normalizationMean, run.normalizationStandardDeviation, LeNet5.inputSide, LeNet5.inputSide))
     }
@@ -275,6 +325,43 @@ struct TrainCommand: AsyncParsableCommand {
         parts.append(accuracy("test", r.test))
         parts.append(String(format: "%.1fs (%@ img/s) + eval %.1fs", r.trainingSeconds, grouped(Int(r.imagesPerSecond)), r.evaluationSeconds))
         return parts.joined(separator: "  ")
+    }
+}
+
+/// One run of `train --seeds`.
+struct SeedResult {
+    let seed: UInt64
+    let folder: URL
+    let result: RunResult
+    let seconds: Double
+
+    /// Prints the mean, standard deviation, minimum and maximum of the runs' final test
+    /// accuracies, and writes them, run by run, to summary.csv in `parent`.
+    static func summarize(_ runs: [SeedResult], in parent: URL) throws {
+        let accuracies = runs.map(\.result.finalTest.accuracy)
+        let mean = accuracies.reduce(0, +) / Double(accuracies.count)
+        let sd = accuracies.count > 1
+            ? (accuracies.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(accuracies.count - 1)).squareRoot() : 0
+        print("seed  best epoch  test accuracy  time")
+        for run in runs {
+            print(String(format: "%4llu  %10d  %12.2f%%  %.0f s", run.seed, run.result.best.epoch, run.result.finalTest.accuracy, run.seconds))
+        }
+        print(String(format: "%d runs: test accuracy mean %.2f%%, standard deviation %.2f, min %.2f%%, max %.2f%%",
+                     runs.count, mean, sd, accuracies.min() ?? 0, accuracies.max() ?? 0))
+        let rows = runs.map { run in
+            [String(run.seed), String(run.result.best.epoch), String(run.result.finalTest.correct), String(run.result.finalTest.count),
+             String(format: "%.2f", run.result.finalTest.accuracy), String(format: "%.1f", run.seconds), run.folder.lastPathComponent]
+        } + [("mean", mean), ("sd", sd), ("min", accuracies.min() ?? 0), ("max", accuracies.max() ?? 0)].map { name, value in
+            [name, "", "", "", String(format: "%.2f", value), "", ""]
+        }
+        let summary = parent.appendingPathComponent("summary.csv")
+        do {
+            try writeAtomically(Data(CSV.encode(
+                header: ["seed", "best_epoch", "test_correct", "test_images", "test_accuracy", "seconds", "folder"], rows: rows).utf8), to: summary)
+        } catch {
+            throw CommandFailure(error)
+        }
+        print("summary: \(summary.relativePath)")
     }
 }
 

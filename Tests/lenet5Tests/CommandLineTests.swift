@@ -1,5 +1,6 @@
 import ArgumentParser
 import Datasets
+import Formats
 import Foundation
 import Imaging
 import Kernels
@@ -221,6 +222,28 @@ final class CommandLineTests: XCTestCase {
         let elsewhere = try runLenet5(["train", "--resume", "runs/lenet5/resume.safetensors", "--epochs", "2", "--output", "runs/other"], in: folder.url)
         XCTAssertEqual(elsewhere.status, 1)
         XCTAssertTrue(elsewhere.error.contains("a resumed run continues in its own folder, runs/lenet5"), elsewhere.error)
+    }
+
+    /// --seeds: one run per seed, each in seed-N with its seed in its checkpoints, then
+    /// summary.csv with each run's accuracy and their mean, standard deviation, min and max.
+    func testSeedsRunOneAfterAnotherIntoTheirOwnFoldersAndSummarize() throws {
+        let folder = try TemporaryDirectory("seeds")
+        defer { folder.remove() }
+        let result = try runLenet5(["train", "--train-images", "300", "--validation-size", "100", "--epochs", "1", "--seeds", "3,4"], in: folder.url)
+        XCTAssertEqual(result.status, 0, result.error)
+        XCTAssertTrue(result.output.contains("== run 2/2: seed 4"), result.output)
+        XCTAssertTrue(result.output.contains("2 runs: test accuracy mean "), result.output)
+        let rows = CSV.decode(try String(contentsOf: folder.url("runs/lenet5/summary.csv"), encoding: .utf8))
+        XCTAssertEqual(rows.map { $0[0] }, ["seed", "3", "4", "mean", "sd", "min", "max"])
+        let accuracies = rows[1...2].map { Double($0[4])! }
+        XCTAssertEqual(Double(rows[3][4])!, (accuracies[0] + accuracies[1]) / 2, accuracy: 0.006)
+        XCTAssertEqual(Double(rows[5][4])!, accuracies.min()!)
+        for seed in ["3", "4"] {
+            XCTAssertEqual(try Checkpoint(contentsOf: folder.url("runs/lenet5/seed-\(seed)/best.safetensors")).metadata["seed"], seed)
+        }
+        assertRejected(["train", "--seeds", "1,1"], "--seeds must be up to 100 different whole numbers")
+        assertRejected(["train", "--seeds", "1,2", "--seed", "3"], "--seed and --seeds do not go together")
+        assertRejected(["train", "--seeds", "1,x"], "got '1,x'")
     }
 
     /// test reads the test files only: a folder without training files (or with broken ones) is fine.
