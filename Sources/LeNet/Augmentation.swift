@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import Imaging
 import Kernels
 
 /// Random distortions of training images, never of validation or test images: an affine
@@ -109,6 +110,21 @@ public struct Augmentation: Sendable, Equatable, Codable {
         d.stroke = uniform(thickness)
         d.blur = blur * random.nextUnitFloat()
         return d
+    }
+
+    /// `image` (`LeNet5.imageSide` square) distorted by `draw`, as the 32x32 picture the network
+    /// would see before normalisation: for looking at, not for training.
+    public func picture(of image: GrayImage, _ draw: Draw, random: inout SplitMix64) -> GrayImage {
+        precondition(image.width == LeNet5.imageSide && image.height == LeNet5.imageSide)
+        let side = LeNet5.inputSide
+        var plane = [Float](repeating: 0, count: side * side)
+        // Mean 0 and standard deviation 1/255 leave each value its intensity.
+        image.pixels.withUnsafeBufferPointer { p in
+            plane.withUnsafeMutableBufferPointer {
+                apply(draw, to: p.baseAddress!, into: $0.baseAddress!, normalization: Normalization(mean: 0, standardDeviation: 1.0 / 255), random: &random)
+            }
+        }
+        return GrayImage(width: side, height: side, pixels: plane.map { UInt8(min(max($0, 0), 255).rounded()) })
     }
 
     /// Writes `pixels` (an image `LeNet5.imageSide` square), distorted by draws from `random`,

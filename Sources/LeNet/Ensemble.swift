@@ -25,9 +25,9 @@ public struct Ensemble: Sendable {
 
     /// The models together on `images`: predictions of the mean probabilities, the loss their
     /// cross-entropy, and as logits their logarithms (which softmax turns back into them).
-    public func evaluate(on images: LabeledImages, runner: Runner) -> Evaluation {
+    public func evaluate(on images: LabeledImages, runner: Runner, distortion: Distortion? = nil) -> Evaluation {
         let classes = LeNet5.classes
-        let logits = classifiers.map { runner.evaluate($0.model, on: images, keepLogits: true).logits ?? [] }
+        let logits = classifiers.map { runner.evaluate($0.model, on: images, keepLogits: true, distortion: distortion).logits ?? [] }
         var predictions = [UInt8](repeating: 0, count: images.count)
         var logProbabilities = [Float](repeating: 0, count: images.count * classes)
         var loss = 0.0

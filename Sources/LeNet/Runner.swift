@@ -103,7 +103,10 @@ public final class Runner {
 
     /// The predictions and summed loss of `model` on images `range` of `images`, and their
     /// logits if `keepLogits`.
-    public func evaluate(_ model: Model, on images: LabeledImages, range: Range<Int>? = nil, keepLogits: Bool = false) -> Evaluation {
+    /// - Parameter distortion: distorts each image by the draws of its index (robustness tests).
+    public func evaluate(
+        _ model: Model, on images: LabeledImages, range: Range<Int>? = nil, keepLogits: Bool = false, distortion: Distortion? = nil
+    ) -> Evaluation {
         let range = range ?? 0..<images.count
         let classes = LeNet5.classes
         // Each thread writes only its own share of these.
@@ -120,7 +123,13 @@ public final class Runner {
                 let ws = workspaces[t]
                 for start in stride(from: share.lowerBound, to: share.upperBound, by: ws.capacity) {
                     let n = min(ws.capacity, share.upperBound - start)
-                    ws.load(images, count: n, normalization: model.normalization) { range.lowerBound + start + $0 }
+                    if let distortion {
+                        ws.load(images, count: n, normalization: model.normalization, distortion: distortion, firstPosition: range.lowerBound + start) {
+                            range.lowerBound + start + $0
+                        }
+                    } else {
+                        ws.load(images, count: n, normalization: model.normalization) { range.lowerBound + start + $0 }
+                    }
                     losses[t] += LeNet5.forward(parameters: parameters.baseAddress!, workspace: ws, count: n)
                     for i in 0..<n {
                         predictions[start + i] = UInt8(ws.prediction(image: i, count: n))
@@ -191,6 +200,10 @@ public struct Distortion: Sendable {
     public let augmentation: Augmentation
     public let seed: UInt64
     public let epoch: Int
+
+    public init(augmentation: Augmentation, seed: UInt64, epoch: Int) {
+        (self.augmentation, self.seed, self.epoch) = (augmentation, seed, epoch)
+    }
 }
 
 extension Workspace {

@@ -188,20 +188,21 @@ public enum Charts {
     }
 
     /// A grid of images, `columns` wide, with a two-line caption under each.
-    public static func imageGrid(_ d: Drawing, title: String, tiles: [(GrayImage, [String])], columns: Int, scale: Int) {
-        let tileWidth = Double(28 * scale + 52), tileHeight = Double(28 * scale + 44)
+    /// Square images of `side` pixels, `columns` to a row, each with up to two lines of caption.
+    public static func imageGrid(_ d: Drawing, title: String, tiles: [(GrayImage, [String])], columns: Int, scale: Int, side: Int = 28) {
+        let tileWidth = Double(side * scale + 52), tileHeight = Double(side * scale + 44)
         d.text(title, x: tileWidth * Double(columns) / 2, y: 8, size: 16, anchor: .middle, bold: true)
         for (i, (image, caption)) in tiles.enumerated() {
             let x = tileWidth * Double(i % columns) + 26, y = 36 + tileHeight * Double(i / columns)
             d.image(image, x: x, y: y, scale: scale)
             for (line, text) in caption.prefix(2).enumerated() {
-                d.text(text, x: x + Double(28 * scale) / 2, y: y + Double(28 * scale) + 4 + Double(line) * 14, size: 11, anchor: .middle)
+                d.text(text, x: x + Double(side * scale) / 2, y: y + Double(side * scale) + 4 + Double(line) * 14, size: 11, anchor: .middle)
             }
         }
     }
 
-    public static func imageGridSize(count: Int, columns: Int, scale: Int) -> (width: Int, height: Int) {
-        (columns * (28 * scale + 52), 36 + (count + columns - 1) / columns * (28 * scale + 44))
+    public static func imageGridSize(count: Int, columns: Int, scale: Int, side: Int = 28) -> (width: Int, height: Int) {
+        (columns * (side * scale + 52), 36 + (count + columns - 1) / columns * (side * scale + 44))
     }
 
     /// Kernels as gray squares, each normalised to its own range, laid out rows x columns.

@@ -7,7 +7,7 @@ struct LeNet5Command: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lenet5",
         abstract: "Train, test, benchmark and serve LeNet-5 on MNIST, written from scratch in Swift.",
-        subcommands: [TrainCommand.self, TestCommand.self, PredictCommand.self, InspectCommand.self, ExportCommand.self, BenchCommand.self, GradcheckCommand.self, ServeCommand.self],
+        subcommands: [TrainCommand.self, TestCommand.self, PredictCommand.self, InspectCommand.self, ExportCommand.self, BenchCommand.self, GradcheckCommand.self, ServeCommand.self, AugmentCommand.self],
         defaultSubcommand: nil)
 }
 

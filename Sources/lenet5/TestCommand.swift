@@ -18,10 +18,26 @@ struct TestCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Also write the test set's logits, [N, 10] float32, as a NumPy .npy file.", valueName: "path"))
     var saveLogits: String?
 
+    @Option(help: ArgumentHelp(
+        "Distort the test images first, as train's --augment does training images (each image's draw fixed by its index), to measure robustness: rotate=20, scale=0.3, thickness=1, ...",
+        valueName: "spec"))
+    var distort: String?
+
     @OptionGroup var data: DataOptions
 
     func validate() throws {
         if checkpoint.isEmpty { throw ValidationError("Missing expected argument '--checkpoint <path>'") }
+        _ = try distortion()
+    }
+
+    /// The test images' distortion, if any: seed 0, epoch 0, position = image index.
+    func distortion() throws -> Distortion? {
+        guard let distort else { return nil }
+        do {
+            return Distortion(augmentation: try Augmentation(parsing: distort), seed: 0, epoch: 0)
+        } catch {
+            throw ValidationError("--distort \(error.message)")
+        }
     }
 
     func run() throws {
@@ -35,9 +51,10 @@ struct TestCommand: ParsableCommand {
             throw CommandFailure(TrainingError.unsupportedImageSize(height: test.height, width: test.width))
         }
         let runner = Runner(threads: data.threads)
+        let distortion = try distortion()
         let evaluation = checkpoints.count == 1
-            ? runner.evaluate(loaded.model, on: test, keepLogits: saveLogits != nil)
-            : try ensemble(checkpoints).evaluate(on: test, runner: runner)
+            ? runner.evaluate(loaded.model, on: test, keepLogits: saveLogits != nil, distortion: distortion)
+            : try ensemble(checkpoints).evaluate(on: test, runner: runner, distortion: distortion)
         if let saveLogits, let logits = evaluation.logits {
             do {
                 try writeAtomically(NumPy.npy(shape: [evaluation.count, LeNet5.classes], values: logits), to: URL(fileURLWithPath: saveLogits))
@@ -52,6 +69,7 @@ struct TestCommand: ParsableCommand {
             print("ensemble of \(checkpoints.count) checkpoints (mean probabilities): " + checkpoint.joined(separator: ", "))
             if saveLogits != nil { print("the saved logits are the logarithms of the mean probabilities") }
         }
+        if let distortion { print("test images distorted: \(distortion.augmentation.token)") }
         print(String(format: "test accuracy: %@/%@ = %.2f%%  (mean loss %.4f)",
                      grouped(evaluation.correct), grouped(evaluation.count), evaluation.accuracy, evaluation.meanLoss))
         print()

@@ -246,6 +246,32 @@ final class CommandLineTests: XCTestCase {
         assertRejected(["train", "--seeds", "1,x"], "got '1,x'")
     }
 
+    /// augment draws its picture; test --distort distorts the test images (none at all: the
+    /// plain accuracy), and the ensemble of a checkpoint with itself is that checkpoint.
+    func testAugmentPictureDistortedTestsAndEnsembles() throws {
+        let folder = try TemporaryDirectory("augment")
+        defer { folder.remove() }
+        let picture = folder.url("a.png")
+        let drawn = try run(["augment", "--samples", "3", "--output", picture.path])
+        XCTAssertEqual(drawn.status, 0, drawn.error)
+        let image = try GrayImage(contentsOf: picture.path)
+        XCTAssertEqual(image.width, 4 * (32 * 3 + 52))
+        XCTAssertEqual(image.height, 36 + 8 * (32 * 3 + 44), "seven distortions and all of them, a row each")
+
+        let model = folder.url("m.safetensors")
+        try Checkpoint(model: Model.random(seed: 6)).write(to: model)
+        func accuracy(_ arguments: [String]) throws -> String {
+            let result = try run(["test", "--checkpoint", model.path] + arguments)
+            XCTAssertEqual(result.status, 0, result.error)
+            return try XCTUnwrap(result.output.split(separator: "\n").first { $0.hasPrefix("test accuracy") }.map(String.init))
+        }
+        let plain = try accuracy([])
+        XCTAssertEqual(try accuracy(["--distort", "rotate=0"]), plain)
+        XCTAssertNotEqual(try accuracy(["--distort", "shift=6,rotate=30"]), plain)
+        XCTAssertEqual(try accuracy(["--checkpoint", model.path]).prefix(28), plain.prefix(28))
+        assertRejected(["test", "--checkpoint", "m", "--distort", "twist=1"], "--distort 'twist=1' is not one of")
+    }
+
     /// test reads the test files only: a folder without training files (or with broken ones) is fine.
     func testTestReadsOnlyTheTestFiles() throws {
         let folder = try TemporaryDirectory("test-only")
