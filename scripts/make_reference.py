@@ -8,8 +8,11 @@ holds the input, labels, weights, logits, mean cross-entropy, every parameter gr
 10 steps of the default optimiser (momentum 0.9, weight decay 5e-4, a cosine learning rate from
 0.05 over the 10 steps) from the same weights: the loss before each step (`decay_losses`), the
 rate (`decay_rates`), and every parameter and momentum buffer after each step
-(`decay.<step>.<name>`, `decay.<step>.momentum.<name>`). The Swift test
-LeNetTests/ReferenceTests must reproduce all of it.
+(`decay.<step>.<name>`, `decay.<step>.momentum.<name>`). Then 10 steps each of SGD with Nesterov
+momentum, Adam (weight decay 5e-4 in the gradient) and AdamW (decoupled weight decay 0.01), with
+cosine rates from 0.05, 0.001 and 0.001: the loss before each step (`<optimiser>_losses`), and
+every parameter and optimiser buffer after the tenth (`<optimiser>.<name>`,
+`<optimiser>.<buffer>.<name>`). The Swift test LeNetTests/ReferenceTests must reproduce all of it.
 
 Run: scripts/make_reference.py   (creates .build/venv-reference with torch==2.13.0+cpu on first use)
 """
@@ -65,6 +68,35 @@ def main():
         for name, p in model.named_parameters():
             trajectory[f"decay.{step + 1}.{name}"] = p.detach().numpy().copy()
             trajectory[f"decay.{step + 1}.momentum.{name}"] = optimizer.state[p]["momentum_buffer"].numpy().copy()
+
+    # The other optimisers, 10 steps each from the same weights with a cosine rate: the loss
+    # before every step, then every parameter and optimiser buffer after the tenth.
+    optimizers = {
+        "nesterov": (0.05, lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.9, weight_decay=5e-4, nesterov=True),
+                     ["momentum_buffer"]),
+        "adam": (1e-3, lambda ps: torch.optim.Adam(ps, lr=1e-3, weight_decay=5e-4, foreach=False),
+                 ["exp_avg", "exp_avg_sq"]),
+        "adamw": (1e-3, lambda ps: torch.optim.AdamW(ps, lr=1e-3, weight_decay=0.01, foreach=False),
+                  ["exp_avg", "exp_avg_sq"]),
+    }
+    for key, (base, make, buffers) in optimizers.items():
+        model = lenet5()
+        model.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()})
+        optimizer = make(model.parameters())
+        step_losses = []
+        for step in range(10):
+            for group in optimizer.param_groups:
+                group["lr"] = base * 0.5 * (1 + math.cos(math.pi * step / 10))
+            optimizer.zero_grad()
+            step_loss = F.cross_entropy(model(x), y)
+            step_losses.append(step_loss.item())
+            step_loss.backward()
+            optimizer.step()
+        trajectory[f"{key}_losses"] = np.array(step_losses, np.float32)
+        for name, p in model.named_parameters():
+            trajectory[f"{key}.{name}"] = p.detach().numpy().copy()
+            for buffer in buffers:
+                trajectory[f"{key}.{buffer}.{name}"] = optimizer.state[p][buffer].numpy().copy()
 
     tensors = {
         "input": x.numpy(),

@@ -49,19 +49,24 @@ public struct Checkpoint: Sendable, Equatable {
     public static let format = "swift-lenet"
     public static let formatVersion = "1"
     static let momentumPrefix = "momentum."
+    static let secondMomentPrefix = "second_moment."
 
     public var model: Model
     /// Free-form facts about the run (epoch, accuracies, hyper-parameters); the normalisation
     /// and format keys are managed by the checkpoint itself.
     public var metadata: [String: String]
-    /// SGD momentum buffers in `ParameterLayout` order, for an exact resume.
+    /// SGD's momentum buffers (Adam's first moments) in `ParameterLayout` order, for an exact resume.
     public var momentum: [Float]?
+    /// Adam's second moments, likewise.
+    public var secondMoment: [Float]?
 
-    public init(model: Model, metadata: [String: String] = [:], momentum: [Float]? = nil) {
+    public init(model: Model, metadata: [String: String] = [:], momentum: [Float]? = nil, secondMoment: [Float]? = nil) {
         precondition(momentum == nil || momentum?.count == ParameterLayout.count)
+        precondition(secondMoment == nil || secondMoment?.count == ParameterLayout.count)
         self.model = model
         self.metadata = metadata
         self.momentum = momentum
+        self.secondMoment = secondMoment
     }
 
     /// The bytes of the safetensors file.
@@ -73,6 +78,7 @@ public struct Checkpoint: Sendable, Equatable {
         meta["normalization_std"] = "\(model.normalization.standardDeviation)"
         var tensors = Self.tensors(model.parameters, prefix: "")
         if let momentum { tensors += Self.tensors(momentum, prefix: Self.momentumPrefix) }
+        if let secondMoment { tensors += Self.tensors(secondMoment, prefix: Self.secondMomentPrefix) }
         return SafeTensors.encode(tensors, metadata: meta)
     }
 
@@ -93,7 +99,7 @@ public struct Checkpoint: Sendable, Equatable {
         }
     }
 
-    /// Larger than any LeNet-5 checkpoint (weights and momentum take 494 KB): a bigger file is
+    /// Larger than any LeNet-5 checkpoint (weights and Adam's two moments take 741 KB): a bigger file is
     /// refused unread.
     public static let maximumFileBytes = 4 << 20
 
@@ -139,6 +145,8 @@ public struct Checkpoint: Sendable, Equatable {
         let parameters = try flat(prefix: "")
         let hasMomentum = byName.keys.contains { $0.hasPrefix(Self.momentumPrefix) }
         let momentum = hasMomentum ? try flat(prefix: Self.momentumPrefix) : nil
+        let hasSecondMoment = byName.keys.contains { $0.hasPrefix(Self.secondMomentPrefix) }
+        let secondMoment = hasSecondMoment ? try flat(prefix: Self.secondMomentPrefix) : nil
         if let extra = byName.keys.sorted().first { throw fail(.unexpectedTensor(name: extra)) }
 
         guard let mean = metadata["normalization_mean"].flatMap(Float.init), mean.isFinite,
@@ -146,6 +154,6 @@ public struct Checkpoint: Sendable, Equatable {
         else { throw fail(.missingNormalization) }
         self.init(
             model: Model(parameters: parameters, normalization: Normalization(mean: mean, standardDeviation: std)),
-            metadata: metadata, momentum: momentum)
+            metadata: metadata, momentum: momentum, secondMoment: secondMoment)
     }
 }

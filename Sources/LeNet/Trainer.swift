@@ -16,7 +16,10 @@ public final class Trainer {
     public let test: LabeledImages
     public private(set) var model: Model
     public private(set) var state: TrainingState
+    /// SGD's momentum, or Adam's first moments.
     private var velocity: [Float]
+    /// Adam's second moments (empty for SGD).
+    private var secondMoment: [Float]
     package let runner: Runner
 
     public var configuration: TrainingConfiguration { state.configuration }
@@ -46,6 +49,7 @@ public final class Trainer {
             parameters: configuration.initialization.parameters(using: &random),
             normalization: Normalization(statisticsOf: train))
         velocity = [Float](repeating: 0, count: ParameterLayout.count)
+        secondMoment = [Float](repeating: 0, count: configuration.optimizer.isAdam ? ParameterLayout.count : 0)
         state = TrainingState(
             configuration: configuration, randomState: random.state, dataFingerprint: Self.fingerprint(train),
             classNames: ClassNames.recognized(dataset))
@@ -75,9 +79,13 @@ public final class Trainer {
         guard state.batchInEpoch < batches else {
             throw .notResumable(.invalid(field: "batch_in_epoch", value: "\(state.batchInEpoch) of \(batches) batches"))
         }
+        if state.configuration.optimizer.isAdam && checkpoint.secondMoment == nil {
+            throw .notResumable(.invalid(field: "second_moment", value: "missing for \(state.configuration.optimizer.rawValue)"))
+        }
         self.state = state
         model = checkpoint.model
         velocity = momentum
+        secondMoment = state.configuration.optimizer.isAdam ? checkpoint.secondMoment ?? [] : []
         runner = Runner(threads: state.configuration.threads)
     }
 
@@ -137,14 +145,7 @@ public final class Trainer {
                 throw .diverged(epoch: state.epoch + 1, batch: b + 1, loss: meanLoss, learningRate: learningRate)
             }
             state.epochLossSum += loss
-            model.parameters.withUnsafeMutableBufferPointer { parameters in
-                velocity.withUnsafeMutableBufferPointer { velocity in
-                    sgdStep(
-                        parameters: parameters.baseAddress!, gradients: runner.parameterGradients,
-                        velocity: velocity.baseAddress!, count: ParameterLayout.count, learningRate: learningRate,
-                        momentum: configuration.momentum, weightDecay: configuration.weightDecay)
-                }
-            }
+            step(learningRate: learningRate)
             state.step += 1
             state.batchInEpoch += 1
             let elapsed = seconds(since: start)
@@ -161,6 +162,30 @@ public final class Trainer {
         state.epochLossSum = 0
         state.randomState = shuffler.state
         return (loss, seconds(since: start))
+    }
+
+    /// One update of the weights from the gradient in `runner`, by the configured optimiser.
+    private func step(learningRate: Float) {
+        let c = configuration
+        model.parameters.withUnsafeMutableBufferPointer { parameters in
+            velocity.withUnsafeMutableBufferPointer { velocity in
+                secondMoment.withUnsafeMutableBufferPointer { secondMoment in
+                    switch c.optimizer {
+                    case .sgd, .nesterov:
+                        sgdStep(
+                            parameters: parameters.baseAddress!, gradients: runner.parameterGradients, velocity: velocity.baseAddress!,
+                            count: ParameterLayout.count, learningRate: learningRate, momentum: c.momentum, weightDecay: c.weightDecay,
+                            nesterov: c.optimizer == .nesterov)
+                    case .adam, .adamw:
+                        adamStep(
+                            parameters: parameters.baseAddress!, gradients: runner.parameterGradients, firstMoment: velocity.baseAddress!,
+                            secondMoment: secondMoment.baseAddress!, count: ParameterLayout.count, learningRate: learningRate,
+                            beta1: Optimizer.beta1, beta2: Optimizer.beta2, epsilon: Optimizer.epsilon, weightDecay: c.weightDecay,
+                            decoupled: c.optimizer == .adamw, step: state.step + 1)
+                    }
+                }
+            }
+        }
     }
 
     /// The current model on the training, validation and test images.
@@ -200,7 +225,7 @@ public final class Trainer {
     public func resumeCheckpoint() -> Checkpoint {
         var metadata = checkpointMetadata
         metadata[TrainingState.metadataKey] = state.metadataValue
-        return Checkpoint(model: model, metadata: metadata, momentum: velocity)
+        return Checkpoint(model: model, metadata: metadata, momentum: velocity, secondMoment: secondMoment.isEmpty ? nil : secondMoment)
     }
 
     static func select(_ records: [EpochRecord], by selection: ModelSelection) -> EpochRecord? {

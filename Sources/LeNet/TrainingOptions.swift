@@ -13,7 +13,7 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
     /// Names of the options, as errors report them.
     public enum Field: String, Sendable, Codable, CaseIterable {
         case preset, epochs, batchSize, schedule, learningRate, momentum, weightDecay, initialization, seed
-        case validationSize, selection, trainingImages, augment
+        case validationSize, selection, trainingImages, augment, optimizer
     }
 
     /// An option the rules refuse.
@@ -41,12 +41,13 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
     public var trainingImages: Int?
     /// `none`, `standard`, or `name=value` pairs (see `Augmentation(parsing:)`).
     public var augment: String?
+    public var optimizer: Optimizer?
 
     public init() {}
 
     private enum CodingKeys: String, CodingKey {
         case preset, epochs, batchSize, schedule, learningRate, momentum, weightDecay, initialization, seed
-        case validationSize, selection, trainingImages, augment
+        case validationSize, selection, trainingImages, augment, optimizer
     }
 
     /// Every key is optional, `preset` included.
@@ -65,6 +66,7 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
         selection = try c.decodeIfPresent(ModelSelection.self, forKey: .selection)
         trainingImages = try c.decodeIfPresent(Int.self, forKey: .trainingImages)
         augment = try c.decodeIfPresent(String.self, forKey: .augment)
+        optimizer = try c.decodeIfPresent(Optimizer.self, forKey: .optimizer)
     }
 
     /// The preset with every given option applied on top, on `threads` threads.
@@ -98,6 +100,15 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
         if let seed { c.seed = seed }
         if let validationSize { c.validationSize = validationSize }
         c.trainingImages = trainingImages
+        if let optimizer {
+            c.optimizer = optimizer
+            if optimizer.isAdam {
+                try check(.momentum, momentum == nil, "is for sgd and nesterov; Adam's averaging rates are fixed at 0.9 and 0.999")
+                // Adam's steps are sized by the rate alone: SGD's rates would be far too large.
+                if learningRate == nil && schedule == nil { c.schedule = .cosine(base: 0.001) }
+            }
+            try check(.optimizer, optimizer != .nesterov || c.momentum > 0, "nesterov needs a momentum above 0")
+        }
         if let augment {
             do {
                 c.augmentation = augment == "none" ? nil : try Augmentation(parsing: augment)

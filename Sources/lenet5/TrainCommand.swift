@@ -31,6 +31,9 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "Learning rate of the first epoch for constant and cosine schedules (fast: 0.03, original: 0.05).")
     var learningRate: Float?
 
+    @Option(help: "The optimiser: sgd, nesterov (SGD with Nesterov momentum), adam or adamw (default sgd; Adam's rate starts at 0.001 unless given).")
+    var optimizer: Optimizer?
+
     @Option(parsing: .unconditional, help: "SGD momentum, 0 for plain SGD (fast: 0.9, original: 0).")
     var momentum: Float?
 
@@ -90,6 +93,7 @@ struct TrainCommand: AsyncParsableCommand {
         (o.epochs, o.batchSize, o.schedule, o.learningRate) = (epochs, batchSize, schedule, learningRate)
         (o.momentum, o.weightDecay, o.initialization, o.seed) = (momentum, weightDecay, initialization, seed)
         (o.validationSize, o.selection, o.trainingImages, o.augment) = (validationSize, selection, trainingImages, augment)
+        o.optimizer = optimizer
         return o
     }
 
@@ -110,6 +114,7 @@ struct TrainCommand: AsyncParsableCommand {
                 (.learningRate, learningRate != nil), (.momentum, momentum != nil), (.weightDecay, weightDecay != nil),
                 (.initialization, initialization != nil), (.seed, seed != nil), (.validationSize, validationSize != nil),
                 (.selection, selection != nil), (.trainingImages, trainingImages != nil), (.augment, augment != nil),
+                (.optimizer, optimizer != nil),
             ]
             if let (field, _) = fixed.first(where: { $0.1 }) {
                 throw ValidationError("\(Self.flag(field)) cannot change when resuming: the run continues with its saved hyper-parameters")
@@ -286,7 +291,8 @@ struct TrainCommand: AsyncParsableCommand {
                 + "validation \(grouped(run.validationImages)), test \(grouped(run.testImages)) images | "
                 + "\(c.threads) thread\(c.threads == 1 ? "" : "s")")
         print(
-            "epochs \(c.epochs), batch \(c.batchSize), lr \(c.schedule), momentum \(c.momentum), weight decay \(c.weightDecay), "
+            "epochs \(c.epochs), batch \(c.batchSize), \(c.optimizer.rawValue), lr \(c.schedule), "
+                + (c.optimizer.isAdam ? "" : "momentum \(c.momentum), ") + "weight decay \(c.weightDecay), "
                 + "init \(c.initialization.rawValue), seed \(c.seed)")
         if let augmentation = c.augmentation { print("augmentation: \(augmentation.token)") }
         print(String(format: "normalisation: mean %.4f, std %.4f (training images, padded to %dx%d)",
@@ -366,6 +372,7 @@ struct SeedResult {
 }
 
 extension Initialization: ExpressibleByArgument {}
+extension Optimizer: ExpressibleByArgument {}
 extension TrainingOptions.Preset: ExpressibleByArgument {}
 extension ModelSelection: ExpressibleByArgument {}
 

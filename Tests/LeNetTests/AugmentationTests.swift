@@ -94,23 +94,29 @@ final class AugmentationTests: XCTestCase {
     }
 
     /// A run with augmentation stopped mid-epoch and resumed from its checkpoint ends where the
-    /// uninterrupted run does, bit for bit.
-    func testResumeWithAugmentationIsBitExact() throws {
-        var configuration = TrainingConfiguration()
-        (configuration.epochs, configuration.batchSize, configuration.validationSize, configuration.threads) = (2, 32, 500, 2)
-        configuration.augmentation = .standard
-        let straight = try Trainer(configuration: configuration, dataset: TrainerTests.small)
-        _ = try straight.trainEpoch()
-        _ = try straight.trainEpoch()
+    /// uninterrupted run does, bit for bit, with each optimiser (Adam's second moments included).
+    func testResumeWithAugmentationAndEachOptimizerIsBitExact() throws {
+        for optimizer in Optimizer.allCases {
+            var configuration = TrainingConfiguration()
+            (configuration.epochs, configuration.batchSize, configuration.validationSize, configuration.threads) = (2, 32, 500, 2)
+            configuration.augmentation = .standard
+            configuration.optimizer = optimizer
+            if optimizer.isAdam { configuration.schedule = .cosine(base: 0.001) }
+            let straight = try Trainer(configuration: configuration, dataset: TrainerTests.small)
+            _ = try straight.trainEpoch()
+            _ = try straight.trainEpoch()
 
-        let first = try Trainer(configuration: configuration, dataset: TrainerTests.small)
-        XCTAssertNil(try first.trainEpoch(shouldStop: { first.batchInEpoch == 30 }))
-        let saved = try Checkpoint(decoding: first.resumeCheckpoint().encoded(), path: "resume")
-        let resumed = try Trainer(resuming: saved, dataset: TrainerTests.small)
-        XCTAssertEqual(resumed.configuration.augmentation, .standard)
-        _ = try resumed.trainEpoch()
-        _ = try resumed.trainEpoch()
-        XCTAssertEqual(resumed.model.parameters.map(\.bitPattern), straight.model.parameters.map(\.bitPattern))
+            let first = try Trainer(configuration: configuration, dataset: TrainerTests.small)
+            XCTAssertNil(try first.trainEpoch(shouldStop: { first.batchInEpoch == 30 }))
+            let saved = try Checkpoint(decoding: first.resumeCheckpoint().encoded(), path: "resume")
+            XCTAssertEqual(saved.secondMoment != nil, optimizer.isAdam, "\(optimizer)")
+            let resumed = try Trainer(resuming: saved, dataset: TrainerTests.small)
+            XCTAssertEqual(resumed.configuration, configuration)
+            _ = try resumed.trainEpoch()
+            _ = try resumed.trainEpoch()
+            XCTAssertEqual(resumed.model.parameters.map(\.bitPattern), straight.model.parameters.map(\.bitPattern), "\(optimizer)")
+            XCTAssertNotEqual(straight.model.parameters, try Trainer(configuration: configuration, dataset: TrainerTests.small).model.parameters)
+        }
     }
 
     func testTextFormRoundTripsAndRefusesWhatItCannotRead() throws {

@@ -272,6 +272,17 @@ final class CommandLineTests: XCTestCase {
         assertRejected(["test", "--checkpoint", "m", "--distort", "twist=1"], "--distort 'twist=1' is not one of")
     }
 
+    func testOptimizerRules() throws {
+        assertRejected(["train", "--optimizer", "adam", "--momentum", "0.9"], "--momentum is for sgd and nesterov")
+        assertRejected(["train", "--optimizer", "nesterov", "--momentum", "0"], "--optimizer nesterov needs a momentum above 0")
+        assertRejected(["train", "--optimizer", "rmsprop"], "rmsprop")
+        var options = TrainingOptions()
+        options.optimizer = .adamw
+        XCTAssertEqual(try options.configuration(threads: 1).schedule, .cosine(base: 0.001), "Adam's own starting rate")
+        options.learningRate = 0.002
+        XCTAssertEqual(try options.configuration(threads: 1).schedule, .cosine(base: 0.002))
+    }
+
     /// test reads the test files only: a folder without training files (or with broken ones) is fine.
     func testTestReadsOnlyTheTestFiles() throws {
         let folder = try TemporaryDirectory("test-only")
