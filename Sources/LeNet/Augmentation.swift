@@ -245,25 +245,50 @@ extension Augmentation {
         // a Gaussian `spacing` times narrower, the per-pixel field's variance.
         let amplitude = 1 / spacing
         let taps = gaussianTaps(sigma: elasticSigma / spacing)
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * grid * grid + grid * side + side) { buffer in
-            let noise = buffer.baseAddress!, across = noise + grid * grid, smooth = across + grid * grid
-            let rows = smooth + grid * grid, weights = rows + grid * side
+        // The noise sits inside a border of two zeros, so the 5-tap blur needs no bounds checks.
+        let wide = grid + 4
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * wide * wide + grid * grid + grid * side) { buffer in
+            let noise = buffer.baseAddress!, across = noise + wide * wide, smooth = across + wide * wide
+            let rows = smooth + grid * grid
+            noise.update(repeating: 0, count: 2 * wide * wide)
             // Where each column falls between control points: the left one, and the weight of the right.
-            for x in 0..<side { weights[x] = Float(x) / spacing + Float(margin) }
+            let columns = UnsafeMutablePointer<Int>.allocate(capacity: side), weights = UnsafeMutablePointer<Float>.allocate(capacity: side)
+            defer { columns.deallocate(); weights.deallocate() }
+            for x in 0..<side {
+                let g = Float(x) / spacing + Float(margin)
+                (columns[x], weights[x]) = (Int(g), g - Float(Int(g)))
+            }
+            let (t0, t1, t2) = (taps[2], taps[1], taps[0])
             for component in 0..<2 {
                 // Two 24-bit uniforms from each draw.
                 let scale = 2 * amplitude / Float(1 << 24)
-                for i in stride(from: 0, to: grid * grid, by: 2) {
-                    let bits = random.next()
-                    noise[i] = scale * Float(bits >> 40) - amplitude
-                    if i + 1 < grid * grid { noise[i + 1] = scale * Float((bits >> 16) & 0xFF_FFFF) - amplitude }
+                var bits: UInt64 = 0
+                for r in 0..<grid {
+                    for c in 0..<grid {
+                        let i = r * grid + c
+                        if i & 1 == 0 { bits = random.next() }
+                        let value = scale * Float(i & 1 == 0 ? bits >> 40 : (bits >> 16) & 0xFF_FFFF) - amplitude
+                        noise[(r + 2) * wide + c + 2] = value
+                    }
                 }
-                separableBlur(noise, width: grid, height: grid, taps: taps, scratch: across, into: smooth)
+                // Along rows (every padded row, so the columns pass finds its zeros), then columns.
+                for r in 0..<wide {
+                    for c in 2..<grid + 2 {
+                        let p = noise + r * wide + c
+                        across[r * wide + c] = t0 * p[0] + t1 * (p[-1] + p[1]) + t2 * (p[-2] + p[2])
+                    }
+                }
+                for r in 0..<grid {
+                    for c in 0..<grid {
+                        let p = across + (r + 2) * wide + c + 2
+                        smooth[r * grid + c] = t0 * p[0] + t1 * (p[-wide] + p[wide]) + t2 * (p[-2 * wide] + p[2 * wide])
+                    }
+                }
                 // Interpolated along each row of control points, then between rows, 16 pixels at a time.
                 for r in 0..<grid {
                     let node = smooth + r * grid, row = rows + r * side
                     for x in 0..<side {
-                        let j = Int(weights[x]), t = weights[x] - Float(j)
+                        let j = columns[x], t = weights[x]
                         row[x] = node[j] + t * (node[j + 1] - node[j])
                     }
                 }
@@ -293,35 +318,13 @@ private func gaussianTaps(sigma: Float) -> SIMD8<Float> {
     return taps / taps.sum()
 }
 
-/// `source` (`width` by `height`) convolved with five `taps` along rows then columns, zero
-/// outside, into `result`.
-private func separableBlur(
-    _ source: UnsafePointer<Float>, width: Int, height: Int, taps: SIMD8<Float>, scratch: UnsafeMutablePointer<Float>,
-    into result: UnsafeMutablePointer<Float>
-) {
-    for y in 0..<height {
-        for x in 0..<width {
-            var sum: Float = 0
-            for k in max(-2, -x)...min(2, width - 1 - x) { sum += taps[k + 2] * source[y * width + x + k] }
-            scratch[y * width + x] = sum
-        }
-    }
-    for y in 0..<height {
-        for x in 0..<width {
-            var sum: Float = 0
-            for k in max(-2, -y)...min(2, height - 1 - y) { sum += taps[k + 2] * scratch[(y + k) * width + x] }
-            result[y * width + x] = sum
-        }
-    }
-}
-
 @inline(__always)
 private func larger(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> { a.replacing(with: b, where: b .> a) }
 
 @inline(__always)
 private func smaller(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> { a.replacing(with: b, where: b .< a) }
 
-/// One row of the 32-wide input plane as two vectors.
+/// One row of the input plane (LeNet-5's is 32 wide, as these helpers assume) as two vectors.
 private typealias Row = (SIMD16<Float>, SIMD16<Float>)
 
 private func row(_ p: UnsafePointer<Float>) -> Row {
