@@ -390,8 +390,10 @@ $("train-form").addEventListener("submit", async (event) => {
     if (!Number.isFinite(number)) { showFieldError(name, "must be a number"); return; }
     options[name] = number;
   }
-  const schedule = field("schedule").value.trim();
-  if (schedule) options.schedule = schedule;
+  for (const name of ["schedule", "augment", "optimizer"]) {
+    const text = field(name).value.trim();
+    if (text) options[name] = text;
+  }
   try {
     const started = await api("/api/train", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(options) });
     message(`training ${started.run}...`);
