@@ -149,8 +149,9 @@ struct TrainCommand: AsyncParsableCommand {
 
     func run() async throws {
         let dataset = try data.load()
+        let stop = StopRequest.installed()
         guard seeds != nil else {
-            _ = try await train(dataset)
+            _ = try await train(dataset, stop: stop)
             return
         }
         let list = try seedList()
@@ -160,7 +161,7 @@ struct TrainCommand: AsyncParsableCommand {
             print("== run \(n + 1)/\(list.count): seed \(seed)")
             let started = DispatchTime.now()
             let folder = parent.appendingPathComponent("seed-\(seed)")
-            guard let result = try await train(dataset, seed: seed, output: folder) else { return }
+            guard let result = try await train(dataset, seed: seed, output: folder, stop: stop) else { return }
             results.append(SeedResult(seed: seed, folder: folder, result: result, seconds: seconds(since: started)))
             print()
         }
@@ -169,7 +170,7 @@ struct TrainCommand: AsyncParsableCommand {
 
     /// One run: a new one (with `seed` and into `output` if given) or the resumed one.
     /// - Returns: its result, or nil if it stopped (after saying how to resume).
-    private func train(_ dataset: IDXDataset, seed: UInt64? = nil, output chosen: URL? = nil) async throws -> RunResult? {
+    private func train(_ dataset: IDXDataset, seed: UInt64? = nil, output chosen: URL? = nil, stop: StopRequest) async throws -> RunResult? {
         let trainer: Trainer
         let output: URL
         do {
@@ -206,7 +207,7 @@ struct TrainCommand: AsyncParsableCommand {
             }
         }
         let session = TrainingSession(trainer: trainer, directory: output, overwrite: overwrite)
-        let stop = StopRequest.installed { session.stop() }
+        stop.stops { session.stop() }
         let events = session.events()
         session.start()
         var bar = ProgressBar(enabled: standardOutputIsTerminal)

@@ -272,6 +272,24 @@ final class CommandLineTests: XCTestCase {
         assertRejected(["test", "--checkpoint", "m", "--distort", "twist=1"], "--distort 'twist=1' is not one of")
     }
 
+    /// Ctrl-C stops whichever run of --seeds is training (the signal handling is installed
+    /// once: installed again per run, it left SIGINT and SIGTERM ignored from the second run on).
+    func testInterruptStopsTheCurrentRunOfSeveralSeeds() throws {
+        let folder = try TemporaryDirectory("seeds-interrupt")
+        defer { folder.remove() }
+        let (process, output, _) = try start(
+            ["train", "--train-images", "3000", "--validation-size", "100", "--epochs", "3", "--seeds", "1,2",
+             "--output", folder.path],
+            waitingFor: "== run 2/2")
+        process.interrupt()
+        let rest = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 130, rest)
+        XCTAssertTrue(rest.contains("stopped by SIGINT after batch"), rest)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: folder.url("seed-2/resume.safetensors").path))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder.url("summary.csv").path))
+    }
+
     func testOptimizerRules() throws {
         assertRejected(["train", "--optimizer", "adam", "--momentum", "0.9"], "--momentum is for sgd and nesterov")
         assertRejected(["train", "--optimizer", "nesterov", "--momentum", "0"], "--optimizer nesterov needs a momentum above 0")
