@@ -248,60 +248,61 @@ extension Augmentation {
         let taps = gaussianTaps(sigma: elasticSigma / spacing)
         // The noise sits inside a border of two zeros, so the 5-tap blur needs no bounds checks.
         let wide = grid + 4
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * wide * wide + grid * grid + grid * side) { buffer in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * wide * wide + grid * grid + grid * side + side) { buffer in
             let noise = buffer.baseAddress!, across = noise + wide * wide, smooth = across + wide * wide
             let rows = smooth + grid * grid
             noise.update(repeating: 0, count: 2 * wide * wide)
             // Where each column falls between control points: the left one, and the weight of the right.
-            let columns = UnsafeMutablePointer<Int>.allocate(capacity: side), weights = UnsafeMutablePointer<Float>.allocate(capacity: side)
-            defer { columns.deallocate(); weights.deallocate() }
-            for x in 0..<side {
-                let g = Float(x) / spacing + Float(margin)
-                (columns[x], weights[x]) = (Int(g), g - Float(Int(g)))
-            }
-            let (t0, t1, t2) = (taps[2], taps[1], taps[0])
-            for component in 0..<2 {
-                // Two 24-bit uniforms from each draw.
-                let scale = 2 * amplitude / Float(1 << 24)
-                var bits: UInt64 = 0
-                for r in 0..<grid {
-                    for c in 0..<grid {
-                        let i = r * grid + c
-                        if i & 1 == 0 { bits = random.next() }
-                        let value = scale * Float(i & 1 == 0 ? bits >> 40 : (bits >> 16) & 0xFF_FFFF) - amplitude
-                        noise[(r + 2) * wide + c + 2] = value
-                    }
+            withUnsafeTemporaryAllocation(of: Int.self, capacity: side) { columnBuffer in
+                let columns = columnBuffer.baseAddress!, weights = rows + grid * side
+                for x in 0..<side {
+                    let g = Float(x) / spacing + Float(margin)
+                    (columns[x], weights[x]) = (Int(g), g - Float(Int(g)))
                 }
-                // Along rows (every padded row, so the columns pass finds its zeros), then columns.
-                for r in 0..<wide {
-                    for c in 2..<grid + 2 {
-                        let p = noise + r * wide + c
-                        across[r * wide + c] = t0 * p[0] + t1 * (p[-1] + p[1]) + t2 * (p[-2] + p[2])
+                let (t0, t1, t2) = (taps[2], taps[1], taps[0])
+                for component in 0..<2 {
+                    // Two 24-bit uniforms from each draw.
+                    let scale = 2 * amplitude / Float(1 << 24)
+                    var bits: UInt64 = 0
+                    for r in 0..<grid {
+                        for c in 0..<grid {
+                            let i = r * grid + c
+                            if i & 1 == 0 { bits = random.next() }
+                            let value = scale * Float(i & 1 == 0 ? bits >> 40 : (bits >> 16) & 0xFF_FFFF) - amplitude
+                            noise[(r + 2) * wide + c + 2] = value
+                        }
                     }
-                }
-                for r in 0..<grid {
-                    for c in 0..<grid {
-                        let p = across + (r + 2) * wide + c + 2
-                        smooth[r * grid + c] = t0 * p[0] + t1 * (p[-wide] + p[wide]) + t2 * (p[-2 * wide] + p[2 * wide])
+                    // Along rows (every padded row, so the columns pass finds its zeros), then columns.
+                    for r in 0..<wide {
+                        for c in 2..<grid + 2 {
+                            let p = noise + r * wide + c
+                            across[r * wide + c] = t0 * p[0] + t1 * (p[-1] + p[1]) + t2 * (p[-2] + p[2])
+                        }
                     }
-                }
-                // Interpolated along each row of control points, then between rows, 16 pixels at a time.
-                for r in 0..<grid {
-                    let node = smooth + r * grid, row = rows + r * side
-                    for x in 0..<side {
-                        let j = columns[x], t = weights[x]
-                        row[x] = node[j] + t * (node[j + 1] - node[j])
+                    for r in 0..<grid {
+                        for c in 0..<grid {
+                            let p = across + (r + 2) * wide + c + 2
+                            smooth[r * grid + c] = t0 * p[0] + t1 * (p[-wide] + p[wide]) + t2 * (p[-2 * wide] + p[2 * wide])
+                        }
                     }
-                }
-                let out = field + component * side * side
-                for y in 0..<side {
-                    let gy = Float(y) / spacing + Float(margin)
-                    let y0 = Int(gy), t = alpha * (gy - Float(y0)), base = alpha - t
-                    let (above, below) = (rows + y0 * side, rows + (y0 + 1) * side)
-                    for x in stride(from: 0, to: side, by: 16) {
-                        let a = UnsafeRawPointer(above + x).loadUnaligned(as: SIMD16<Float>.self)
-                        let b = UnsafeRawPointer(below + x).loadUnaligned(as: SIMD16<Float>.self)
-                        UnsafeMutableRawPointer(out + y * side + x).storeBytes(of: base * a + t * b, as: SIMD16<Float>.self)
+                    // Interpolated along each row of control points, then between rows, 16 pixels at a time.
+                    for r in 0..<grid {
+                        let node = smooth + r * grid, row = rows + r * side
+                        for x in 0..<side {
+                            let j = columns[x], t = weights[x]
+                            row[x] = node[j] + t * (node[j + 1] - node[j])
+                        }
+                    }
+                    let out = field + component * side * side
+                    for y in 0..<side {
+                        let gy = Float(y) / spacing + Float(margin)
+                        let y0 = Int(gy), t = alpha * (gy - Float(y0)), base = alpha - t
+                        let (above, below) = (rows + y0 * side, rows + (y0 + 1) * side)
+                        for x in stride(from: 0, to: side, by: 16) {
+                            let a = UnsafeRawPointer(above + x).loadUnaligned(as: SIMD16<Float>.self)
+                            let b = UnsafeRawPointer(below + x).loadUnaligned(as: SIMD16<Float>.self)
+                            UnsafeMutableRawPointer(out + y * side + x).storeBytes(of: base * a + t * b, as: SIMD16<Float>.self)
+                        }
                     }
                 }
             }
