@@ -123,12 +123,8 @@ public final class Runner {
                 let ws = workspaces[t]
                 for start in stride(from: share.lowerBound, to: share.upperBound, by: ws.capacity) {
                     let n = min(ws.capacity, share.upperBound - start)
-                    if let distortion {
-                        ws.load(images, count: n, normalization: model.normalization, distortion: distortion, firstPosition: range.lowerBound + start) {
-                            range.lowerBound + start + $0
-                        }
-                    } else {
-                        ws.load(images, count: n, normalization: model.normalization) { range.lowerBound + start + $0 }
+                    ws.load(images, count: n, normalization: model.normalization, distortion: distortion, firstPosition: range.lowerBound + start) {
+                        range.lowerBound + start + $0
                     }
                     losses[t] += LeNet5.forward(parameters: parameters.baseAddress!, workspace: ws, count: n)
                     for i in 0..<n {
@@ -162,12 +158,8 @@ public final class Runner {
                 ws.parameterGradients.update(repeating: 0, count: ParameterLayout.count)
                 for start in stride(from: share.lowerBound, to: share.upperBound, by: ws.capacity) {
                     let n = min(ws.capacity, share.upperBound - start)
-                    if let distortion {
-                        ws.load(images, count: n, normalization: model.normalization, distortion: distortion, firstPosition: indices.startIndex + start) {
-                            indices[indices.startIndex + start + $0]
-                        }
-                    } else {
-                        ws.load(images, count: n, normalization: model.normalization) { indices[indices.startIndex + start + $0] }
+                    ws.load(images, count: n, normalization: model.normalization, distortion: distortion, firstPosition: indices.startIndex + start) {
+                        indices[indices.startIndex + start + $0]
                     }
                     losses[t] += LeNet5.forward(
                         parameters: parameters.baseAddress!, workspace: ws, count: n,
@@ -207,26 +199,26 @@ public struct Distortion: Sendable {
 }
 
 extension Workspace {
-    /// As `load`, each image distorted by the draws of its position in the epoch.
-    func load(_ images: LabeledImages, count: Int, normalization: Normalization, distortion: Distortion, firstPosition: Int, index: (Int) -> Int) {
+    /// Fills the chunk's first `count` input planes and labels with images `index(0..<count)`,
+    /// each distorted, if `distortion` says so, by the draws of its position in the epoch
+    /// (`firstPosition + i`).
+    func load(
+        _ images: LabeledImages, count: Int, normalization: Normalization, distortion: Distortion? = nil, firstPosition: Int = 0,
+        index: (Int) -> Int
+    ) {
         let size = images.height * images.width
         images.pixels.withUnsafeBufferPointer { pixels in
             for i in 0..<count {
                 let source = index(i)
-                var random = Augmentation.generator(seed: distortion.seed, epoch: distortion.epoch, position: firstPosition + i)
-                distortion.augmentation.apply(
-                    to: pixels.baseAddress! + source * size, into: inputImage(i), normalization: normalization, random: &random)
+                if let distortion {
+                    var random = Augmentation.generator(seed: distortion.seed, epoch: distortion.epoch, position: firstPosition + i)
+                    distortion.augmentation.apply(
+                        to: pixels.baseAddress! + source * size, into: inputImage(i), normalization: normalization, random: &random)
+                } else {
+                    normalization.fill(inputImage(i), fromPixels: pixels.baseAddress! + source * size)
+                }
                 setLabel(images.labels[source], at: i)
             }
-        }
-    }
-
-    /// Fills the chunk's first `count` input planes and labels with images `index(0..<count)`.
-    func load(_ images: LabeledImages, count: Int, normalization: Normalization, index: (Int) -> Int) {
-        for i in 0..<count {
-            let source = index(i)
-            normalization.fill(inputImage(i), from: images, index: source)
-            setLabel(images.labels[source], at: i)
         }
     }
 }
