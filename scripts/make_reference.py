@@ -12,7 +12,12 @@ rate (`decay_rates`), and every parameter and momentum buffer after each step
 momentum, Adam (weight decay 5e-4 in the gradient) and AdamW (decoupled weight decay 0.01), with
 cosine rates from 0.05, 0.001 and 0.001: the loss before each step (`<optimiser>_losses`), and
 every parameter and optimiser buffer after the tenth (`<optimiser>.<name>`,
-`<optimiser>.<buffer>.<name>`). The Swift test LeNetTests/ReferenceTests must reproduce all of it.
+`<optimiser>.<buffer>.<name>`). Label smoothing 0.1: the loss and every gradient
+(`smoothing_loss`, `smoothing.grad.<name>`) and the losses of 10 SGD steps (momentum 0.9, lr
+0.05; `smoothing_losses`). And the rate of every step of two schedules from torch.optim.lr_scheduler
+over 10 epochs of 7 steps: OneCycleLR peaking at 0.05 (`schedule.one_cycle`), and a linear warm-up
+over 2 epochs into a cosine from 0.05 (`schedule.warmup_cosine`). The Swift test
+LeNetTests/ReferenceTests must reproduce all of it.
 
 Run: scripts/make_reference.py   (creates .build/venv-reference with torch==2.13.0+cpu on first use)
 """
@@ -97,6 +102,43 @@ def main():
             trajectory[f"{key}.{name}"] = p.detach().numpy().copy()
             for buffer in buffers:
                 trajectory[f"{key}.{buffer}.{name}"] = optimizer.state[p][buffer].numpy().copy()
+
+    # Label smoothing: loss, gradients and 10 SGD steps from the same initial weights.
+    model = lenet5()
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()})
+    smoothing_loss = F.cross_entropy(model(x), y, label_smoothing=0.1)
+    smoothing_loss.backward()
+    for name, p in model.named_parameters():
+        trajectory[f"smoothing.grad.{name}"] = p.grad.numpy().copy()
+    trajectory["smoothing_loss"] = np.array([smoothing_loss.item()], np.float32)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    smoothing_losses = []
+    for _ in range(10):
+        optimizer.zero_grad()
+        step_loss = F.cross_entropy(model(x), y, label_smoothing=0.1)
+        smoothing_losses.append(step_loss.item())
+        step_loss.backward()
+        optimizer.step()
+    trajectory["smoothing_losses"] = np.array(smoothing_losses, np.float32)
+
+    # Per-step schedules: 10 epochs of 7 steps, the rate before each step.
+    epochs, steps_per_epoch, warmup = 10, 7, 2 * 7
+    total = epochs * steps_per_epoch
+    schedules = {
+        "one_cycle": lambda o: torch.optim.lr_scheduler.OneCycleLR(o, max_lr=0.05, total_steps=total, cycle_momentum=False),
+        "warmup_cosine": lambda o: torch.optim.lr_scheduler.SequentialLR(o, [
+            torch.optim.lr_scheduler.LinearLR(o, start_factor=1 / warmup, end_factor=1, total_iters=warmup - 1),
+            torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=total - warmup)], milestones=[warmup]),
+    }
+    for key, make in schedules.items():
+        optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.05)
+        scheduler = make(optimizer)
+        rates = []
+        for _ in range(total):
+            rates.append(optimizer.param_groups[0]["lr"])
+            optimizer.step()
+            scheduler.step()
+        trajectory[f"schedule.{key}"] = np.array(rates, np.float32)
 
     tensors = {
         "input": x.numpy(),

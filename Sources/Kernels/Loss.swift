@@ -1,16 +1,21 @@
 import Foundation
 
 // Softmax and cross-entropy over logits stored class-major: (K classes, N samples), column n is
-// one sample. Combined, the gradient of the mean loss is (softmax - onehot) / scale.
+// one sample. Combined, the gradient of the mean loss is (softmax - target) / scale.
 
-/// Writes per-sample probabilities and returns the summed loss, sum over n of -log p[label[n], n].
-/// Max-shifted, so large logits cannot overflow.
+/// Writes per-sample probabilities and returns the summed loss against the target distribution
+/// q = (1 - smoothing) * onehot + smoothing / K: sum over n and k of -q[k] log p[k, n], which
+/// without smoothing is sum over n of -log p[label[n], n] (PyTorch's `cross_entropy` with
+/// `label_smoothing`). Max-shifted, so large logits cannot overflow.
 /// - Parameters:
-///   - gradient: if given, receives (p - onehot) / `scale` for every logit.
+///   - gradient: if given, receives (p - q) / `scale` for every logit.
+///   - labelSmoothing: the probability mass spread evenly over all classes, in [0, 1).
 public func softmaxCrossEntropy(
     logits: UnsafePointer<Float>, labels: UnsafePointer<UInt8>, classes: Int, count: Int,
-    probabilities: UnsafeMutablePointer<Float>, gradient: UnsafeMutablePointer<Float>?, scale: Float
+    probabilities: UnsafeMutablePointer<Float>, gradient: UnsafeMutablePointer<Float>?, scale: Float,
+    labelSmoothing: Float = 0
 ) -> Double {
+    let spread = labelSmoothing / Float(classes)
     var total = 0.0
     for n in 0..<count {
         var largest = -Float.infinity
@@ -24,10 +29,18 @@ public func softmaxCrossEntropy(
         for k in 0..<classes { probabilities[k * count + n] /= sum }
         let label = Int(labels[n])
         // log p = (z - max) - log(sum), exact even when p underflows to 0.
-        total -= Double(logits[label * count + n] - largest) - log(Double(sum))
+        let logSum = log(Double(sum))
+        let labelTerm = Double(logits[label * count + n] - largest) - logSum
+        if labelSmoothing == 0 {
+            total -= labelTerm
+        } else {
+            var allTerms = 0.0
+            for k in 0..<classes { allTerms += Double(logits[k * count + n] - largest) - logSum }
+            total -= Double(1 - labelSmoothing) * labelTerm + Double(spread) * allTerms
+        }
         if let gradient {
             for k in 0..<classes {
-                let target: Float = k == label ? 1 : 0
+                let target = (k == label ? 1 - labelSmoothing : 0) + spread
                 gradient[k * count + n] = (probabilities[k * count + n] - target) / scale
             }
         }

@@ -81,7 +81,7 @@ public enum GradientCheck {
             + convolution("3x3 convolution (implicit GEMM)", Convolution(inputChannels: 3, outputChannels: 4, kernel: 3), height: 6, width: 5, count: 3, seed: 3)
             + convolution("3x3 convolution (im2col + GEMM)", Convolution(inputChannels: 2, outputChannels: 20, kernel: 3), height: 5, width: 6, count: 2, seed: 8)
             + convolution("3x3 convolution, 40 filters (im2col + GEMM)", Convolution(inputChannels: 2, outputChannels: 40, kernel: 3), height: 4, width: 4, count: 2, seed: 9)
-            + linear() + [relu(), maxPool(), maxPoolWithReLU(fault: fault), softmaxCrossEntropy()]
+            + linear() + [relu(), maxPool(), maxPoolWithReLU(fault: fault), softmaxCrossEntropy(), softmaxCrossEntropy(labelSmoothing: 0.1)]
     }
 
     static func convolution(_ name: String, _ layer: Convolution, height: Int, width: Int, count: Int, seed: UInt64) -> [Result] {
@@ -203,7 +203,7 @@ public enum GradientCheck {
         }
     }
 
-    static func softmaxCrossEntropy() -> Result {
+    static func softmaxCrossEntropy(labelSmoothing: Float = 0) -> Result {
         let (classes, n) = (10, 6)
         var random = SplitMix64(seed: 7)
         let logits = uniform(classes * n, scale: 3, &random)
@@ -211,12 +211,14 @@ public enum GradientCheck {
         func loss(_ z: [Float], gradient: UnsafeMutablePointer<Float>?) -> Double {
             var p = [Float](repeating: 0, count: z.count)
             return Kernels.softmaxCrossEntropy(
-                logits: z, labels: labels, classes: classes, count: n, probabilities: &p, gradient: gradient, scale: Float(n)) / Double(n)
+                logits: z, labels: labels, classes: classes, count: n, probabilities: &p, gradient: gradient, scale: Float(n),
+                labelSmoothing: labelSmoothing) / Double(n)
         }
         var dLogits = [Float](repeating: .nan, count: logits.count)
         _ = loss(logits, gradient: &dLogits)
         // The real loss here: the mean cross-entropy of the softmax, not sum(output * R).
-        return compare("softmax + cross-entropy", "logits", analytic: dLogits, of: logits, epsilon: 1e-3, absolute: 1e-4) {
+        let name = labelSmoothing == 0 ? "softmax + cross-entropy" : "softmax + cross-entropy, label smoothing \(labelSmoothing)"
+        return compare(name, "logits", analytic: dLogits, of: logits, epsilon: 1e-3, absolute: 1e-4) {
             loss($0, gradient: nil)
         }
     }

@@ -212,12 +212,15 @@ extension LeNet5 {
     /// Runs images 0..<count of `workspace.input` through the network.
     ///
     /// - Returns: the summed cross-entropy of the chunk against `workspace.labels`.
-    /// - Parameter lossScale: with `computeGradient`, the logits' gradient is (p - onehot) / lossScale,
-    ///   i.e. the gradient of the loss summed over the chunk and divided by `lossScale`.
+    /// - Parameters:
+    ///   - lossScale: with `computeGradient`, the logits' gradient is (p - target) / lossScale,
+    ///     i.e. the gradient of the loss summed over the chunk and divided by `lossScale`.
+    ///   - labelSmoothing: the share of each target spread evenly over the classes (see
+    ///     `softmaxCrossEntropy`); the loss returned is then against the smoothed targets.
     @discardableResult
     public static func forward(
         parameters: UnsafePointer<Float>, workspace ws: Workspace, count n: Int,
-        computeGradient: Bool = false, lossScale: Float = 1
+        computeGradient: Bool = false, lossScale: Float = 1, labelSmoothing: Float = 0
     ) -> Double {
         precondition(n > 0 && n <= ws.capacity)
         let (w1, b1) = tensors(of: c1, in: parameters, +)
@@ -242,7 +245,7 @@ extension LeNet5 {
         ws.timed(.loss, .forward) {
             loss = softmaxCrossEntropy(
                 logits: ws.logits, labels: ws.labels, classes: classes, count: n, probabilities: ws.probabilities,
-                gradient: computeGradient ? ws.logitsGradient : nil, scale: lossScale)
+                gradient: computeGradient ? ws.logitsGradient : nil, scale: lossScale, labelSmoothing: labelSmoothing)
         }
         return loss
     }

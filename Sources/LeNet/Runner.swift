@@ -143,11 +143,14 @@ public final class Runner {
 
     /// Accumulates the gradient of the mean loss over `indices` of `images` into the first
     /// workspace's `parameterGradients` (overwritten).
-    /// - Parameter distortion: distorts each image by draws from its position in the epoch
-    ///   (`indices`' own positions: a batch is a slice of the epoch's order).
-    /// - Returns: the summed loss of the batch.
+    /// - Parameters:
+    ///   - distortion: distorts each image by draws from its position in the epoch
+    ///     (`indices`' own positions: a batch is a slice of the epoch's order).
+    ///   - labelSmoothing: the targets' share spread over all classes (0 for one-hot targets).
+    /// - Returns: the summed loss of the batch (against the smoothed targets).
     public func gradient(
-        of model: Model, on images: LabeledImages, indices: ArraySlice<Int>, distortion: Distortion? = nil
+        of model: Model, on images: LabeledImages, indices: ArraySlice<Int>, distortion: Distortion? = nil,
+        labelSmoothing: Float = 0
     ) -> Double {
         let batch = indices.count
         let losses = self.losses
@@ -163,7 +166,7 @@ public final class Runner {
                     }
                     losses[t] += LeNet5.forward(
                         parameters: parameters.baseAddress!, workspace: ws, count: n,
-                        computeGradient: true, lossScale: Float(batch))
+                        computeGradient: true, lossScale: Float(batch), labelSmoothing: labelSmoothing)
                     LeNet5.backward(parameters: parameters.baseAddress!, workspace: ws, count: n)
                 }
             }

@@ -112,8 +112,13 @@ public final class Trainer {
 
     public var batchesPerEpoch: Int { (train.count + configuration.batchSize - 1) / configuration.batchSize }
 
-    /// The learning rate of the current epoch.
-    public var learningRate: Float { configuration.schedule.rate(epoch: state.epoch, of: configuration.epochs) }
+    /// The learning rate of the next step (of the epoch's first, between epochs).
+    public var learningRate: Float { rate(batch: state.batchInEpoch) }
+
+    /// The schedule's rate for batch `batch` of the current epoch.
+    private func rate(batch: Int) -> Float {
+        configuration.schedule.rate(step: state.epoch * batchesPerEpoch + batch, stepsPerEpoch: batchesPerEpoch, epochs: configuration.epochs)
+    }
 
     /// A batch's mean loss above this (or not finite) means training has diverged: a network
     /// that guesses at random scores 2.3 on 10 classes, a confidently wrong one tens.
@@ -127,7 +132,6 @@ public final class Trainer {
     public func trainEpoch(progress: (BatchProgress) -> Void = { _ in }, shouldStop: () -> Bool = { false })
         throws(TrainingError) -> (loss: Double, seconds: Double)?
     {
-        let learningRate = self.learningRate
         let distortion = configuration.augmentation.map { Distortion(augmentation: $0, seed: configuration.seed, epoch: state.epoch) }
         var shuffler = SplitMix64(seed: state.randomState)
         var order = Array(0..<train.count)
@@ -139,7 +143,9 @@ public final class Trainer {
         while state.batchInEpoch < batches {
             let b = state.batchInEpoch
             let indices = order[b * batchSize..<min((b + 1) * batchSize, order.count)]
-            let loss = runner.gradient(of: model, on: train, indices: indices, distortion: distortion)
+            let learningRate = rate(batch: b)
+            let loss = runner.gradient(
+                of: model, on: train, indices: indices, distortion: distortion, labelSmoothing: configuration.labelSmoothing)
             let meanLoss = loss / Double(indices.count)
             guard meanLoss.isFinite, meanLoss <= Self.divergenceLoss else {
                 throw .diverged(epoch: state.epoch + 1, batch: b + 1, loss: meanLoss, learningRate: learningRate)

@@ -47,12 +47,14 @@ public struct TrainingConfiguration: Sendable, Equatable, Codable {
     /// Distortions of the training images, drawn afresh each epoch; nil for none.
     public var augmentation: Augmentation?
     public var optimizer = Optimizer.sgd
+    /// The share of each training target spread evenly over the ten classes (0: one-hot targets).
+    public var labelSmoothing: Float = 0
 
     public init() {}
 
     private enum CodingKeys: String, CodingKey {
         case epochs, batchSize, schedule, momentum, weightDecay, initialization, seed, validationSize, threads, selection
-        case trainingImages, augmentation, optimizer
+        case trainingImages, augmentation, optimizer, labelSmoothing
     }
 
     /// Decodes what `encode(to:)` wrote; a state saved before a field existed gets its default.
@@ -71,6 +73,7 @@ public struct TrainingConfiguration: Sendable, Equatable, Codable {
         trainingImages = try c.decodeIfPresent(Int.self, forKey: .trainingImages)
         augmentation = try c.decodeIfPresent(Augmentation.self, forKey: .augmentation)
         optimizer = try c.decodeIfPresent(Optimizer.self, forKey: .optimizer) ?? .sgd
+        labelSmoothing = try c.decodeIfPresent(Float.self, forKey: .labelSmoothing) ?? 0
     }
 
     /// The original exercise's hyper-parameters: 20 epochs, batch 8, its learning-rate list,
@@ -106,6 +109,7 @@ public struct TrainingConfiguration: Sendable, Equatable, Codable {
             "seed": "\(seed)", "validation_size": "\(validationSize)", "threads": "\(threads)",
             "selection": selection.rawValue, "train_images": trainingImages.map(String.init) ?? "all",
             "augmentation": augmentation?.token ?? "none", "optimizer": optimizer.rawValue,
+            "label_smoothing": "\(labelSmoothing)",
         ]
     }
 
@@ -128,8 +132,11 @@ public struct TrainingConfiguration: Sendable, Equatable, Codable {
         selection = try value("selection") { ModelSelection(rawValue: $0) }
         // Absent from checkpoints written before the option existed.
         trainingImages = m["train_images"].flatMap { Int($0) }
-        // Absent from checkpoints written before there was a choice.
+        // Absent from checkpoints written before there was a choice (these three).
         if m["optimizer"] != nil { optimizer = try value("optimizer") { Optimizer(rawValue: $0) } }
+        if m["label_smoothing"] != nil {
+            labelSmoothing = try value("label_smoothing") { Float($0).flatMap { (0..<1).contains($0) ? $0 : nil } }
+        }
         if let text = m["augmentation"], text != "none" {
             augmentation = try value("augmentation") { try? Augmentation(parsing: $0) }
         }

@@ -13,7 +13,7 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
     /// Names of the options, as errors report them.
     public enum Field: String, Sendable, Codable, CaseIterable {
         case preset, epochs, batchSize, schedule, learningRate, momentum, weightDecay, initialization, seed
-        case validationSize, selection, trainingImages, augment, optimizer
+        case validationSize, selection, trainingImages, augment, optimizer, warmupEpochs, labelSmoothing
     }
 
     /// An option the rules refuse.
@@ -28,7 +28,7 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
     public var preset = Preset.fast
     public var epochs: Int?
     public var batchSize: Int?
-    /// `original`, `constant`, `cosine`, or per-epoch rates such as `0.05,0.02`.
+    /// `original`, `constant`, `cosine`, `warmup-cosine`, `one-cycle`, or per-epoch rates such as `0.05,0.02`.
     public var schedule: String?
     public var learningRate: Float?
     public var momentum: Float?
@@ -42,12 +42,15 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
     /// `none`, `standard`, or `name=value` pairs (see `Augmentation(parsing:)`).
     public var augment: String?
     public var optimizer: Optimizer?
+    /// Epochs of linear warm-up before the cosine, for `warmup-cosine` (default 1).
+    public var warmupEpochs: Int?
+    public var labelSmoothing: Float?
 
     public init() {}
 
     private enum CodingKeys: String, CodingKey {
         case preset, epochs, batchSize, schedule, learningRate, momentum, weightDecay, initialization, seed
-        case validationSize, selection, trainingImages, augment, optimizer
+        case validationSize, selection, trainingImages, augment, optimizer, warmupEpochs, labelSmoothing
     }
 
     /// Every key is optional, `preset` included.
@@ -67,6 +70,8 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
         trainingImages = try c.decodeIfPresent(Int.self, forKey: .trainingImages)
         augment = try c.decodeIfPresent(String.self, forKey: .augment)
         optimizer = try c.decodeIfPresent(Optimizer.self, forKey: .optimizer)
+        warmupEpochs = try c.decodeIfPresent(Int.self, forKey: .warmupEpochs)
+        labelSmoothing = try c.decodeIfPresent(Float.self, forKey: .labelSmoothing)
     }
 
     /// The preset with every given option applied on top, on `threads` threads.
@@ -86,6 +91,7 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
         }
         if let validationSize { try check(.validationSize, validationSize >= 0, "must be 0 or more, got \(validationSize)") }
         if let trainingImages { try check(.trainingImages, trainingImages >= 1, "must be at least 1, got \(trainingImages)") }
+        if let labelSmoothing { try check(.labelSmoothing, (0..<1).contains(labelSmoothing), "must be in [0, 1), got \(labelSmoothing)") }
 
         var c = switch preset {
         case .fast: TrainingConfiguration()
@@ -100,6 +106,7 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
         if let seed { c.seed = seed }
         if let validationSize { c.validationSize = validationSize }
         c.trainingImages = trainingImages
+        if let labelSmoothing { c.labelSmoothing = labelSmoothing }
         if let optimizer {
             c.optimizer = optimizer
             if optimizer.isAdam {
@@ -118,7 +125,8 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
         }
         c.threads = threads
         // Without a learning rate, a named schedule starts where the preset's does.
-        let base = learningRate ?? c.schedule.rate(epoch: 0, of: c.epochs)
+        let base = learningRate ?? c.schedule.base
+        try check(.warmupEpochs, warmupEpochs == nil || schedule == "warmup-cosine", "is for the warmup-cosine schedule")
         switch schedule {
         case nil:
             if learningRate != nil { c.schedule = preset == .original ? .constant(base) : .cosine(base: base) }
@@ -128,9 +136,17 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
             c.schedule = .constant(base)
         case "cosine":
             c.schedule = .cosine(base: base)
+        case "warmup-cosine":
+            let warmup = warmupEpochs ?? 1
+            try check(.warmupEpochs, (1..<c.epochs).contains(warmup), "must be at least 1 and fewer than the epochs (\(c.epochs)), got \(warmup)")
+            c.schedule = .warmupCosine(base: base, warmupEpochs: warmup)
+        case "one-cycle":
+            c.schedule = .oneCycle(peak: base)
         case let list?:
             guard let rates = LearningRateSchedule(token: "list:" + list.filter { $0 != " " }) else {
-                throw Problem(field: .schedule, message: "must be original, constant, cosine or a list of positive rates like 0.05,0.02; got '\(list)'")
+                throw Problem(
+                    field: .schedule,
+                    message: "must be original, constant, cosine, warmup-cosine, one-cycle or a list of positive rates like 0.05,0.02; got '\(list)'")
             }
             c.schedule = rates
         }

@@ -24,12 +24,18 @@ struct TrainCommand: AsyncParsableCommand {
     var batchSize: Int?
 
     @Option(help: ArgumentHelp(
-        "Learning-rate schedule: original (its 20-epoch list), constant, cosine, or a comma-separated list of per-epoch rates (fast: cosine, original: original).",
+        "Learning-rate schedule: original (its 20-epoch list), constant, cosine, warmup-cosine (linear warm-up, then cosine, every step), one-cycle (PyTorch's OneCycleLR, every step), or a comma-separated list of per-epoch rates (fast and best: cosine, original: original).",
         valueName: "schedule"))
     var schedule: String?
 
-    @Option(parsing: .unconditional, help: "Learning rate of the first epoch for constant and cosine schedules (fast: 0.03, original: 0.05).")
+    @Option(parsing: .unconditional, help: "Learning rate of the first epoch for constant and cosine, the one warmup-cosine warms up to, one-cycle's peak (fast: 0.03, best and original: 0.05).")
     var learningRate: Float?
+
+    @Option(parsing: .unconditional, help: "Epochs of linear warm-up for the warmup-cosine schedule (default 1).")
+    var warmupEpochs: Int?
+
+    @Option(parsing: .unconditional, help: "Spread this share of each training target evenly over the 10 classes, as PyTorch's label_smoothing (default 0).")
+    var labelSmoothing: Float?
 
     @Option(help: "The optimiser: sgd, nesterov (SGD with Nesterov momentum), adam or adamw (default sgd; Adam's rate starts at 0.001 unless given).")
     var optimizer: Optimizer?
@@ -93,7 +99,7 @@ struct TrainCommand: AsyncParsableCommand {
         (o.epochs, o.batchSize, o.schedule, o.learningRate) = (epochs, batchSize, schedule, learningRate)
         (o.momentum, o.weightDecay, o.initialization, o.seed) = (momentum, weightDecay, initialization, seed)
         (o.validationSize, o.selection, o.trainingImages, o.augment) = (validationSize, selection, trainingImages, augment)
-        o.optimizer = optimizer
+        (o.optimizer, o.warmupEpochs, o.labelSmoothing) = (optimizer, warmupEpochs, labelSmoothing)
         return o
     }
 
@@ -114,7 +120,7 @@ struct TrainCommand: AsyncParsableCommand {
                 (.learningRate, learningRate != nil), (.momentum, momentum != nil), (.weightDecay, weightDecay != nil),
                 (.initialization, initialization != nil), (.seed, seed != nil), (.validationSize, validationSize != nil),
                 (.selection, selection != nil), (.trainingImages, trainingImages != nil), (.augment, augment != nil),
-                (.optimizer, optimizer != nil),
+                (.optimizer, optimizer != nil), (.warmupEpochs, warmupEpochs != nil), (.labelSmoothing, labelSmoothing != nil),
             ]
             if let (field, _) = fixed.first(where: { $0.1 }) {
                 throw ValidationError("\(Self.flag(field)) cannot change when resuming: the run continues with its saved hyper-parameters")
@@ -294,6 +300,7 @@ struct TrainCommand: AsyncParsableCommand {
         print(
             "epochs \(c.epochs), batch \(c.batchSize), \(c.optimizer.rawValue), lr \(c.schedule), "
                 + (c.optimizer.isAdam ? "" : "momentum \(c.momentum), ") + "weight decay \(c.weightDecay), "
+                + (c.labelSmoothing > 0 ? "label smoothing \(c.labelSmoothing), " : "")
                 + "init \(c.initialization.rawValue), seed \(c.seed)")
         if let augmentation = c.augmentation { print("augmentation: \(augmentation.token)") }
         print(String(format: "normalisation: mean %.4f, std %.4f (training images, padded to %dx%d)",

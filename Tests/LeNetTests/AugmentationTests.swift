@@ -94,27 +94,31 @@ final class AugmentationTests: XCTestCase {
     }
 
     /// A run with augmentation stopped mid-epoch and resumed from its checkpoint ends where the
-    /// uninterrupted run does, bit for bit, with each optimiser (Adam's second moments included).
+    /// uninterrupted run does, bit for bit, with each optimiser (Adam's second moments included),
+    /// and with a schedule that changes every step and label smoothing.
     func testResumeWithAugmentationAndEachOptimizerIsBitExact() throws {
-        for optimizer in Optimizer.allCases {
+        for (optimizer, perStep) in Optimizer.allCases.map({ ($0, false) }) + [(.sgd, true)] {
             var configuration = TrainingConfiguration()
             (configuration.epochs, configuration.batchSize, configuration.validationSize, configuration.threads) = (2, 32, 500, 2)
             configuration.augmentation = .standard
             configuration.optimizer = optimizer
             if optimizer.isAdam { configuration.schedule = .cosine(base: 0.001) }
+            if perStep { (configuration.schedule, configuration.labelSmoothing) = (.oneCycle(peak: 0.05), 0.1) }
             let straight = try Trainer(configuration: configuration, dataset: TrainerTests.small)
             _ = try straight.trainEpoch()
             _ = try straight.trainEpoch()
 
             let first = try Trainer(configuration: configuration, dataset: TrainerTests.small)
             XCTAssertNil(try first.trainEpoch(shouldStop: { first.batchInEpoch == 30 }))
+            let batches = first.batchesPerEpoch
+            XCTAssertEqual(first.learningRate, configuration.schedule.rate(step: 30, stepsPerEpoch: batches, epochs: 2))
             let saved = try Checkpoint(decoding: first.resumeCheckpoint().encoded(), path: "resume")
             XCTAssertEqual(saved.secondMoment != nil, optimizer.isAdam, "\(optimizer)")
             let resumed = try Trainer(resuming: saved, dataset: TrainerTests.small)
             XCTAssertEqual(resumed.configuration, configuration)
             _ = try resumed.trainEpoch()
             _ = try resumed.trainEpoch()
-            XCTAssertEqual(resumed.model.parameters.map(\.bitPattern), straight.model.parameters.map(\.bitPattern), "\(optimizer)")
+            XCTAssertEqual(resumed.model.parameters.map(\.bitPattern), straight.model.parameters.map(\.bitPattern), "\(optimizer), \(configuration.schedule)")
             XCTAssertNotEqual(straight.model.parameters, try Trainer(configuration: configuration, dataset: TrainerTests.small).model.parameters)
         }
     }

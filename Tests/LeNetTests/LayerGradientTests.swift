@@ -54,12 +54,12 @@ final class LayerGradientTests: XCTestCase {
     }
 
     func testSoftmaxCrossEntropy() {
-        assertPassed([GradientCheck.softmaxCrossEntropy()])
+        assertPassed([GradientCheck.softmaxCrossEntropy(), GradientCheck.softmaxCrossEntropy(labelSmoothing: 0.1)])
     }
 
     func testEveryCheckIsListed() {
         let results = GradientCheck.layers()
-        XCTAssertEqual(results.count, 5 * 3 + 3 + 4)
+        XCTAssertEqual(results.count, 5 * 3 + 3 + 5)
         XCTAssertTrue(results.allSatisfy(\.passed))
     }
 }

@@ -69,40 +69,63 @@ final class ReferenceTests: XCTestCase {
         let fixture = try Self.shared.get()
         let parameters = try fixture.flat(prefix: "")
         let (ws, n) = try loadBatch(fixture)
-        ws.parameterGradients.update(repeating: 0, count: ParameterLayout.count)
-        let loss = LeNet5.forward(parameters: parameters, workspace: ws, count: n, computeGradient: true, lossScale: Float(n))
-        LeNet5.backward(parameters: parameters, workspace: ws, count: n)
+        for (smoothing, prefix) in [(Float(0), ""), (0.1, "smoothing")] {
+            ws.parameterGradients.update(repeating: 0, count: ParameterLayout.count)
+            let loss = LeNet5.forward(
+                parameters: parameters, workspace: ws, count: n, computeGradient: true, lossScale: Float(n), labelSmoothing: smoothing)
+            LeNet5.backward(parameters: parameters, workspace: ws, count: n)
 
-        // PyTorch's logits are (N, 10); ours are (10, N).
-        let torchLogits = try fixture.values("logits")
-        let logits = (0..<n).flatMap { i in (0..<10).map { k in ws.logits[k * n + i] } }
-        XCTAssertLessThan(relativeError(logits, torchLogits), Self.tensorTolerance, "logits")
-        XCTAssertEqual(loss / Double(n), Double(try fixture.values("loss")[0]), accuracy: Self.lossTolerance)
+            // PyTorch's logits are (N, 10); ours are (10, N).
+            let torchLogits = try fixture.values("logits")
+            let logits = (0..<n).flatMap { i in (0..<10).map { k in ws.logits[k * n + i] } }
+            XCTAssertLessThan(relativeError(logits, torchLogits), Self.tensorTolerance, "logits")
+            let torchLoss = try fixture.values(prefix.isEmpty ? "loss" : "\(prefix)_loss")[0]
+            XCTAssertEqual(loss / Double(n), Double(torchLoss), accuracy: Self.lossTolerance, "loss, label smoothing \(smoothing)")
 
-        let torchGradients = try fixture.flat(prefix: "grad.")
-        for t in ParameterLayout.tensors {
-            let range = t.offset..<t.offset + t.count
-            let ours = Array(UnsafeBufferPointer(start: ws.parameterGradients + t.offset, count: t.count))
-            XCTAssertLessThan(relativeError(ours, Array(torchGradients[range])), Self.tensorTolerance, "gradient of \(t.name)")
+            let torchGradients = try fixture.flat(prefix: prefix.isEmpty ? "grad." : "\(prefix).grad.")
+            for t in ParameterLayout.tensors {
+                let range = t.offset..<t.offset + t.count
+                let ours = Array(UnsafeBufferPointer(start: ws.parameterGradients + t.offset, count: t.count))
+                XCTAssertLessThan(
+                    relativeError(ours, Array(torchGradients[range])), Self.tensorTolerance, "gradient of \(t.name), label smoothing \(smoothing)")
+            }
+        }
+        XCTAssertGreaterThan(abs(try fixture.values("smoothing_loss")[0] - fixture.values("loss")[0]), 1e-3, "smoothing changes the loss")
+    }
+
+    /// Ten steps of momentum SGD, with one-hot targets and with label smoothing 0.1.
+    func testFirstTenSGDStepsMatchPyTorch() throws {
+        let fixture = try Self.shared.get()
+        let (ws, n) = try loadBatch(fixture)
+        for (smoothing, key) in [(Float(0), "sgd_losses"), (0.1, "smoothing_losses")] {
+            var parameters = try fixture.flat(prefix: "")
+            var velocity = [Float](repeating: 0, count: ParameterLayout.count)
+            let expected = try fixture.values(key)
+            for (step, torchLoss) in expected.enumerated() {
+                ws.parameterGradients.update(repeating: 0, count: ParameterLayout.count)
+                let loss = LeNet5.forward(
+                    parameters: parameters, workspace: ws, count: n, computeGradient: true, lossScale: Float(n), labelSmoothing: smoothing) / Double(n)
+                XCTAssertEqual(loss, Double(torchLoss), accuracy: Self.lossTolerance, "\(key): loss before step \(step + 1)")
+                LeNet5.backward(parameters: parameters, workspace: ws, count: n)
+                sgdStep(
+                    parameters: &parameters, gradients: ws.parameterGradients, velocity: &velocity,
+                    count: ParameterLayout.count, learningRate: 0.05, momentum: 0.9, weightDecay: 0)
+            }
+            XCTAssertLessThan(try XCTUnwrap(expected.last), try XCTUnwrap(expected.first) - 0.1, "the fixture's losses should fall")
         }
     }
 
-    func testFirstTenSGDStepsMatchPyTorch() throws {
+    /// The per-step schedules against torch.optim.lr_scheduler's OneCycleLR and a LinearLR
+    /// warm-up followed by CosineAnnealingLR: 10 epochs of 7 steps, every step's rate.
+    func testOneCycleAndWarmupCosineRatesMatchPyTorch() throws {
         let fixture = try Self.shared.get()
-        var parameters = try fixture.flat(prefix: "")
-        var velocity = [Float](repeating: 0, count: ParameterLayout.count)
-        let (ws, n) = try loadBatch(fixture)
-        let expected = try fixture.values("sgd_losses")
-        for (step, torchLoss) in expected.enumerated() {
-            ws.parameterGradients.update(repeating: 0, count: ParameterLayout.count)
-            let loss = LeNet5.forward(parameters: parameters, workspace: ws, count: n, computeGradient: true, lossScale: Float(n)) / Double(n)
-            XCTAssertEqual(loss, Double(torchLoss), accuracy: Self.lossTolerance, "loss before step \(step + 1)")
-            LeNet5.backward(parameters: parameters, workspace: ws, count: n)
-            sgdStep(
-                parameters: &parameters, gradients: ws.parameterGradients, velocity: &velocity,
-                count: ParameterLayout.count, learningRate: 0.05, momentum: 0.9, weightDecay: 0)
+        for (schedule, key) in [(LearningRateSchedule.oneCycle(peak: 0.05), "one_cycle"), (.warmupCosine(base: 0.05, warmupEpochs: 2), "warmup_cosine")] {
+            let torch = try fixture.values("schedule.\(key)")
+            XCTAssertEqual(torch.count, 70)
+            for (step, rate) in torch.enumerated() {
+                XCTAssertEqual(schedule.rate(step: step, stepsPerEpoch: 7, epochs: 10), rate, accuracy: rate * 1e-6, "\(key), step \(step)")
+            }
         }
-        XCTAssertLessThan(try XCTUnwrap(expected.last), try XCTUnwrap(expected.first) - 0.1, "the fixture's losses should fall")
     }
 
     /// The default optimiser against PyTorch's torch.optim.SGD: momentum 0.9, weight decay 5e-4

@@ -221,6 +221,17 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(try TrainingConfiguration(metadata: c.metadata), c)
         c.schedule = .cosine(base: 0.07)
         XCTAssertEqual(try TrainingConfiguration(metadata: c.metadata), c)
+        (c.schedule, c.labelSmoothing) = (.warmupCosine(base: 0.05, warmupEpochs: 3), 0.1)
+        XCTAssertEqual(try TrainingConfiguration(metadata: c.metadata), c)
+        c.schedule = .oneCycle(peak: 0.2)
+        XCTAssertEqual(try TrainingConfiguration(metadata: c.metadata), c)
+        for (key, value) in [("schedule", "warmup-cosine:0.05,1.5"), ("schedule", "one-cycle:0.1,2"), ("label_smoothing", "1.0")] {
+            var broken = c.metadata
+            broken[key] = value
+            XCTAssertThrowsError(try TrainingConfiguration(metadata: broken)) { error in
+                XCTAssertEqual(error as? ConfigurationError, ConfigurationError(key: key, value: value))
+            }
+        }
         var broken = c.metadata
         broken["schedule"] = "cosine:-1"
         XCTAssertThrowsError(try TrainingConfiguration(metadata: broken)) { error in
@@ -363,6 +374,19 @@ final class TrainerTests: XCTestCase {
         for (rate, listed) in zip(rates, [0.03, 0.0297, 0.0287] as [Float]) { XCTAssertEqual(rate, listed, accuracy: 5e-5) }
         XCTAssertEqual(rates[13], 0.0013, accuracy: 5e-5)
         XCTAssertEqual(rates[14], 0.00033, accuracy: 5e-6)
+        // Per-epoch schedules keep an epoch's rate for all its steps; the per-step ones do not.
+        XCTAssertEqual(LearningRateSchedule.cosine(base: 0.1).rate(step: 59, stepsPerEpoch: 10, epochs: 10), 0.05, accuracy: 1e-7)
+        let warmup = LearningRateSchedule.warmupCosine(base: 0.1, warmupEpochs: 2)
+        XCTAssertEqual(warmup.rate(step: 0, stepsPerEpoch: 10, epochs: 10), 0.005, accuracy: 1e-9)
+        XCTAssertEqual(warmup.rate(step: 19, stepsPerEpoch: 10, epochs: 10), 0.1)
+        XCTAssertEqual(warmup.rate(step: 20, stepsPerEpoch: 10, epochs: 10), 0.1)
+        XCTAssertEqual(warmup.rate(step: 60, stepsPerEpoch: 10, epochs: 10), 0.05, accuracy: 1e-7)
+        let cycle = LearningRateSchedule.oneCycle(peak: 0.1)
+        XCTAssertEqual(cycle.rate(step: 0, stepsPerEpoch: 10, epochs: 10), 0.004, accuracy: 1e-9)
+        XCTAssertEqual(cycle.rate(step: 29, stepsPerEpoch: 10, epochs: 10), 0.1)
+        XCTAssertEqual(cycle.rate(step: 99, stepsPerEpoch: 10, epochs: 10), 0.004 / 10_000, accuracy: 1e-12)
+        // A run of a single step stays finite.
+        for schedule in [warmup, cycle] { XCTAssertTrue(schedule.rate(step: 0, stepsPerEpoch: 1, epochs: 1).isFinite) }
     }
 
     func testSplitMix64ReferenceValues() {

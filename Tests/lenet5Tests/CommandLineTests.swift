@@ -301,6 +301,23 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(try options.configuration(threads: 1).schedule, .cosine(base: 0.002))
     }
 
+    func testPerStepSchedulesAndLabelSmoothing() throws {
+        func configuration(_ arguments: [String]) throws -> TrainingConfiguration {
+            try XCTUnwrap(try LeNet5Command.parseAsRoot(["train"] + arguments) as? TrainCommand).trainingConfiguration()
+        }
+        XCTAssertEqual(try configuration(["--schedule", "warmup-cosine"]).schedule, .warmupCosine(base: 0.03, warmupEpochs: 1))
+        XCTAssertEqual(
+            try configuration(["--preset", "best", "--schedule", "warmup-cosine", "--warmup-epochs", "5"]).schedule,
+            .warmupCosine(base: 0.05, warmupEpochs: 5))
+        XCTAssertEqual(try configuration(["--schedule", "one-cycle", "--learning-rate", "0.1"]).schedule, .oneCycle(peak: 0.1))
+        XCTAssertEqual(try configuration(["--label-smoothing", "0.1"]).labelSmoothing, 0.1)
+        assertRejected(["train", "--schedule", "warmup-cosine", "--epochs", "3", "--warmup-epochs", "3"], "--warmup-epochs must be at least 1 and fewer than the epochs (3), got 3")
+        assertRejected(["train", "--schedule", "warmup-cosine", "--epochs", "1"], "--warmup-epochs must be at least 1 and fewer than the epochs (1), got 1")
+        assertRejected(["train", "--warmup-epochs", "2"], "--warmup-epochs is for the warmup-cosine schedule")
+        assertRejected(["train", "--label-smoothing", "1"], "--label-smoothing must be in [0, 1), got 1.0")
+        assertRejected(["train", "--schedule", "two-cycle"], "must be original, constant, cosine, warmup-cosine, one-cycle or a list")
+    }
+
     /// test reads the test files only: a folder without training files (or with broken ones) is fine.
     func testTestReadsOnlyTheTestFiles() throws {
         let folder = try TemporaryDirectory("test-only")
@@ -363,7 +380,7 @@ final class GradcheckTests: XCTestCase {
     func testGradcheckPrintsEveryCheckAndPasses() throws {
         let result = try runLenet5(["gradcheck"])
         XCTAssertEqual(result.status, 0, result.error)
-        for text in ["C1 convolution (direct kernel)", "ReLU + max-pool 2x2 (fused backward)", "softmax + cross-entropy", "fc2.bias", "32 passed, 0 failed"] {
+        for text in ["C1 convolution (direct kernel)", "ReLU + max-pool 2x2 (fused backward)", "softmax + cross-entropy, label smoothing 0.1", "fc2.bias", "33 passed, 0 failed"] {
             XCTAssertTrue(result.output.contains(text), "\(text) missing from:\n\(result.output)")
         }
     }

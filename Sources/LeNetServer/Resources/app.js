@@ -383,7 +383,7 @@ $("train-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   clearErrors();
   const options = { preset: field("preset").value };
-  for (const name of ["epochs", "batchSize", "learningRate", "seed", "trainingImages"]) {
+  for (const name of ["epochs", "batchSize", "learningRate", "warmupEpochs", "labelSmoothing", "seed", "trainingImages"]) {
     const text = field(name).value.trim();
     if (text === "") continue;
     const number = Number(text);
