@@ -189,16 +189,25 @@ public struct Augmentation: Sendable, Equatable, Codable {
                     sx.replace(with: limit, where: sx .> limit)
                     sy.replace(with: lowest, where: .!(sy .>= lowest))
                     sy.replace(with: limit, where: sy .> limit)
+                    // A pixel that reads from beyond the image's border (clamped to -1 or 28 on
+                    // either axis) is exactly 0: its weight towards the image is 0.
+                    let outside = (sx .== lowest) .| (sx .== limit) .| (sy .== lowest) .| (sy .== limit)
+                    if all(outside) {
+                        UnsafeMutableRawPointer(values + i).storeBytes(of: SIMD16<Float>(), as: SIMD16<Float>.self)
+                        continue
+                    }
                     let (fx, fy) = (sx.rounded(.down), sy.rounded(.down))
                     let (tx, ty) = (sx - fx, sy - fy)
-                    // Where each pixel reads, as an exact float index, and its weights: stored once,
-                    // then read back per pixel (cheaper than inserting sixteen lanes one by one).
-                    let index = (fy + 1) * Float(padded) + fx + 1
+                    // Where each pixel reads, and its weights: stored once, then read back per
+                    // pixel (cheaper than inserting sixteen lanes one by one). The index is an
+                    // exact small float; adding 2^23 puts it in the low bits of the float's
+                    // pattern, an integer with no conversion (and no range check) per lane.
+                    let index = (fy + 1) * Float(padded) + fx + 1 + 0x1p23
                     UnsafeMutableRawPointer(lanesOut).storeBytes(of: index, as: SIMD16<Float>.self)
                     UnsafeMutableRawPointer(lanesOut + 16).storeBytes(of: tx, as: SIMD16<Float>.self)
                     UnsafeMutableRawPointer(lanesOut + 32).storeBytes(of: ty, as: SIMD16<Float>.self)
                     for lane in 0..<16 {
-                        let p = source + Int(lanesOut[lane])
+                        let p = source + Int(lanesOut[lane].bitPattern & 0x7F_FFFF)
                         let (tx, ty) = (lanesOut[16 + lane], lanesOut[32 + lane])
                         let top = p[0] + tx * (p[1] - p[0]), bottom = p[padded] + tx * (p[padded + 1] - p[padded])
                         values[i + lane] = top + ty * (bottom - top)
