@@ -75,6 +75,31 @@ final class PredictTests: XCTestCase {
         XCTAssertNotEqual(try Data(contentsOf: shown.appendingPathComponent("digit-0.input.png")),
                           try Data(contentsOf: shown.appendingPathComponent("digit-0-2.input.png")))
     }
+
+    /// The 40 digits drawn on the page's pad (scripts/draw_digits.py: four styles of each, the
+    /// last small, far off-centre, slanted and shaky) and the ten typed ones in docs/images, read
+    /// by the model `lenet5 serve` bundles: every one right, as README says.
+    func testTheBundledModelReadsTheDrawnAndTypedDigits() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let images = root.appendingPathComponent("docs/images")
+        var files: [(path: String, label: Int)] = []
+        for folder in ["drawn", "typed"] {
+            for name in try FileManager.default.contentsOfDirectory(atPath: images.appendingPathComponent(folder).path).sorted() {
+                // drawn/<digit>-<style>.png, typed/typed-<digit>.jpg
+                let digit = folder == "drawn" ? name.first : name.dropFirst("typed-".count).first
+                files.append((images.appendingPathComponent(folder).appendingPathComponent(name).path, try XCTUnwrap(digit?.wholeNumberValue, name)))
+            }
+        }
+        XCTAssertEqual(files.count, 50)
+        let model = root.appendingPathComponent("Sources/LeNetServer/Resources/default-model.safetensors").path
+        let result = try runLenet5(["predict", "--checkpoint", model, "--json"] + files.map(\.path))
+        XCTAssertEqual(result.status, 0, result.error)
+        let entries = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [[String: Any]])
+        XCTAssertEqual(entries.count, files.count)
+        for (entry, file) in zip(entries, files) {
+            XCTAssertEqual(entry["class"] as? Int, file.label, file.path)
+        }
+    }
 }
 
 /// Runs the `lenet5` executable built beside the tests.

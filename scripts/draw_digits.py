@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""Writes digits by hand on `lenet5 serve`'s drawing pad, in headless Chromium, and saves each as
+the PNG the pad holds: docs/images/drawn/<digit>-<style>.png, four styles of each digit, and all
+of them on one sheet, docs/images/drawn.png.
+
+The strokes are written out below as a person draws them, one pointer path per stroke, in
+four styles per digit: upright and centred; slanted and off-centre at another size; another
+common way of writing the digit (a 1 with a flag and a base, a crossed 7, a looped 2, ...);
+and that one hurried: small, far off-centre, slanted hard and shaky. Each point is moved by a
+random tremor (seeded, so the files are reproducible). lenet5Tests/PredictTests checks that the
+model `lenet5 serve` bundles reads every one.
+
+Usage: draw_digits.py LENET5_BINARY [OUTPUT_DIR]
+Needs Debian's chromium and chromium-driver, and selenium (pip).
+"""
+import base64
+import math
+import os
+import random
+import sys
+import time
+
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from browser_test import chromium, draw, serve
+
+
+def arc(cx, cy, rx, ry, start, end, steps=24):
+    """Points along an ellipse from angle `start` to `end` (degrees, 0 at the top, clockwise)."""
+    return [(cx + rx * math.sin(math.radians(start + (end - start) * t / steps)),
+             cy - ry * math.cos(math.radians(start + (end - start) * t / steps))) for t in range(steps + 1)]
+
+
+# Each digit's strokes in a 280x280 box, upright; the styles below transform them.
+PLAIN = {
+    "0": [arc(140, 140, 60, 90, 0, 360, 40)],
+    "1": [[(140, 50), (140, 230)]],
+    "2": [arc(140, 100, 55, 50, -80, 120) + [(85, 230), (200, 230)]],
+    "3": [arc(135, 95, 55, 45, -90, 180) + arc(135, 185, 60, 50, 0, 220)[1:]],
+    "4": [[(170, 50), (80, 170), (210, 170)], [(170, 90), (170, 235)]],
+    "5": [[(195, 55), (100, 55), (92, 130)] + arc(140, 170, 60, 55, -45, 230)[1:]],
+    "6": [[(180, 55), (130, 100), (95, 160)] + arc(140, 180, 50, 50, 250, 610, 36)],
+    "7": [[(80, 55), (200, 55), (160, 130), (130, 230)]],
+    "8": [arc(140, 95, 45, 45, 180, 540, 32) + arc(140, 185, 55, 50, 0, -360, 32)[1:]],
+    "9": [arc(140, 100, 50, 48, 90, 450, 32), [(190, 100), (180, 170), (160, 235)]],
+}
+
+# Other common ways of writing each digit.
+OTHER = {
+    "0": [arc(140, 140, 75, 80, 20, 380, 40)],
+    "1": [[(105, 85), (145, 50), (145, 230)], [(105, 230), (185, 230)]],
+    "2": [arc(140, 95, 55, 45, -90, 140) + [(95, 215), (110, 200), (135, 205), (130, 230), (100, 225), (205, 230)]],
+    "3": [[(85, 55), (195, 55), (130, 125)] + arc(135, 175, 60, 55, -30, 220)[1:]],
+    "4": [[(160, 50), (85, 160), (205, 160)], [(160, 50), (160, 235)]],
+    "5": [[(100, 55), (92, 130)] + arc(140, 170, 60, 55, -45, 230)[1:], [(100, 55), (200, 55)]],
+    "6": [arc(150, 150, 60, 95, 40, -180, 24) + arc(145, 195, 45, 45, -180, -500, 32)[1:]],
+    "7": [[(75, 60), (205, 60), (140, 235)], [(110, 150), (190, 150)]],
+    "8": [arc(140, 95, 40, 40, 0, 360, 28), arc(140, 180, 52, 50, 0, 360, 32)],
+    "9": [arc(140, 100, 55, 50, 80, 440, 32), [(195, 100), (195, 235)]],
+}
+
+
+def transform(strokes, slant=0.0, scale=1.0, dx=0.0, dy=0.0, tremor=0.0, rng=None):
+    """Slants (x moves by slant times the height above the centre), scales about the centre,
+    shifts, and moves each point by up to `tremor` pixels."""
+    out = []
+    for stroke in strokes:
+        points = []
+        for x, y in stroke:
+            x, y = x + slant * (140 - y), y
+            x, y = 140 + scale * (x - 140) + dx, 140 + scale * (y - 140) + dy
+            if tremor and rng:
+                x, y = x + rng.uniform(-tremor, tremor), y + rng.uniform(-tremor, tremor)
+            points.append((min(max(x, 2), 277), min(max(y, 2), 277)))
+        out.append(points)
+    return out
+
+
+def styles(digit, rng):
+    yield "upright", transform(PLAIN[digit], tremor=2, rng=rng)
+    yield "slanted", transform(PLAIN[digit], slant=0.3, scale=0.7, dx=-30, dy=25, tremor=2, rng=rng)
+    yield "other", transform(OTHER[digit], slant=-0.1, scale=0.9, dx=15, tremor=3, rng=rng)
+    yield "hurried", transform(OTHER[digit], slant=0.55, scale=0.6, dx=50, dy=-45, tremor=6, rng=rng)
+
+
+# Lays out rows of PNG data URLs as 70-pixel tiles on a gray background; returns a data URL.
+SHEET = """
+const [rows, done] = arguments;
+const tile = 70, gap = 4;
+const c = document.createElement("canvas");
+c.width = 10 * (tile + gap) + gap;
+c.height = rows.length * (tile + gap) + gap;
+const g = c.getContext("2d");
+g.fillStyle = "#9aa3b2";
+g.fillRect(0, 0, c.width, c.height);
+const images = rows.flat().map((url) => new Promise((resolve) => { const i = new Image(); i.onload = () => resolve(i); i.src = url; }));
+Promise.all(images).then((loaded) => {
+  loaded.forEach((image, k) => g.drawImage(image, gap + (k % 10) * (tile + gap), gap + Math.floor(k / 10) * (tile + gap), tile, tile));
+  done(c.toDataURL("image/png"));
+});
+"""
+
+
+def save(data_url, path):
+    with open(path, "wb") as f:
+        f.write(base64.b64decode(data_url.split(",", 1)[1]))
+    print("wrote", os.path.relpath(path))
+
+
+def main():
+    binary = sys.argv[1]
+    output = sys.argv[2] if len(sys.argv) > 2 else os.path.join(os.path.dirname(__file__), "..", "docs", "images", "drawn")
+    os.makedirs(output, exist_ok=True)
+    with serve(binary) as url:
+        driver = chromium()
+        try:
+            driver.get(url)
+            WebDriverWait(driver, 60).until(lambda d: d.find_element(By.CSS_SELECTOR, "#model option"))
+            draw_all(driver, output)
+        finally:
+            driver.quit()
+
+
+def draw_all(driver, output):
+    """Draws every digit in every style on the pad, saving each, then the sheet of them all."""
+    canvas = driver.find_element(By.ID, "sketch")
+    rng = random.Random(1)
+    drawings = {}
+    for digit in "0123456789":
+        for style, strokes in styles(digit, rng):
+            driver.find_element(By.ID, "clear").click()
+            draw(driver, canvas, strokes)
+            time.sleep(0.2)
+            drawings[(digit, style)] = driver.execute_script("return document.getElementById('sketch').toDataURL('image/png')")
+            save(drawings[(digit, style)], os.path.join(output, "%s-%s.png" % (digit, style)))
+    # All of them on one sheet, a row per style, drawn by the browser too.
+    rows = [[drawings[(digit, style)] for digit in "0123456789"] for style in ["upright", "slanted", "other", "hurried"]]
+    save(driver.execute_async_script(SHEET, rows), os.path.join(output, "..", "drawn.png"))
+
+if __name__ == "__main__":
+    main()
