@@ -1,14 +1,36 @@
 // swift-tools-version: 6.0
+import Foundation
 import PackageDescription
 
 // MARK: - Compiler settings
 
+/// The x86-64 level the numeric code is compiled for. By default x86-64-v3 (AVX2 and FMA, 16
+/// 256-bit registers: every x86-64 CPU since about 2015), so a binary runs wherever it is built.
+/// `LENET5_MARCH=native` builds for the building CPU instead (AVX-512 where it has it: 32 512-bit
+/// registers), and `LENET5_MARCH=x86-64-v4` for AVX-512 on any machine; such a binary refuses to
+/// start on a CPU without it. Without a CPU target at all, `SIMD.addingProduct` lowers to one
+/// libm `fmaf` call per lane.
+let march = Context.environment["LENET5_MARCH"] ?? "x86-64-v3"
+
+/// Whether `march` gives 512-bit vectors: the kernels then block for 32 of them, else for 16
+/// 256-bit ones (`VECTOR512`).
+let wideVectors: Bool = {
+    switch march {
+    case "x86-64-v4", "sapphirerapids", "skylake-avx512", "icelake-server", "znver4", "znver5": return true
+    case "native": return (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.contains(" avx512f ") ?? false
+    default: return false
+    }
+}()
+
 /// The numeric code is built optimised even in debug builds (so `swift test` does not crawl at
-/// 0.1 GFLOPS) and for the host CPU's vector units: without a CPU target, `SIMD.addingProduct`
-/// lowers to one libm `fmaf` call per lane.
+/// 0.1 GFLOPS) and for `march`'s vector units.
 var numericSettings: [SwiftSetting] = [.unsafeFlags(["-O"])]
+/// The same CPU target for C: `CPUTarget` reports what it was compiled for.
+var targetCSettings: [CSetting] = []
 #if arch(x86_64)
-numericSettings.append(.unsafeFlags(["-Xcc", "-march=native"]))
+numericSettings.append(.unsafeFlags(["-Xcc", "-march=\(march)"]))
+targetCSettings.append(.unsafeFlags(["-march=\(march)"]))
+if wideVectors { numericSettings.append(.define("VECTOR512")) }
 #endif
 
 // MARK: - Package
@@ -32,7 +54,9 @@ let package = Package(
     ],
     targets: [
         // MARK: Numeric core: SIMD kernels and their plain reference versions.
-        .target(name: "Kernels", swiftSettings: numericSettings),
+        .target(name: "Kernels", dependencies: ["CPUTarget"], swiftSettings: numericSettings),
+        // The instruction set the numeric code was compiled for, and whether this CPU has it.
+        .target(name: "CPUTarget", cSettings: targetCSettings),
 
         // MARK: File formats: safetensors, NumPy and zip, protobuf, IDX writing, CSV; atomic writes.
         .target(name: "Formats"),
@@ -72,7 +96,7 @@ let package = Package(
         .executableTarget(
             name: "lenet5",
             dependencies: [
-                "LeNet", "LeNetServer", "Datasets", "Formats", "Imaging", "Reports",
+                "LeNet", "LeNetServer", "Kernels", "Datasets", "Formats", "Imaging", "Reports",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

@@ -84,6 +84,18 @@ def main():
     row("peak RSS", median(all_ours, "peak_rss_bytes") / 2**20,
                              median(all_theirs, "peak_rss_bytes") / 2**20, "MB")
 
+    print(f"\nswift-lenet's kernels: {all_ours[0]['instruction_set']} ({all_ours[0]['vector_bits']}-bit vectors; "
+          f"LENET5_MARCH={os.environ.get('LENET5_MARCH', 'x86-64-v3')}), on a CPU with {all_ours[0]['machine_instruction_set']}")
+    print(f"  ceiling: FP32 peak {median(all_ours, 'peak_gflops'):.0f} GFLOPS, gemm in cache {median(all_ours, 'ceiling_gflops'):.0f} "
+          f"({args.threads} threads; 1 thread: {median(all_ours, 'peak_gflops_1'):.0f} and {median(all_ours, 'ceiling_gflops_1'):.0f})")
+    print(f"  training epoch at batch 64: {median(ours[64], 'training_gflops'):.0f} GFLOPS, "
+          f"{median(ours[64], 'training_percent_of_ceiling'):.0f}% of the gemm ceiling")
+    print(f"  batched inference: {median(all_ours, 'inference_gflops'):.0f} GFLOPS, "
+          f"{median(all_ours, 'inference_percent_of_ceiling'):.0f}% of it")
+    print(f"  one image: {1e6 * median(all_ours, 'single_image_seconds'):.1f} us, "
+          f"{median(all_ours, 'single_image_seconds') / median(all_ours, 'single_image_bound_seconds'):.1f}x its arithmetic "
+          f"at the 1-thread ceiling ({1e6 * median(all_ours, 'single_image_bound_seconds'):.1f} us)")
+
     print("\nswift-lenet scaling (batch 64):")
     one = measured(lenet5[:-2] + ["--threads", "1", "--batch-size", "64"])["epoch_seconds"]
     two = median(ours[64], "epoch_seconds")

@@ -175,28 +175,30 @@ public func supportsDirectConvolution(_ shape: ConvolutionShape) -> Bool {
     shape.inputChannels == 1 && shape.kernel == 5 && shape.outputWidth >= microColumns
 }
 
-/// The 16-wide vectors covering one output row: starting at 0, 16, ..., and, when the width is
-/// not a multiple of 16, a last one ending exactly at the row's end, overlapping the one before.
-struct RowSegments {
+/// The vectors of `Vector.scalarCount` lanes covering one output row: starting at 0, 16, ...,
+/// and, when the width is not a multiple of the lanes, a last one ending exactly at the row's
+/// end, overlapping the one before.
+struct RowSegments<Vector: SIMD> where Vector.Scalar == Float {
     let count: Int
     private let width: Int
     private let full: Int
     /// For the overlapping last vector: 0 on the lanes the previous vector already covered.
-    let tailMask: SIMD16<Float>
+    let tailMask: Vector
 
     init(width: Int) {
+        let lanes = Vector.scalarCount
         self.width = width
-        full = width / microColumns
-        count = full + (width % microColumns == 0 ? 0 : 1)
-        var mask = SIMD16<Float>(repeating: 1)
-        for lane in 0..<(full * microColumns - (width - microColumns)) where lane < microColumns { mask[lane] = 0 }
+        full = width / lanes
+        count = full + (width % lanes == 0 ? 0 : 1)
+        var mask = Vector(repeating: 1)
+        for lane in 0..<(full * lanes - (width - lanes)) where lane < lanes { mask[lane] = 0 }
         tailMask = mask
     }
 
-    @inline(__always) func start(_ segment: Int) -> Int { segment < full ? segment * microColumns : width - microColumns }
+    @inline(__always) func start(_ segment: Int) -> Int { segment < full ? segment * Vector.scalarCount : width - Vector.scalarCount }
 
     /// Ones, or `tailMask` for the overlapping last vector.
-    @inline(__always) func mask(_ segment: Int) -> SIMD16<Float> { segment < full ? SIMD16(repeating: 1) : tailMask }
+    @inline(__always) func mask(_ segment: Int) -> Vector { segment < full ? Vector(repeating: 1) : tailMask }
 }
 
 /// out (F, N, OH, OW) = weight (F, 1, 5, 5) correlated with input (1, N, H, W), plus bias.
@@ -212,7 +214,7 @@ public func directConvolutionForward(
     let (h, w, n) = (shape.height, shape.width, shape.count)
     let (oh, ow) = (shape.outputHeight, shape.outputWidth)
     let plane = oh * ow
-    let segments = RowSegments(width: ow)
+    let segments = RowSegments<SIMD16<Float>>(width: ow)
     // Filters in groups of 6, packed tap-major: packed[t * 6 + f] = weight[f, t], zero-padded;
     // the 6 biases follow the 25 taps.
     withUnsafeTemporaryAllocation(of: Float.self, capacity: 26 * microRows) { buffer in
@@ -260,50 +262,78 @@ public func directConvolutionForward(
     }
 }
 
+#if VECTOR512
+/// The C1 weight gradient's vectors and filters per pass: 3 filters x 5 taps = 15 accumulators
+/// of 16 lanes, within AVX-512's 32 registers.
+private typealias GradientVector = SIMD16<Float>
+private let gradientFilters = 3
+#else
+/// 2 filters x 5 taps = 10 accumulators of 8 lanes, of AVX2's 16 registers (15 of 16 lanes, as
+/// on AVX-512, would need 30 and spill).
+private typealias GradientVector = SIMD8<Float>
+private let gradientFilters = 2
+#endif
+
 /// weightGradient (F, 1, 5, 5) += sum over n, y, x of
 /// outputGradient[f, n, y, x] * input[0, n, y + kh, x + kw].
 ///
-/// For each kernel row kh and group of 3 filters, 15 vector accumulators (3 filters x 5 taps)
-/// share every input load: 5 input vectors and 3 gradient vectors feed 15 FMAs.
+/// For each kernel row kh and group of `gradientFilters` filters, 5 vector accumulators per
+/// filter (one per tap) share every input load: 5 input vectors and a gradient vector per filter
+/// feed 5 FMAs per filter.
 /// - Precondition: `supportsDirectConvolution(shape)`.
 public func directConvolutionWeightGradient(
     _ input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
     _ shape: ConvolutionShape, into weightGradient: UnsafeMutablePointer<Float>
 ) {
     precondition(supportsDirectConvolution(shape))
+    typealias V = GradientVector
+    @inline(__always) func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
     let (h, w, n) = (shape.height, shape.width, shape.count)
     let (oh, ow) = (shape.outputHeight, shape.outputWidth)
     let plane = oh * ow
     // An overlapping last vector counts only its new columns.
-    let segments = RowSegments(width: ow)
+    let segments = RowSegments<V>(width: ow)
     let filters = shape.outputChannels
-    for f0 in stride(from: 0, to: filters, by: 3) {
+    for f0 in stride(from: 0, to: filters, by: gradientFilters) {
         // Filters past the end reuse the last one's gradient; their sums are dropped.
-        let fa = f0, fb = min(f0 + 1, filters - 1), fc = min(f0 + 2, filters - 1)
+        let fa = f0, fb = min(f0 + 1, filters - 1)
+        #if VECTOR512
+        let fc = min(f0 + 2, filters - 1)
+        #endif
         for kh in 0..<5 {
-            var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>(), a4 = SIMD16<Float>()
-            var b0 = SIMD16<Float>(), b1 = SIMD16<Float>(), b2 = SIMD16<Float>(), b3 = SIMD16<Float>(), b4 = SIMD16<Float>()
-            var c0 = SIMD16<Float>(), c1 = SIMD16<Float>(), c2 = SIMD16<Float>(), c3 = SIMD16<Float>(), c4 = SIMD16<Float>()
-            for i in 0..<n {
-                let image = input + i * h * w
-                let ga = outputGradient + (fa * n + i) * plane
-                let gb = outputGradient + (fb * n + i) * plane
-                let gc = outputGradient + (fc * n + i) * plane
-                for y in 0..<oh {
-                    let row = image + (y + kh) * w
-                    for segment in 0..<segments.count {
-                        let x = segments.start(segment), mask = segments.mask(segment)
-                        let g = y * ow + x
-                        let da = load(ga + g) * mask, db = load(gb + g) * mask, dc = load(gc + g) * mask
-                        let v0 = load(row + x), v1 = load(row + x + 1), v2 = load(row + x + 2)
-                        let v3 = load(row + x + 3), v4 = load(row + x + 4)
-                        a0.addProduct(da, v0); a1.addProduct(da, v1); a2.addProduct(da, v2); a3.addProduct(da, v3); a4.addProduct(da, v4)
-                        b0.addProduct(db, v0); b1.addProduct(db, v1); b2.addProduct(db, v2); b3.addProduct(db, v3); b4.addProduct(db, v4)
-                        c0.addProduct(dc, v0); c1.addProduct(dc, v1); c2.addProduct(dc, v2); c3.addProduct(dc, v3); c4.addProduct(dc, v4)
+            var a0 = V(), a1 = V(), a2 = V(), a3 = V(), a4 = V()
+            var b0 = V(), b1 = V(), b2 = V(), b3 = V(), b4 = V()
+            #if VECTOR512
+            var c0 = V(), c1 = V(), c2 = V(), c3 = V(), c4 = V()
+            #endif
+            // Column vector by column vector, so that its start and mask stay fixed over the
+            // loops within (a mask chosen per vector there costs the accumulators their registers).
+            for segment in 0..<segments.count {
+                let x = segments.start(segment), mask = segments.mask(segment)
+                for i in 0..<n {
+                    let image = input + i * h * w + kh * w + x
+                    let ga = outputGradient + (fa * n + i) * plane + x
+                    let gb = outputGradient + (fb * n + i) * plane + x
+                    #if VECTOR512
+                    let gc = outputGradient + (fc * n + i) * plane + x
+                    #endif
+                    for y in 0..<oh {
+                        let row = image + y * w
+                        let da = load(ga + y * ow) * mask, db = load(gb + y * ow) * mask
+                        let v0 = load(row), v1 = load(row + 1), v2 = load(row + 2), v3 = load(row + 3), v4 = load(row + 4)
+                        a0 = a0.addingProduct(da, v0); a1 = a1.addingProduct(da, v1); a2 = a2.addingProduct(da, v2)
+                        a3 = a3.addingProduct(da, v3); a4 = a4.addingProduct(da, v4)
+                        b0 = b0.addingProduct(db, v0); b1 = b1.addingProduct(db, v1); b2 = b2.addingProduct(db, v2)
+                        b3 = b3.addingProduct(db, v3); b4 = b4.addingProduct(db, v4)
+                        #if VECTOR512
+                        let dc = load(gc + y * ow) * mask
+                        c0 = c0.addingProduct(dc, v0); c1 = c1.addingProduct(dc, v1); c2 = c2.addingProduct(dc, v2)
+                        c3 = c3.addingProduct(dc, v3); c4 = c4.addingProduct(dc, v4)
+                        #endif
                     }
                 }
             }
-            func add(_ f: Int, _ s0: SIMD16<Float>, _ s1: SIMD16<Float>, _ s2: SIMD16<Float>, _ s3: SIMD16<Float>, _ s4: SIMD16<Float>) {
+            func add(_ f: Int, _ s0: V, _ s1: V, _ s2: V, _ s3: V, _ s4: V) {
                 let taps = weightGradient + f * 25 + kh * 5
                 taps[0] += s0.sum()
                 taps[1] += s1.sum()
@@ -313,7 +343,9 @@ public func directConvolutionWeightGradient(
             }
             add(fa, a0, a1, a2, a3, a4)
             if fb == f0 + 1 { add(fb, b0, b1, b2, b3, b4) }
+            #if VECTOR512
             if fc == f0 + 2 { add(fc, c0, c1, c2, c3, c4) }
+            #endif
         }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Datasets
 import Foundation
+import Kernels
 import LeNet
 import Reports
 
@@ -28,10 +29,6 @@ struct BenchCommand: ParsableCommand {
 
     @OptionGroup var data: DataOptions
 
-    /// Floating-point operations of one training epoch over 60,000 images, and the time the
-    /// machine's FP32 peak (about 200 GFLOPS on two Zen 4 cores) would need for them.
-    static let epochFLOPs = Double(60_000 * 2 * Benchmark.trainingMACsPerImage)
-    static let floorSeconds = 0.68
 
     func validate() throws {
         guard (1...60_000).contains(batchSize) else { throw ValidationError("--batch-size must be between 1 and 60000, got \(batchSize)") }
@@ -56,24 +53,43 @@ struct BenchCommand: ParsableCommand {
         } catch {
             throw CommandFailure(error)
         }
-        let epoch60k = result.epochSeconds * 60_000 / Double(result.trainingImages)
+        let ceiling = result.ceiling
+        let training = Double(2 * Benchmark.trainingMACsPerImage) * result.trainingImagesPerSecond
+        let inference = Double(2 * Benchmark.forwardMACsPerImage) * result.inferenceImagesPerSecond
+        // The single image's arithmetic alone, at the one-thread ceiling.
+        let singleBound = Double(2 * Benchmark.forwardMACsPerImage) / ceiling.gemm1
         if json {
             let fields: [(String, String)] = [
                 ("threads", "\(result.threads)"), ("batch_size", "\(result.batchSize)"),
                 ("train_images", "\(result.trainingImages)"), ("epoch_seconds", "\(result.epochSeconds)"), ("inference_images_per_second", "\(result.inferenceImagesPerSecond)"),
                 ("single_image_seconds", "\(result.singleImageSeconds)"),
+                ("instruction_set", "\"\(InstructionSet.compiled)\""), ("machine_instruction_set", "\"\(InstructionSet.machine)\""),
+                ("vector_bits", "\(InstructionSet.vectorBits)"),
+                ("peak_gflops_1", "\(ceiling.peak1 / 1e9)"), ("peak_gflops", "\(ceiling.peak / 1e9)"),
+                ("ceiling_gflops_1", "\(ceiling.gemm1 / 1e9)"), ("ceiling_gflops", "\(ceiling.gemm / 1e9)"),
+                ("training_gflops", "\(training / 1e9)"), ("training_percent_of_ceiling", "\(100 * training / ceiling.gemm)"),
+                ("inference_gflops", "\(inference / 1e9)"), ("inference_percent_of_ceiling", "\(100 * inference / ceiling.gemm)"),
+                ("single_image_bound_seconds", "\(singleBound)"),
             ]
             print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
             return
         }
-        print("LeNet-5 benchmark, \(result.threads) thread\(result.threads == 1 ? "" : "s")")
-        print(String(format: "training   epoch of %@ images, batch %d: %.2f s  (%@ img/s, %.0f GFLOPS, %.0f%% of the %.2f s FP32 floor)",
+        let threads = "\(result.threads) thread\(result.threads == 1 ? "" : "s")"
+        print("LeNet-5 benchmark, \(threads); kernels built for \(InstructionSet.compiled) (\(InstructionSet.vectorBits)-bit vectors), this CPU has \(InstructionSet.machine)")
+        if result.threads == 1 {
+            print(String(format: "ceiling    FP32 peak (FMA chains) %.0f GFLOPS; gemm in cache %.0f (the 100%% below)", ceiling.peak / 1e9, ceiling.gemm / 1e9))
+        } else {
+            print(String(format: "ceiling    FP32 peak (FMA chains) %.0f GFLOPS on 1 thread, %.0f on %d; gemm in cache %.0f and %.0f (the 100%% below)",
+                         ceiling.peak1 / 1e9, ceiling.peak / 1e9, result.threads, ceiling.gemm1 / 1e9, ceiling.gemm / 1e9))
+        }
+        print(String(format: "training   epoch of %@ images, batch %d: %.2f s  (%@ img/s, %.0f GFLOPS, %.0f%% of the ceiling)",
                      grouped(result.trainingImages), result.batchSize, result.epochSeconds, grouped(Int(result.trainingImagesPerSecond)),
-                     Self.epochFLOPs / epoch60k / 1e9, 100 * Self.floorSeconds / epoch60k, Self.floorSeconds))
-        print(String(format: "inference  %@ images, batched: %.3f s  (%@ img/s)",
-                     grouped(result.inferenceImages), result.inferenceSeconds, grouped(Int(result.inferenceImagesPerSecond))))
-        print(String(format: "inference  one image at a time, 1 thread: %.1f us/image  (%@ img/s)",
-                     result.singleImageSeconds * 1e6, grouped(Int(1 / result.singleImageSeconds))))
+                     training / 1e9, 100 * training / ceiling.gemm))
+        print(String(format: "inference  %@ images, batched: %.3f s  (%@ img/s, %.0f GFLOPS, %.0f%% of the ceiling)",
+                     grouped(result.inferenceImages), result.inferenceSeconds, grouped(Int(result.inferenceImagesPerSecond)),
+                     inference / 1e9, 100 * inference / ceiling.gemm))
+        print(String(format: "inference  one image at a time, 1 thread: %.1f us/image  (%@ img/s; %.1fx its arithmetic at the 1-thread ceiling, %.1f us)",
+                     result.singleImageSeconds * 1e6, grouped(Int(1 / result.singleImageSeconds)), result.singleImageSeconds / singleBound, singleBound * 1e6))
         if let augment { try printAugmentationCost(dataset, augmentation: try Augmentation(parsing: augment)) }
         if layers { try printLayers(dataset) }
     }

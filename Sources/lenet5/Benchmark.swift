@@ -1,7 +1,8 @@
-import LeNet
 import Datasets
 import Dispatch
 import Imaging
+import Kernels
+import LeNet
 
 /// Throughput of training and inference on this machine, measured on real images.
 struct BenchmarkResult: Sendable {
@@ -15,9 +16,23 @@ struct BenchmarkResult: Sendable {
     let inferenceImages: Int
     /// Mean seconds per image, one image at a time on one thread.
     let singleImageSeconds: Double
+    /// This machine's measured arithmetic, on 1 and on `threads` threads.
+    let ceiling: MeasuredCeiling
 
     var trainingImagesPerSecond: Double { Double(trainingImages) / epochSeconds }
     var inferenceImagesPerSecond: Double { Double(inferenceImages) / inferenceSeconds }
+}
+
+/// Operations per second: the FMA units' peak and `gemm`'s best, on 1 and on N threads.
+struct MeasuredCeiling: Sendable {
+    let peak1: Double, peak: Double
+    let gemm1: Double, gemm: Double
+
+    /// Measured on a quiet machine before anything else runs.
+    init(threads: Int) {
+        (peak1, peak) = (Ceiling.peakFLOPS(threads: 1), Ceiling.peakFLOPS(threads: threads))
+        (gemm1, gemm) = (Ceiling.gemmFLOPS(threads: 1), Ceiling.gemmFLOPS(threads: threads))
+    }
 }
 
 enum Benchmark {
@@ -34,6 +49,7 @@ enum Benchmark {
                 labels: (0..<images).map { train.labels[$0 % train.count] })
             epochSet = IDXDataset(train: repeated, test: dataset.test)
         }
+        let ceiling = MeasuredCeiling(threads: threads)
         let trainer = try oneEpochTrainer(epochSet, batchSize: batchSize, threads: threads)
         _ = trainer.runner.evaluate(trainer.model, on: trainer.test, range: 0..<min(1000, trainer.test.count))
         let epochSeconds = try trainer.trainEpoch()?.seconds ?? .nan
@@ -55,7 +71,7 @@ enum Benchmark {
         precondition(checksum.isFinite)
         return BenchmarkResult(
             threads: threads, batchSize: batchSize, epochSeconds: epochSeconds, trainingImages: trainer.train.count,
-            inferenceSeconds: inferenceSeconds, inferenceImages: evaluation.count, singleImageSeconds: singleSeconds)
+            inferenceSeconds: inferenceSeconds, inferenceImages: evaluation.count, singleImageSeconds: singleSeconds, ceiling: ceiling)
     }
 }
 
@@ -80,6 +96,11 @@ extension Benchmark {
     /// Multiply-adds of one training step (forward and backward) per image.
     static var trainingMACsPerImage: Int {
         LayerProfile.rows.reduce(0) { $0 + $1.forwardMACs + $1.backwardMACs }
+    }
+
+    /// Multiply-adds of one forward pass per image.
+    static var forwardMACsPerImage: Int {
+        LayerProfile.rows.reduce(0) { $0 + $1.forwardMACs }
     }
 
     /// Times every layer over one training epoch on one thread.

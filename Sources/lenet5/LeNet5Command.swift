@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Kernels
 import LeNet
 
 @main
@@ -9,6 +10,27 @@ struct LeNet5Command: AsyncParsableCommand {
         abstract: "Train, test, benchmark and serve LeNet-5 on MNIST, written from scratch in Swift.",
         subcommands: [TrainCommand.self, TestCommand.self, PredictCommand.self, InspectCommand.self, ExportCommand.self, BenchCommand.self, GradcheckCommand.self, ServeCommand.self, AugmentCommand.self],
         defaultSubcommand: nil)
+
+    /// Refuses, in a sentence, to run kernels this CPU lacks the instructions for (they would die
+    /// of an illegal instruction), then runs the command.
+    static func main() async {
+        guard InstructionSet.isRunnable else {
+            FileHandle.standardError.write(Data((
+                "Error: this lenet5 was built for \(InstructionSet.compiled) (LENET5_MARCH), which this CPU lacks "
+                    + "(it has \(InstructionSet.machine)); rebuild it here, without LENET5_MARCH for a binary that runs on any x86-64-v3 CPU\n").utf8))
+            Foundation.exit(1)
+        }
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 /// Prints `message` to standard error as the one-line reason for a non-zero exit.

@@ -66,4 +66,19 @@ final class GEMMTests: XCTestCase {
         }
         XCTAssertEqual(c, [0, 0, 0, 0])
     }
+
+    /// The build says what it was compiled for, this CPU can run it, and the ceilings bench
+    /// reports against are measured: the gemm's below the FMA units' peak, on 1 and 2 threads.
+    func testInstructionSetAndCeilings() {
+        XCTAssertTrue(InstructionSet.isRunnable)
+        #if arch(x86_64)
+        XCTAssertEqual(InstructionSet.vectorBits, InstructionSet.compiled == "AVX-512" ? 512 : 256, InstructionSet.compiled)
+        XCTAssertTrue(["AVX-512", "AVX2 + FMA"].contains(InstructionSet.machine), InstructionSet.machine)
+        #endif
+        for threads in [1, 2] {
+            let peak = Ceiling.peakFLOPS(threads: threads, seconds: 0.02), product = Ceiling.gemmFLOPS(threads: threads, seconds: 0.02)
+            XCTAssertGreaterThan(product, 0)
+            XCTAssertLessThan(product, 1.5 * peak, "\(threads) threads: a gemm cannot outrun the FMA units")
+        }
+    }
 }

@@ -186,6 +186,10 @@ final class CommandLineTests: XCTestCase {
         let result = try run(["bench", "--data", folder.path, "--images", "300", "--json"])
         XCTAssertEqual(result.status, 0, result.error)
         XCTAssertTrue(result.output.contains("\"train_images\": 300"), result.output)
+        let fields = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
+        for key in ["instruction_set", "machine_instruction_set", "ceiling_gflops", "peak_gflops", "training_percent_of_ceiling", "single_image_bound_seconds"] {
+            XCTAssertNotNil(fields[key], "bench --json lacks \(key)")
+        }
     }
 
     /// Runs are never silently overwritten: the default folder moves on to runs/lenet5-2 and says
