@@ -32,7 +32,7 @@ final class CommandLineTests: XCTestCase {
         assertRejected(["train", "--batch-size=-3"], "--batch-size must be between 1 and 60000")
         assertRejected(["train", "--learning-rate", "nan"], "--learning-rate must be a positive number")
         assertRejected(["train", "--momentum", "1.5"], "--momentum must be in [0, 1)")
-        assertRejected(["train", "--schedule", "0.05,abc"], "--schedule must be original, constant, cosine or a list")
+        assertRejected(["train", "--schedule", "0.05,abc"], "--schedule must be original, constant, cosine, warmup-cosine, one-cycle or a list")
         assertRejected(["train", "--validation-size", "0", "--select", "validation"], "--select validation needs a validation split above 0")
         assertRejected(["train", "--init", "xavier"], "xavier")
         assertRejected(["train", "--threads", "0"], "--threads must be between 1 and 256")
