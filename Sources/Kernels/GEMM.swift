@@ -210,18 +210,45 @@ func microKernelSteps(
 ) {
     var (c0, c1, c2, c3, c4, c5) = (a0, a1, a2, a3, a4, a5)
     var pb = b
-    for p in steps {
-        let o = offset(p)
-        let v = load(pb)
-        c0.addProduct(SIMD16(repeating: rows.r0[o]), v)
-        c1.addProduct(SIMD16(repeating: rows.r1[o]), v)
-        c2.addProduct(SIMD16(repeating: rows.r2[o]), v)
-        c3.addProduct(SIMD16(repeating: rows.r3[o]), v)
-        c4.addProduct(SIMD16(repeating: rows.r4[o]), v)
-        c5.addProduct(SIMD16(repeating: rows.r5[o]), v)
+    #if VECTOR512
+    // Odd steps into a second set of six: twelve independent chains keep two FMA units of
+    // latency 4 busy, which six cannot (12 of AVX-512's 32 registers; on AVX2 each SIMD16 takes
+    // two of 16, so there the six alone fill 12).
+    var (d0, d1, d2, d3, d4, d5) = (SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>())
+    var p = steps.lowerBound
+    while p + 1 < steps.upperBound {
+        addStep(rows, offset(p), load(pb), &c0, &c1, &c2, &c3, &c4, &c5)
+        addStep(rows, offset(p + 1), load(pb + microColumns), &d0, &d1, &d2, &d3, &d4, &d5)
+        pb += 2 * microColumns
+        p += 2
+    }
+    let tail = p..<steps.upperBound
+    #else
+    let tail = steps
+    #endif
+    for p in tail {
+        addStep(rows, offset(p), load(pb), &c0, &c1, &c2, &c3, &c4, &c5)
         pb += microColumns
     }
+    #if VECTOR512
+    (c0, c1, c2, c3, c4, c5) = (c0 + d0, c1 + d1, c2 + d2, c3 + d3, c4 + d4, c5 + d5)
+    #endif
     (a0, a1, a2, a3, a4, a5) = (c0, c1, c2, c3, c4, c5)
+}
+
+/// One step of the micro-kernel: the B row `v` times each row's element at `o`.
+@inline(__always)
+private func addStep(
+    _ rows: RowPointers, _ o: Int, _ v: SIMD16<Float>,
+    _ c0: inout SIMD16<Float>, _ c1: inout SIMD16<Float>, _ c2: inout SIMD16<Float>,
+    _ c3: inout SIMD16<Float>, _ c4: inout SIMD16<Float>, _ c5: inout SIMD16<Float>
+) {
+    c0.addProduct(SIMD16(repeating: rows.r0[o]), v)
+    c1.addProduct(SIMD16(repeating: rows.r1[o]), v)
+    c2.addProduct(SIMD16(repeating: rows.r2[o]), v)
+    c3.addProduct(SIMD16(repeating: rows.r3[o]), v)
+    c4.addProduct(SIMD16(repeating: rows.r4[o]), v)
+    c5.addProduct(SIMD16(repeating: rows.r5[o]), v)
 }
 
 /// C[0..<rows, 0..<columns] (+)= A panel (6 x depth) * B panel (depth x 16).
