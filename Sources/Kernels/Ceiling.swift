@@ -7,7 +7,7 @@ public enum Ceiling {
     /// (nothing read from memory), on `threads` threads at once, in floating-point operations
     /// per second (a multiply-add is two). The best of three runs of about `seconds` each.
     public static func peakFLOPS(threads: Int, seconds: Double = 0.2) -> Double {
-        best(threads: threads, seconds: seconds) { repetitions in
+        best(threads: threads, seconds: seconds) { repetitions, _ in
             fmaChains(repetitions)
             return Double(repetitions) * fmaChainFLOPs
         }
@@ -35,12 +35,9 @@ public enum Ceiling {
 
     // MARK: Timing
 
-    /// The highest aggregate rate of `work` over three timed runs, every thread doing the same
-    /// number of repetitions, sized from a first short run to last about `seconds`.
-    private static func best(threads: Int, seconds: Double, _ work: @escaping @Sendable (Int) -> Double) -> Double {
-        best(threads: threads, seconds: seconds) { repetitions, _ in work(repetitions) }
-    }
-
+    /// The highest aggregate rate of `work(repetitions, thread)` over three timed runs, every
+    /// thread doing the same number of repetitions, sized from a first short run to last about
+    /// `seconds`.
     private static func best(threads: Int, seconds: Double, _ work: @escaping @Sendable (Int, Int) -> Double) -> Double {
         var repetitions = 1
         while time(threads: threads, repetitions: repetitions, work).seconds < seconds / 10 { repetitions *= 4 }

@@ -28,10 +28,10 @@ struct MeasuredCeiling: Sendable {
     let peak1: Double, peak: Double
     let gemm1: Double, gemm: Double
 
-    /// Measured on a quiet machine before anything else runs.
+    /// Measured on a quiet machine before anything else runs (once when `threads` is 1).
     init(threads: Int) {
-        (peak1, peak) = (Ceiling.peakFLOPS(threads: 1), Ceiling.peakFLOPS(threads: threads))
-        (gemm1, gemm) = (Ceiling.gemmFLOPS(threads: 1), Ceiling.gemmFLOPS(threads: threads))
+        (peak1, gemm1) = (Ceiling.peakFLOPS(threads: 1), Ceiling.gemmFLOPS(threads: 1))
+        (peak, gemm) = threads == 1 ? (peak1, gemm1) : (Ceiling.peakFLOPS(threads: threads), Ceiling.gemmFLOPS(threads: threads))
     }
 }
 
