@@ -35,7 +35,9 @@ public struct ConvolutionShape: Sendable, Equatable {
     /// Floats of scratch every kernel here needs at most for this shape: the column matrix, or
     /// the implicit kernels' packed operands.
     public var scratchSize: Int {
-        max(patchSize * positions, positions + 256 * 16 + patchSize * 16, patchSize * 17)
+        max(
+            patchSize * positions, positions + 256 * 16 + patchSize * 16, patchSize * 17,
+            (outputChannels + 15) / 16 * 16 * (patchSize + 1), implicitInputGradientScratch(self))
     }
 }
 
@@ -350,6 +352,124 @@ public func directConvolutionWeightGradient(
     }
 }
 
+// MARK: - Row-tiled convolution for 5x5 kernels (C3)
+
+#if VECTOR512
+/// Filters per vector and the tile of output positions: 16 filters x 10 columns of a row = 10
+/// accumulators, with a kernel row's 5 tap vectors and the broadcasts in flight, about 20 of
+/// AVX-512's 32 registers.
+private typealias FilterVector = SIMD16<Float>
+private let tileRows = 1, tileColumns = 10
+#else
+/// 8 filters x 5 columns of 2 rows: still 10 accumulators (independent chains to keep two FMA
+/// units of latency 4 busy; one row's 5 would leave them waiting), with the 5 tap vectors, all
+/// of AVX2's 16 registers.
+private typealias FilterVector = SIMD8<Float>
+private let tileRows = 2, tileColumns = 5
+#endif
+
+/// Whether `rowTiledConvolutionForward` handles `shape`: a 5x5 kernel and an output plane at
+/// least one tile wide and high.
+public func supportsRowTiledConvolution(_ shape: ConvolutionShape) -> Bool {
+    shape.kernel == 5 && shape.outputWidth >= tileColumns && shape.outputHeight >= tileRows
+}
+
+/// out (F, N, OH, OW) = weight (F, C, 5, 5) correlated with input (C, N, H, W), plus bias,
+/// one tile of `tileRows` x `tileColumns` output positions x one vector of filters at a time.
+///
+/// Input element x0 + j of a kernel row feeds the tile's columns j - kw for the 5 taps kw: it
+/// is broadcast once and multiplied by the kernel row's 5 tap vectors (weight[f..., c, kh, kw]
+/// for a vector of filters), so one kernel row of one channel costs tileColumns + 4 broadcasts
+/// per tile row and 5 vector loads for 5 x 10 FMAs, where a GEMM's micro-kernel loads as often
+/// as it multiplies.
+/// - Parameter scratch: `shape.scratchSize` floats (the packed weights).
+/// - Precondition: `supportsRowTiledConvolution(shape)`.
+public func rowTiledConvolutionForward(
+    _ input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+    _ shape: ConvolutionShape, scratch: UnsafeMutablePointer<Float>, into output: UnsafeMutablePointer<Float>
+) {
+    precondition(supportsRowTiledConvolution(shape))
+    typealias V = FilterVector
+    let lanes = V.scalarCount
+    let (channels, filters, h, w, n) = (shape.inputChannels, shape.outputChannels, shape.height, shape.width, shape.count)
+    let (oh, ow) = (shape.outputHeight, shape.outputWidth)
+    let plane = oh * ow
+    let groups = (filters + lanes - 1) / lanes
+    // packed[((g * C + c) * 25 + t) * lanes + f] = weight[g * lanes + f, c, t], zero past the
+    // last filter; the biases follow, a vector per group.
+    let packed = scratch
+    let packedBias = packed + groups * channels * 25 * lanes
+    for g in 0..<groups {
+        for f in 0..<lanes {
+            let filter = g * lanes + f
+            packedBias[g * lanes + f] = filter < filters ? bias[filter] : 0
+            for c in 0..<channels {
+                for t in 0..<25 {
+                    packed[((g * channels + c) * 25 + t) * lanes + f] = filter < filters ? weight[(filter * channels + c) * 25 + t] : 0
+                }
+            }
+        }
+    }
+    @inline(__always) func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+    // Tiles from the top left; the last of a row (column) ends at its end, overlapping the one before.
+    let tiles = (ow + tileColumns - 1) / tileColumns
+    for i in 0..<n {
+        for g in 0..<groups {
+            let b = load(packedBias + g * lanes)
+            let groupFilters = min(lanes, filters - g * lanes)
+            for y0 in stride(from: 0, to: oh, by: tileRows) {
+                let y = min(y0, oh - tileRows)
+                for tile in 0..<tiles {
+                    let x0 = min(tile * tileColumns, ow - tileColumns)
+                    var a0 = b, a1 = b, a2 = b, a3 = b, a4 = b, a5 = b, a6 = b, a7 = b, a8 = b, a9 = b
+                    for c in 0..<channels {
+                        let image = input + ((c * n + i) * h + y) * w + x0
+                        let taps = packed + (g * channels + c) * 25 * lanes
+                        for kh in 0..<5 {
+                            let row = image + kh * w
+                            let k = taps + kh * 5 * lanes
+                            let w0 = load(k), w1 = load(k + lanes), w2 = load(k + 2 * lanes), w3 = load(k + 3 * lanes), w4 = load(k + 4 * lanes)
+                            addRow(&a0, row, w0, w1, w2, w3, w4)
+                            addRow(&a1, row + 1, w0, w1, w2, w3, w4)
+                            addRow(&a2, row + 2, w0, w1, w2, w3, w4)
+                            addRow(&a3, row + 3, w0, w1, w2, w3, w4)
+                            addRow(&a4, row + 4, w0, w1, w2, w3, w4)
+                            // The tile's next 5 positions: the same row's columns 5...9, or the
+                            // next row's 0...4.
+                            let next = tileRows == 1 ? row + 5 : row + w
+                            addRow(&a5, next, w0, w1, w2, w3, w4)
+                            addRow(&a6, next + 1, w0, w1, w2, w3, w4)
+                            addRow(&a7, next + 2, w0, w1, w2, w3, w4)
+                            addRow(&a8, next + 3, w0, w1, w2, w3, w4)
+                            addRow(&a9, next + 4, w0, w1, w2, w3, w4)
+                        }
+                    }
+                    // The tile is (positions x filters); the output wants (filters x positions).
+                    withUnsafeBytes(of: (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9)) { raw in
+                        let sums = raw.bindMemory(to: Float.self)
+                        for f in 0..<groupFilters {
+                            let target = output + ((g * lanes + f) * n + i) * plane + y * ow + x0
+                            for dy in 0..<tileRows {
+                                for dx in 0..<tileColumns { target[dy * ow + dx] = sums[(dy * tileColumns + dx) * lanes + f] }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// a += the 5 taps of one kernel row: row[kw] broadcast times tap vector kw.
+@inline(__always)
+private func addRow<V: SIMD>(_ a: inout V, _ row: UnsafePointer<Float>, _ w0: V, _ w1: V, _ w2: V, _ w3: V, _ w4: V) where V.Scalar == Float {
+    a = a.addingProduct(V(repeating: row[0]), w0)
+    a = a.addingProduct(V(repeating: row[1]), w1)
+    a = a.addingProduct(V(repeating: row[2]), w2)
+    a = a.addingProduct(V(repeating: row[3]), w3)
+    a = a.addingProduct(V(repeating: row[4]), w4)
+}
+
 // MARK: - Implicit-GEMM convolution for up to 16 filters (C3)
 
 /// Whether `implicitConvolutionForward` handles `shape`: at most 16 filters, one SIMD16.
@@ -461,5 +581,124 @@ public func implicitConvolutionWeightGradient(
     }
     for f in 0..<filters {
         for t in 0..<taps { weightGradient[f * taps + t] += sums[t * microColumns + f] }
+    }
+}
+
+// MARK: - Implicit input gradient for up to 6 input channels and rows of up to 16 (C3)
+
+/// Whether `implicitConvolutionInputGradient` handles `shape`: at most 6 input channels, one
+/// per row of the micro-kernel, and input rows of at most 16, one SIMD16.
+public func supportsImplicitInputGradient(_ shape: ConvolutionShape) -> Bool {
+    shape.inputChannels <= microRows && shape.width <= microColumns
+}
+
+#if VECTOR512
+/// Input rows per pass: two rows x 6 channels = 12 accumulators of AVX-512's 32 registers, so
+/// that each step's 6 weight broadcasts feed 12 FMAs.
+private let inputGradientRows = 2
+#else
+/// One row x 6 channels: 6 SIMD16 accumulators fill 12 of AVX2's 16 registers.
+private let inputGradientRows = 1
+#endif
+
+/// Floats of scratch `implicitConvolutionInputGradient` needs: the packed weights, one image's
+/// output gradient zero-padded, and the steps' offsets into it.
+func implicitInputGradientScratch(_ shape: ConvolutionShape) -> Int {
+    let r = shape.kernel
+    let steps = r * r * shape.outputChannels
+    return steps * microRows + paddedGradientSize(shape) + steps
+}
+
+/// One image's output gradient, each plane with R - 1 zero rows above and below (and one spare
+/// row at the end), each row R - 1 zeros, OW values, and zeros up to `microColumns + R - 1`.
+private func paddedGradientSize(_ shape: ConvolutionShape) -> Int {
+    let pitch = microColumns + shape.kernel - 1
+    return (shape.outputChannels * (shape.outputHeight + 2 * (shape.kernel - 1)) + 1) * pitch
+}
+
+/// inputGradient (C, N, H, W) = the adjoint of the convolution applied to outputGradient
+/// (F, N, OH, OW), without a column matrix or col2im:
+/// dX[c, n, y, x] = sum over f, kh, kw of weight[f, c, kh, kw] * dY[f, n, y - kh, x - kw].
+///
+/// A product whose rows are the (up to 6) input channels and whose 16 columns are one input
+/// row: each step (kh, f, kw) broadcasts the 6 weights and loads 16 values of a zero-padded copy
+/// of the image's output gradient, at a fixed offset per step from the row's base. The zero
+/// padding stands for every dY outside its plane; steps whose kh reads only padding are skipped.
+/// - Parameter scratch: `shape.scratchSize` floats.
+/// - Precondition: `supportsImplicitInputGradient(shape)`.
+public func implicitConvolutionInputGradient(
+    _ outputGradient: UnsafePointer<Float>, weight: UnsafePointer<Float>, _ shape: ConvolutionShape,
+    scratch: UnsafeMutablePointer<Float>, into inputGradient: UnsafeMutablePointer<Float>
+) {
+    precondition(supportsImplicitInputGradient(shape))
+    let (channels, filters, h, w, r, n) = (shape.inputChannels, shape.outputChannels, shape.height, shape.width, shape.kernel, shape.count)
+    let (oh, ow) = (shape.outputHeight, shape.outputWidth)
+    let pitch = microColumns + r - 1
+    let planeSize = (oh + 2 * (r - 1)) * pitch
+    let stepsPerKernelRow = filters * r
+    // Steps ordered (kh, f, kw), so that the steps of a range of kernel rows are contiguous:
+    // packed[s * 6 + c] = weight[f, c, kh, kw], zero past the last channel.
+    let packed = scratch
+    let padded = packed + r * stepsPerKernelRow * microRows
+    let offsets = UnsafeMutableRawPointer(padded + paddedGradientSize(shape)).bindMemory(to: Int32.self, capacity: r * stepsPerKernelRow)
+    for kh in 0..<r {
+        for f in 0..<filters {
+            for kw in 0..<r {
+                let s = (kh * filters + f) * r + kw
+                for c in 0..<microRows { packed[s * microRows + c] = c < channels ? weight[((f * channels + c) * r + kh) * r + kw] : 0 }
+                offsets[s] = Int32(f * planeSize - kh * pitch - kw)
+            }
+        }
+    }
+    padded.update(repeating: 0, count: paddedGradientSize(shape))
+    for i in 0..<n {
+        for f in 0..<filters {
+            for y in 0..<oh {
+                let source = outputGradient + ((f * n + i) * oh + y) * ow
+                let target = padded + f * planeSize + (y + r - 1) * pitch + r - 1
+                for x in 0..<ow { target[x] = source[x] }
+            }
+        }
+        /// Row y of channels 0..<C of image i: the first W lanes of each accumulator.
+        func storeRows(_ s0: SIMD16<Float>, _ s1: SIMD16<Float>, _ s2: SIMD16<Float>, _ s3: SIMD16<Float>, _ s4: SIMD16<Float>, _ s5: SIMD16<Float>, y: Int) {
+            withUnsafeBytes(of: (s0, s1, s2, s3, s4, s5)) { raw in
+                let tile = raw.bindMemory(to: Float.self)
+                for c in 0..<channels {
+                    let target = inputGradient + ((c * n + i) * h + y) * w
+                    for x in 0..<w { target[x] = tile[c * microColumns + x] }
+                }
+            }
+        }
+        for y0 in stride(from: 0, to: h, by: inputGradientRows) {
+            // Row y reads dY rows y - kh: only kh in max(0, y - OH + 1)...min(R - 1, y) reach the plane.
+            let first = max(0, y0 - (oh - 1)), last = min(r - 1, y0 + inputGradientRows - 1)
+            let base = UnsafePointer(padded + (y0 + r - 1) * pitch + r - 1)
+            var pa = UnsafePointer(packed + first * stepsPerKernelRow * microRows)
+            var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>()
+            var a3 = SIMD16<Float>(), a4 = SIMD16<Float>(), a5 = SIMD16<Float>()
+            #if VECTOR512
+            var b0 = SIMD16<Float>(), b1 = SIMD16<Float>(), b2 = SIMD16<Float>()
+            var b3 = SIMD16<Float>(), b4 = SIMD16<Float>(), b5 = SIMD16<Float>()
+            #endif
+            for s in first * stepsPerKernelRow..<(last + 1) * stepsPerKernelRow {
+                let row = base + Int(offsets[s])
+                let v = load(row)
+                let w0 = SIMD16<Float>(repeating: pa[0]), w1 = SIMD16<Float>(repeating: pa[1])
+                let w2 = SIMD16<Float>(repeating: pa[2]), w3 = SIMD16<Float>(repeating: pa[3])
+                let w4 = SIMD16<Float>(repeating: pa[4]), w5 = SIMD16<Float>(repeating: pa[5])
+                a0.addProduct(w0, v); a1.addProduct(w1, v); a2.addProduct(w2, v)
+                a3.addProduct(w3, v); a4.addProduct(w4, v); a5.addProduct(w5, v)
+                #if VECTOR512
+                let u = load(row + pitch)
+                b0.addProduct(w0, u); b1.addProduct(w1, u); b2.addProduct(w2, u)
+                b3.addProduct(w3, u); b4.addProduct(w4, u); b5.addProduct(w5, u)
+                #endif
+                pa += microRows
+            }
+            storeRows(a0, a1, a2, a3, a4, a5, y: y0)
+            #if VECTOR512
+            if y0 + 1 < h { storeRows(b0, b1, b2, b3, b4, b5, y: y0 + 1) }
+            #endif
+        }
     }
 }

@@ -18,7 +18,8 @@ public struct Convolution: Sendable {
     }
 
     /// output (F, N, OH, OW) = weight * input + bias, by the fastest kernel for the shape: direct
-    /// (one input channel: C1), implicit GEMM (up to 16 filters: C3) or im2col + GEMM (C5).
+    /// (one input channel: C1), row-tiled (5x5 kernels: C3), implicit GEMM (up to 16 filters) or
+    /// im2col + GEMM (C5).
     /// - Parameter columns: scratch of `shape.scratchSize` floats.
     public func forward(
         _ input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, _ shape: ConvolutionShape,
@@ -26,6 +27,10 @@ public struct Convolution: Sendable {
     ) {
         if supportsDirectConvolution(shape) {
             directConvolutionForward(input, weight: weight, bias: bias, shape, into: output)
+            return
+        }
+        if supportsRowTiledConvolution(shape) {
+            rowTiledConvolutionForward(input, weight: weight, bias: bias, shape, scratch: columns, into: output)
             return
         }
         if supportsImplicitConvolution(shape) {
@@ -40,7 +45,8 @@ public struct Convolution: Sendable {
         addBias(output, bias: bias, channels: outputChannels, positions: shape.positions)
     }
 
-    /// dW += dY columnsᵀ, db += row sums of dY, and dX = col2im(Wᵀ dY) when `inputGradient` is given.
+    /// dW += dY columnsᵀ, db += row sums of dY, and dX = col2im(Wᵀ dY) when `inputGradient` is given
+    /// (computed without the column matrix for up to 6 input channels in rows of up to 16: C3).
     /// - Parameters:
     ///   - columns: the buffer `forward` was given, still holding the unfolded input when the
     ///     forward pass built one (im2col + GEMM).
@@ -64,6 +70,10 @@ public struct Convolution: Sendable {
                 c: weightGradient, ldc: shape.patchSize, accumulate: true, workspace: gemmWorkspace)
         }
         guard let inputGradient else { return }
+        if supportsImplicitInputGradient(shape) {
+            implicitConvolutionInputGradient(outputGradient, weight: weight, shape, scratch: columnGradient, into: inputGradient)
+            return
+        }
         gemm(
             transposeA: true, transposeB: false, m: shape.patchSize, n: shape.positions, k: outputChannels,
             a: weight, lda: shape.patchSize, b: outputGradient, ldb: shape.positions,

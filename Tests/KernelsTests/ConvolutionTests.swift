@@ -3,16 +3,18 @@ import XCTest
 @testable import Kernels
 
 final class ConvolutionTests: XCTestCase {
-    enum Path: CaseIterable { case direct, implicit, columns }
+    enum Path: CaseIterable { case direct, rowTiled, implicit, columns }
 
-    /// Forward through one of the three kernels.
+    /// Forward through one of the four kernels.
     private func fastForward(_ input: [Float], _ weight: [Float], _ bias: [Float], _ s: ConvolutionShape, path: Path) -> [Float] {
         var out = [Float](repeating: .nan, count: s.outputSize)
-        var columns = [Float](repeating: .nan, count: max(s.patchSize * s.positions, s.patchSize * 17))
+        var columns = [Float](repeating: .nan, count: s.scratchSize)
         let workspace = GEMMWorkspace()
         out.withUnsafeMutableBufferPointer { o in
             if path == .direct {
                 directConvolutionForward(input, weight: weight, bias: bias, s, into: o.baseAddress!)
+            } else if path == .rowTiled {
+                rowTiledConvolutionForward(input, weight: weight, bias: bias, s, scratch: &columns, into: o.baseAddress!)
             } else if path == .implicit {
                 implicitConvolutionForward(input, weight: weight, bias: bias, s, scratch: &columns, into: o.baseAddress!)
             } else {
@@ -39,11 +41,15 @@ final class ConvolutionTests: XCTestCase {
         ConvolutionShape(inputChannels: 1, outputChannels: 6, height: 32, width: 32, kernel: 5, count: 3),
         ConvolutionShape(inputChannels: 1, outputChannels: 8, height: 21, width: 23, kernel: 5, count: 2),
         ConvolutionShape(inputChannels: 1, outputChannels: 3, height: 40, width: 41, kernel: 5, count: 1),
-        // im2col + GEMM: C3, C5, and odd shapes.
+        // C3, C5, and odd shapes.
         ConvolutionShape(inputChannels: 6, outputChannels: 16, height: 14, width: 14, kernel: 5, count: 3),
         ConvolutionShape(inputChannels: 16, outputChannels: 120, height: 5, width: 5, kernel: 5, count: 5),
         ConvolutionShape(inputChannels: 3, outputChannels: 5, height: 9, width: 11, kernel: 3, count: 2),
         ConvolutionShape(inputChannels: 1, outputChannels: 4, height: 7, width: 8, kernel: 5, count: 2),
+        // Rows of exactly one SIMD16 and an odd number of them (the implicit input gradient's passes).
+        ConvolutionShape(inputChannels: 4, outputChannels: 7, height: 13, width: 16, kernel: 5, count: 2),
+        // More filters than a vector holds, in a last group of 4 (the row-tiled kernel).
+        ConvolutionShape(inputChannels: 2, outputChannels: 20, height: 12, width: 15, kernel: 5, count: 2),
     ]
 
     func testForwardMatchesReferenceOnEveryApplicablePath() {
@@ -52,15 +58,17 @@ final class ConvolutionTests: XCTestCase {
             let (input, weight, bias, _) = operands(s, seed: UInt64(index))
             let expected = Reference.convolutionForward(input, weight: weight, bias: bias, s)
             for path in Path.allCases {
-                if path == .direct && !supportsDirectConvolution(s) || path == .implicit && !supportsImplicitConvolution(s) { continue }
+                if path == .direct && !supportsDirectConvolution(s) || path == .rowTiled && !supportsRowTiledConvolution(s)
+                    || path == .implicit && !supportsImplicitConvolution(s) { continue }
                 assertClose(fastForward(input, weight, bias, s, path: path), expected, tolerance: 1e-5, "\(path) \(s)")
                 checked[path, default: 0] += 1
             }
         }
-        XCTAssertEqual(checked, [.direct: 3, .implicit: 6, .columns: 7])
+        XCTAssertEqual(checked, [.direct: 3, .rowTiled: 6, .implicit: 7, .columns: 9])
     }
 
     func testBackwardMatchesReference() {
+        var implicitInputGradients = 0
         for (index, s) in shapes.enumerated() {
             let (input, weight, _, gradient) = operands(s, seed: 100 + UInt64(index))
             let expected = Reference.convolutionBackward(input, weight: weight, outputGradient: gradient, s)
@@ -98,7 +106,16 @@ final class ConvolutionTests: XCTestCase {
             }
             assertClose(dBias, expected.bias.map { $0 + 0.5 }, tolerance: 1e-4, "bias \(s)")
             assertClose(dInput, expected.input, tolerance: 1e-4, "input \(s)")
+            if supportsImplicitInputGradient(s) {
+                var implicit = [Float](repeating: .nan, count: input.count)
+                var scratch = [Float](repeating: .nan, count: s.scratchSize)
+                implicitConvolutionInputGradient(gradient, weight: weight, s, scratch: &scratch, into: &implicit)
+                assertClose(implicit, expected.input, tolerance: 1e-4, "implicit input \(s)")
+                implicitInputGradients += 1
+            }
         }
+        // C3, the 3x3 shape, the 1-channel 7x8 one, the 16-wide one and the 20-filter one.
+        XCTAssertEqual(implicitInputGradients, 5)
     }
 
     func testIm2colPlacesEveryPatch() {

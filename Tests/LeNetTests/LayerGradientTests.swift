@@ -19,14 +19,17 @@ final class LayerGradientTests: XCTestCase {
     }
 
     func testConvolutionImplicitPath() {
-        // Up to 16 filters (C3): implicit-GEMM forward and weight gradient.
-        assertPassed(GradientCheck.convolution("C3", LeNet5.c3.convolution, height: 8, width: 7, count: 2, seed: 2))
+        // C3: the row-tiled forward (5x5 kernels), the implicit-GEMM weight gradient (up to 16
+        // filters) and the implicit input gradient (up to 6 input channels in rows of up to 16);
+        // the 3x3 one: the implicit-GEMM forward.
+        assertPassed(GradientCheck.convolution("C3", LeNet5.c3.convolution, height: 14, width: 14, count: 2, seed: 2))
         assertPassed(GradientCheck.convolution("3x3", Convolution(inputChannels: 3, outputChannels: 4, kernel: 3), height: 6, width: 5, count: 3, seed: 3))
     }
 
     func testConvolutionColumnPath() {
-        // More filters (C5): im2col + GEMM.
-        assertPassed(GradientCheck.convolution("20", Convolution(inputChannels: 2, outputChannels: 20, kernel: 3), height: 5, width: 6, count: 2, seed: 8))
+        // More filters (C5): im2col + GEMM; more than 6 input channels: the input gradient by
+        // GEMM + col2im.
+        assertPassed(GradientCheck.convolution("20", Convolution(inputChannels: 7, outputChannels: 20, kernel: 3), height: 5, width: 6, count: 2, seed: 8))
         assertPassed(GradientCheck.convolution("40", Convolution(inputChannels: 2, outputChannels: 40, kernel: 3), height: 4, width: 4, count: 2, seed: 9))
     }
 
