@@ -14,49 +14,95 @@ public func maxPoolForward(
         let winners = argmax + p * oh * ow
         for y in 0..<oh {
             let top = source + 2 * y * width, bottom = top + width
-            for x in 0..<ow {
-                // Branch-free: the first of equal maxima wins, in the order 0, 1, 2, 3.
-                let a = top[2 * x], b = top[2 * x + 1], c = bottom[2 * x], d = bottom[2 * x + 1]
-                let upper = b > a ? b : a, upperIndex: UInt8 = b > a ? 1 : 0
-                let lower = d > c ? d : c, lowerIndex: UInt8 = d > c ? 3 : 2
-                target[y * ow + x] = lower > upper ? lower : upper
-                winners[y * ow + x] = lower > upper ? lowerIndex : upperIndex
+            let row = target + y * ow, rowWinners = winners + y * ow
+            guard ow >= 4 else {
+                for x in 0..<ow {
+                    // Branch-free: the first of equal maxima wins, in the order 0, 1, 2, 3.
+                    let a = top[2 * x], b = top[2 * x + 1], c = bottom[2 * x], d = bottom[2 * x + 1]
+                    let upper = b > a ? b : a, upperIndex: UInt8 = b > a ? 1 : 0
+                    let lower = d > c ? d : c, lowerIndex: UInt8 = d > c ? 3 : 2
+                    row[x] = lower > upper ? lower : upper
+                    rowWinners[x] = lower > upper ? lowerIndex : upperIndex
+                }
+                continue
+            }
+            // Four windows at a time, the same comparisons on vectors; the last four end at the
+            // row's end, overlapping the ones before (and writing the same values again).
+            for x0 in stride(from: 0, to: ow, by: 4) {
+                let x = min(x0, ow - 4)
+                poolFourWindows(top + 2 * x, bottom + 2 * x, into: row + x, rowWinners + x)
             }
         }
     }
+}
+
+/// The maxima and winners of the four 2x2 windows whose rows start at `top` and `bottom`.
+@inline(__always)
+private func poolFourWindows(
+    _ top: UnsafePointer<Float>, _ bottom: UnsafePointer<Float>,
+    into output: UnsafeMutablePointer<Float>, _ winners: UnsafeMutablePointer<UInt8>
+) {
+    let upperRow = UnsafeRawPointer(top).loadUnaligned(as: SIMD8<Float>.self)
+    let lowerRow = UnsafeRawPointer(bottom).loadUnaligned(as: SIMD8<Float>.self)
+    let (a, b, c, d) = (upperRow.evenHalf, upperRow.oddHalf, lowerRow.evenHalf, lowerRow.oddHalf)
+    let right = b .> a, lowerRight = d .> c
+    let upper = a.replacing(with: b, where: right), lower = c.replacing(with: d, where: lowerRight)
+    let upperIndex = SIMD4<Int32>(repeating: 0).replacing(with: 1, where: right)
+    let lowerIndex = SIMD4<Int32>(repeating: 2).replacing(with: 3, where: lowerRight)
+    let below = lower .> upper
+    UnsafeMutableRawPointer(output).storeBytes(of: upper.replacing(with: lower, where: below), as: SIMD4<Float>.self)
+    let index = SIMD4<UInt8>(truncatingIfNeeded: upperIndex.replacing(with: lowerIndex, where: below))
+    UnsafeMutableRawPointer(winners).storeBytes(of: index, as: SIMD4<UInt8>.self)
 }
 
 /// inputGradient (overwritten) gets each output gradient at the input that won the forward max,
 /// and 0 at the other three inputs of the window.
 ///
 /// With `reluOutput` (the pool's input, a ReLU's output) it also applies that ReLU's backward
-/// pass: no gradient reaches an input whose ReLU output was 0. Fused, that is one masked pass over
-/// each plane just written, while it is still in cache, instead of a separate ReLU backward pass
-/// over all planes afterwards.
+/// pass: no gradient reaches an input whose ReLU output was 0. Fused, that is a mask on each
+/// window's values as they are written instead of a separate ReLU backward pass over all planes
+/// afterwards.
 public func maxPoolBackward(
     outputGradient: UnsafePointer<Float>, argmax: UnsafePointer<UInt8>, planes: Int, height: Int, width: Int,
     reluOutput: UnsafePointer<Float>? = nil, into inputGradient: UnsafeMutablePointer<Float>
 ) {
     let (oh, ow) = (height / 2, width / 2)
     for p in 0..<planes {
-        let source = outputGradient + p * oh * ow
-        let winners = argmax + p * oh * ow
-        let target = inputGradient + p * height * width
         for y in 0..<oh {
-            let top = target + 2 * y * width, bottom = top + width
-            for x in 0..<ow {
-                let index = winners[y * ow + x]
-                let g = source[y * ow + x]
-                top[2 * x] = index == 0 ? g : 0
-                top[2 * x + 1] = index == 1 ? g : 0
-                bottom[2 * x] = index == 2 ? g : 0
-                bottom[2 * x + 1] = index == 3 ? g : 0
+            let source = outputGradient + (p * oh + y) * ow
+            let winners = argmax + (p * oh + y) * ow
+            let top = (p * height + 2 * y) * width, bottom = top + width
+            let activation = reluOutput.map { ($0 + top, $0 + bottom) }
+            guard ow >= 4 else {
+                for x in 0..<ow {
+                    for k in 0..<4 {
+                        let i = (k < 2 ? top : bottom) + 2 * x + k % 2
+                        let passes = reluOutput.map { !($0[i] <= 0) } ?? true
+                        inputGradient[i] = winners[x] == k && passes ? source[x] : 0
+                    }
+                }
+                continue
             }
-        }
-        // The ReLU before the pool passes no gradient where its output was 0.
-        if let reluOutput {
-            let activation = reluOutput + p * height * width
-            for i in 0..<height * width where activation[i] <= 0 { target[i] = 0 }
+            // Four windows at a time; the last four end at the row's end, overlapping the ones
+            // before (and writing the same values again).
+            for x0 in stride(from: 0, to: ow, by: 4) {
+                let x = min(x0, ow - 4)
+                let g = UnsafeRawPointer(source + x).loadUnaligned(as: SIMD4<Float>.self)
+                let index = SIMD4<Int32>(truncatingIfNeeded: UnsafeRawPointer(winners + x).loadUnaligned(as: SIMD4<UInt8>.self))
+                let zero = SIMD4<Float>()
+                var upper = SIMD8<Float>(), lower = SIMD8<Float>()
+                upper.evenHalf = zero.replacing(with: g, where: index .== 0)
+                upper.oddHalf = zero.replacing(with: g, where: index .== 1)
+                lower.evenHalf = zero.replacing(with: g, where: index .== 2)
+                lower.oddHalf = zero.replacing(with: g, where: index .== 3)
+                if let (above, below) = activation {
+                    // The ReLU before the pool passes no gradient where its output was 0.
+                    upper.replace(with: 0, where: UnsafeRawPointer(above + 2 * x).loadUnaligned(as: SIMD8<Float>.self) .<= 0)
+                    lower.replace(with: 0, where: UnsafeRawPointer(below + 2 * x).loadUnaligned(as: SIMD8<Float>.self) .<= 0)
+                }
+                UnsafeMutableRawPointer(inputGradient + top + 2 * x).storeBytes(of: upper, as: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(inputGradient + bottom + 2 * x).storeBytes(of: lower, as: SIMD8<Float>.self)
+            }
         }
     }
 }
