@@ -49,6 +49,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-atomics", from: "1.2.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
@@ -80,7 +81,9 @@ let package = Package(
         .target(name: "Reports", dependencies: ["Imaging", "Formats", "CZlib"]),
 
         // MARK: The model, its training sessions, inference and checkpoints.
-        .target(name: "LeNet", dependencies: ["Kernels", "Datasets", "Formats", "Imaging", "Reports"], swiftSettings: numericSettings),
+        .target(
+            name: "LeNet", dependencies: ["Kernels", "Datasets", "Formats", "Imaging", "Reports", .product(name: "Atomics", package: "swift-atomics")],
+            swiftSettings: numericSettings),
 
         // MARK: Web server: the draw-a-digit page, the network view and live training (Hummingbird).
         .target(

@@ -1,5 +1,4 @@
 import Datasets
-import Dispatch
 import Foundation
 import Kernels
 
@@ -76,14 +75,18 @@ public final class Runner {
     /// Each thread's summed loss in `gradient` and `evaluate`, allocated once.
     private let losses: UnsafeMutableBufferPointer<Double>
 
+    private let pool: WorkerPool
+
     public init(threads: Int) {
         precondition(threads > 0)
         self.threads = threads
         workspaces = (0..<threads).map { _ in Workspace() }
         losses = .allocate(capacity: threads)
+        pool = WorkerPool(threads: threads)
     }
 
     deinit {
+        pool.stop()
         losses.deallocate()
     }
 
@@ -95,9 +98,8 @@ public final class Runner {
             return
         }
         // Each thread touches only its own workspace and its own share of the outputs.
-        nonisolated(unsafe) let body = body
-        DispatchQueue.concurrentPerform(iterations: used) { t in
-            body(t, count * t / used..<count * (t + 1) / used)
+        pool.run { t in
+            if t < used { body(t, count * t / used..<count * (t + 1) / used) }
         }
     }
 
