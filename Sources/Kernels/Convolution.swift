@@ -37,7 +37,7 @@ public struct ConvolutionShape: Sendable, Equatable {
     public var scratchSize: Int {
         max(
             patchSize * positions, positions + 256 * 16 + patchSize * 16, patchSize * 17,
-            (outputChannels + 15) / 16 * 16 * (patchSize + 1), implicitInputGradientScratch(self))
+            (outputChannels + 15) / 16 * 16 * (patchSize + 1), implicitInputGradientScratch(self), positions * 16)
     }
 }
 
@@ -469,6 +469,98 @@ private func addRow<V: SIMD>(_ a: inout V, _ row: UnsafePointer<Float>, _ w0: V,
     a = a.addingProduct(V(repeating: row[3]), w3)
     a = a.addingProduct(V(repeating: row[4]), w4)
 }
+
+#if VECTOR512
+/// Whether `rowTiledConvolutionWeightGradient` handles `shape`: a 5x5 kernel, up to 16 filters
+/// (one vector) and output rows of whole 5-column tiles.
+public func supportsRowTiledWeightGradient(_ shape: ConvolutionShape) -> Bool {
+    shape.kernel == 5 && shape.outputChannels <= microColumns && shape.outputWidth % 5 == 0
+}
+
+/// weightGradient (F, C, 5, 5) += sum over n, y, x of outputGradient[f, n, y, x] *
+/// input[c, n, y + kh, x + kw], for up to 16 filters, with all 25 taps of a channel in registers
+/// (25 accumulators of 16 filters: AVX-512 builds only, where 32 registers hold them).
+///
+/// The output gradient is packed position-major, a vector of filters per position. For 5
+/// adjacent positions of a row, input element j of kernel row kh feeds the taps (kh, j - x) of
+/// the positions x: broadcast once, it meets up to 5 of the positions' vectors. Per 5 positions:
+/// 5 vector loads and 45 broadcasts for 125 FMAs.
+/// - Parameter scratch: `shape.scratchSize` floats (the packed output gradient).
+/// - Precondition: `supportsRowTiledWeightGradient(shape)`.
+public func rowTiledConvolutionWeightGradient(
+    _ input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, _ shape: ConvolutionShape,
+    scratch: UnsafeMutablePointer<Float>, into weightGradient: UnsafeMutablePointer<Float>
+) {
+    precondition(supportsRowTiledWeightGradient(shape))
+    let (channels, filters, h, w, n) = (shape.inputChannels, shape.outputChannels, shape.height, shape.width, shape.count)
+    let (oh, ow) = (shape.outputHeight, shape.outputWidth)
+    let plane = oh * ow
+    // packed[k * 16 + f] = outputGradient[f, k] for the positions k = (i, y, x) of all
+    // images, zero past the last filter.
+    let packed = scratch
+    let count = n * plane
+    for k in 0..<count {
+        var v = SIMD16<Float>()
+        for f in 0..<filters { v[f] = outputGradient[f &* count &+ k] }
+        store(v, packed + k * microColumns)
+    }
+    typealias V = SIMD16<Float>
+    for c in 0..<channels {
+        var a00 = V(), a01 = V(), a02 = V(), a03 = V(), a04 = V()
+        var a10 = V(), a11 = V(), a12 = V(), a13 = V(), a14 = V()
+        var a20 = V(), a21 = V(), a22 = V(), a23 = V(), a24 = V()
+        var a30 = V(), a31 = V(), a32 = V(), a33 = V(), a34 = V()
+        var a40 = V(), a41 = V(), a42 = V(), a43 = V(), a44 = V()
+        for i in 0..<n {
+            for y in 0..<oh {
+                let image = input + ((c * n + i) * h + y) * w
+                let gradients = packed + (i * plane + y * ow) * microColumns
+                for x0 in stride(from: 0, to: ow, by: 5) {
+                    let g = gradients + x0 * microColumns
+                    let g0 = load(g), g1 = load(g + 16), g2 = load(g + 32), g3 = load(g + 48), g4 = load(g + 64)
+                    let row = image + x0
+                    addTapGradients(&a00, &a01, &a02, &a03, &a04, row, g0, g1, g2, g3, g4)
+                    addTapGradients(&a10, &a11, &a12, &a13, &a14, row + w, g0, g1, g2, g3, g4)
+                    addTapGradients(&a20, &a21, &a22, &a23, &a24, row + 2 * w, g0, g1, g2, g3, g4)
+                    addTapGradients(&a30, &a31, &a32, &a33, &a34, row + 3 * w, g0, g1, g2, g3, g4)
+                    addTapGradients(&a40, &a41, &a42, &a43, &a44, row + 4 * w, g0, g1, g2, g3, g4)
+                }
+            }
+        }
+        let taps = (
+            a00, a01, a02, a03, a04, a10, a11, a12, a13, a14, a20, a21, a22, a23, a24,
+            a30, a31, a32, a33, a34, a40, a41, a42, a43, a44)
+        withUnsafeBytes(of: taps) { raw in
+            let sums = raw.bindMemory(to: Float.self)
+            for f in 0..<filters {
+                for t in 0..<25 { weightGradient[(f * channels + c) * 25 + t] += sums[t * microColumns + f] }
+            }
+        }
+    }
+}
+
+/// The 5 taps of one kernel row over 5 positions: tap kw += sum over x of row[x + kw] broadcast
+/// times position x's vector of filter gradients.
+@inline(__always)
+private func addTapGradients(
+    _ a0: inout SIMD16<Float>, _ a1: inout SIMD16<Float>, _ a2: inout SIMD16<Float>, _ a3: inout SIMD16<Float>,
+    _ a4: inout SIMD16<Float>, _ row: UnsafePointer<Float>,
+    _ g0: SIMD16<Float>, _ g1: SIMD16<Float>, _ g2: SIMD16<Float>, _ g3: SIMD16<Float>, _ g4: SIMD16<Float>
+) {
+    @inline(__always) func tap(_ a: inout SIMD16<Float>, _ kw: Int) {
+        a.addProduct(SIMD16(repeating: row[kw]), g0)
+        a.addProduct(SIMD16(repeating: row[kw + 1]), g1)
+        a.addProduct(SIMD16(repeating: row[kw + 2]), g2)
+        a.addProduct(SIMD16(repeating: row[kw + 3]), g3)
+        a.addProduct(SIMD16(repeating: row[kw + 4]), g4)
+    }
+    tap(&a0, 0)
+    tap(&a1, 1)
+    tap(&a2, 2)
+    tap(&a3, 3)
+    tap(&a4, 4)
+}
+#endif
 
 // MARK: - Implicit-GEMM convolution for up to 16 filters (C3)
 

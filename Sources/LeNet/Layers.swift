@@ -59,8 +59,17 @@ public struct Convolution: Sendable {
         gemmWorkspace: GEMMWorkspace
     ) {
         accumulateBiasGradient(outputGradient, channels: outputChannels, positions: shape.positions, into: biasGradient)
+        #if VECTOR512
+        let rowTiled = supportsRowTiledWeightGradient(shape)
+        #else
+        let rowTiled = false  // its 25 accumulators need AVX-512's 32 registers
+        #endif
         if supportsDirectConvolution(shape) {
             directConvolutionWeightGradient(input, outputGradient: outputGradient, shape, into: weightGradient)
+        } else if rowTiled {
+            #if VECTOR512
+            rowTiledConvolutionWeightGradient(input, outputGradient: outputGradient, shape, scratch: columnGradient, into: weightGradient)
+            #endif
         } else if supportsImplicitConvolution(shape) {
             implicitConvolutionWeightGradient(input, outputGradient: outputGradient, shape, scratch: columnGradient, into: weightGradient)
         } else {

@@ -50,6 +50,8 @@ final class ConvolutionTests: XCTestCase {
         ConvolutionShape(inputChannels: 4, outputChannels: 7, height: 13, width: 16, kernel: 5, count: 2),
         // More filters than a vector holds, in a last group of 4 (the row-tiled kernel).
         ConvolutionShape(inputChannels: 2, outputChannels: 20, height: 12, width: 15, kernel: 5, count: 2),
+        // Rows of three 5-column tiles and 9 filters (the row-tiled weight gradient).
+        ConvolutionShape(inputChannels: 3, outputChannels: 9, height: 12, width: 19, kernel: 5, count: 3),
     ]
 
     func testForwardMatchesReferenceOnEveryApplicablePath() {
@@ -64,11 +66,11 @@ final class ConvolutionTests: XCTestCase {
                 checked[path, default: 0] += 1
             }
         }
-        XCTAssertEqual(checked, [.direct: 3, .rowTiled: 6, .implicit: 7, .columns: 9])
+        XCTAssertEqual(checked, [.direct: 3, .rowTiled: 7, .implicit: 8, .columns: 10])
     }
 
     func testBackwardMatchesReference() {
-        var implicitInputGradients = 0
+        var implicitInputGradients = 0, rowTiledWeightGradients = 0
         for (index, s) in shapes.enumerated() {
             let (input, weight, _, gradient) = operands(s, seed: 100 + UInt64(index))
             let expected = Reference.convolutionBackward(input, weight: weight, outputGradient: gradient, s)
@@ -104,6 +106,15 @@ final class ConvolutionTests: XCTestCase {
                 implicitConvolutionWeightGradient(input, outputGradient: gradient, s, scratch: &scratch, into: &implicit)
                 assertClose(implicit, expected.weight.map { $0 + 0.5 }, tolerance: 1e-4, "implicit weight \(s)")
             }
+            #if VECTOR512
+            if supportsRowTiledWeightGradient(s) {
+                var rowTiled = [Float](repeating: 0.5, count: weight.count)
+                var scratch = [Float](repeating: .nan, count: s.scratchSize)
+                rowTiledConvolutionWeightGradient(input, outputGradient: gradient, s, scratch: &scratch, into: &rowTiled)
+                assertClose(rowTiled, expected.weight.map { $0 + 0.5 }, tolerance: 1e-4, "row-tiled weight \(s)")
+                rowTiledWeightGradients += 1
+            }
+            #endif
             assertClose(dBias, expected.bias.map { $0 + 0.5 }, tolerance: 1e-4, "bias \(s)")
             assertClose(dInput, expected.input, tolerance: 1e-4, "input \(s)")
             if supportsImplicitInputGradient(s) {
@@ -116,6 +127,10 @@ final class ConvolutionTests: XCTestCase {
         }
         // C3, the 3x3 shape, the 1-channel 7x8 one, the 16-wide one and the 20-filter one.
         XCTAssertEqual(implicitInputGradients, 5)
+        #if VECTOR512
+        // C3 and the 9-filter one.
+        XCTAssertEqual(rowTiledWeightGradients, 2)
+        #endif
     }
 
     func testIm2colPlacesEveryPatch() {

@@ -19,9 +19,9 @@ final class LayerGradientTests: XCTestCase {
     }
 
     func testConvolutionImplicitPath() {
-        // C3: the row-tiled forward (5x5 kernels), the implicit-GEMM weight gradient (up to 16
-        // filters) and the implicit input gradient (up to 6 input channels in rows of up to 16);
-        // the 3x3 one: the implicit-GEMM forward.
+        // C3: the row-tiled forward (5x5 kernels), the weight gradient row-tiled (AVX-512 builds)
+        // or by implicit GEMM (up to 16 filters), and the implicit input gradient (up to 6 input
+        // channels in rows of up to 16); the 3x3 one: the implicit-GEMM forward and weight gradient.
         assertPassed(GradientCheck.convolution("C3", LeNet5.c3.convolution, height: 14, width: 14, count: 2, seed: 2))
         assertPassed(GradientCheck.convolution("3x3", Convolution(inputChannels: 3, outputChannels: 4, kernel: 3), height: 6, width: 5, count: 3, seed: 3))
     }
