@@ -399,14 +399,18 @@ public func rowTiledConvolutionForward(
     // last filter; the biases follow, a vector per group.
     let packed = scratch
     let packedBias = packed + groups * channels * 25 * lanes
+    let filterSize = channels * 25
     for g in 0..<groups {
         for f in 0..<lanes {
             let filter = g * lanes + f
             packedBias[g * lanes + f] = filter < filters ? bias[filter] : 0
-            for c in 0..<channels {
-                for t in 0..<25 {
-                    packed[((g * channels + c) * 25 + t) * lanes + f] = filter < filters ? weight[(filter * channels + c) * 25 + t] : 0
-                }
+            // A filter's C*25 weights, in order, to every `lanes`-th float.
+            let target = packed + g * filterSize * lanes + f
+            if filter < filters {
+                let source = weight + filter * filterSize
+                for k in 0..<filterSize { target[k &* lanes] = source[k] }
+            } else {
+                for k in 0..<filterSize { target[k &* lanes] = 0 }
             }
         }
     }
