@@ -33,7 +33,8 @@ public struct ConvolutionShape: Sendable, Equatable {
     public var inputSize: Int { inputChannels * count * height * width }
     public var outputSize: Int { outputChannels * positions }
     /// Floats of scratch every kernel here needs at most for this shape: the column matrix, or
-    /// the implicit kernels' packed operands.
+    /// the other kernels' packed operands (weights, offsets, a padded or transposed output
+    /// gradient).
     public var scratchSize: Int {
         max(
             patchSize * positions, positions + 256 * 16 + patchSize * 16, patchSize * 17,
