@@ -475,13 +475,19 @@ private func addRow<V: SIMD>(_ a: inout V, _ row: UnsafePointer<Float>, _ w0: V,
     a = a.addingProduct(V(repeating: row[4]), w4)
 }
 
-#if VECTOR512
-/// Whether `rowTiledConvolutionWeightGradient` handles `shape`: a 5x5 kernel, up to 16 filters
-/// (one vector) and output rows of whole 5-column tiles.
+/// Whether this build has `rowTiledConvolutionWeightGradient` for `shape`: a 5x5 kernel, up to
+/// 16 filters (one vector) and output rows of whole 5-column tiles, in AVX-512 builds only (its
+/// 25 accumulators of 16 lanes would spill from AVX2's 16 registers; those builds take the
+/// implicit GEMM).
 public func supportsRowTiledWeightGradient(_ shape: ConvolutionShape) -> Bool {
+    #if VECTOR512
     shape.kernel == 5 && shape.outputChannels <= microColumns && shape.outputWidth % 5 == 0
+    #else
+    false
+    #endif
 }
 
+#if VECTOR512
 /// weightGradient (F, C, 5, 5) += sum over n, y, x of outputGradient[f, n, y, x] *
 /// input[c, n, y + kh, x + kw], for up to 16 filters, with all 25 taps of a channel in registers
 /// (25 accumulators of 16 filters: AVX-512 builds only, where 32 registers hold them).

@@ -59,15 +59,10 @@ public struct Convolution: Sendable {
         gemmWorkspace: GEMMWorkspace
     ) {
         accumulateBiasGradient(outputGradient, channels: outputChannels, positions: shape.positions, into: biasGradient)
-        #if VECTOR512
-        let rowTiled = supportsRowTiledWeightGradient(shape)
-        #else
-        let rowTiled = false  // its 25 accumulators need AVX-512's 32 registers
-        #endif
         if supportsDirectConvolution(shape) {
             directConvolutionWeightGradient(input, outputGradient: outputGradient, shape, into: weightGradient)
-        } else if rowTiled {
-            #if VECTOR512
+        } else if supportsRowTiledWeightGradient(shape) {
+            #if VECTOR512  // the only builds where it is supported
             rowTiledConvolutionWeightGradient(input, outputGradient: outputGradient, shape, scratch: columnGradient, into: weightGradient)
             #endif
         } else if supportsImplicitConvolution(shape) {
