@@ -280,9 +280,12 @@ private let gradientFilters = 2
 /// weightGradient (F, 1, 5, 5) += sum over n, y, x of
 /// outputGradient[f, n, y, x] * input[0, n, y + kh, x + kw].
 ///
-/// For each kernel row kh and group of `gradientFilters` filters, 5 vector accumulators per
-/// filter (one per tap) share every input load: 5 input vectors and a gradient vector per filter
-/// feed 5 FMAs per filter.
+/// Image by image, so that its input plane and output gradients stay in L1 over the passes: for
+/// each group of `gradientFilters` filters, kernel row kh and column vector, 5 vector
+/// accumulators per filter (one per tap) share every input load (5 input vectors and a gradient
+/// vector per filter feed 5 FMAs per filter). Each pass's accumulators are added, masked when
+/// the column vector overlaps the one before, to one vector of per-lane sums per weight, and
+/// those are summed across lanes at the end.
 /// - Precondition: `supportsDirectConvolution(shape)`.
 public func directConvolutionWeightGradient(
     _ input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
@@ -294,62 +297,66 @@ public func directConvolutionWeightGradient(
     let (h, w, n) = (shape.height, shape.width, shape.count)
     let (oh, ow) = (shape.outputHeight, shape.outputWidth)
     let plane = oh * ow
-    // An overlapping last vector counts only its new columns.
     let segments = RowSegments<V>(width: ow)
     let filters = shape.outputChannels
-    for f0 in stride(from: 0, to: filters, by: gradientFilters) {
-        // Filters past the end reuse the last one's gradient; their sums are dropped.
-        let fa = f0, fb = min(f0 + 1, filters - 1)
-        #if VECTOR512
-        let fc = min(f0 + 2, filters - 1)
-        #endif
-        for kh in 0..<5 {
-            var a0 = V(), a1 = V(), a2 = V(), a3 = V(), a4 = V()
-            var b0 = V(), b1 = V(), b2 = V(), b3 = V(), b4 = V()
-            #if VECTOR512
-            var c0 = V(), c1 = V(), c2 = V(), c3 = V(), c4 = V()
-            #endif
-            // Column vector by column vector, so that its start and mask stay fixed over the
-            // loops within (a mask chosen per vector there costs the accumulators their registers).
-            for segment in 0..<segments.count {
-                let x = segments.start(segment), mask = segments.mask(segment)
-                for i in 0..<n {
-                    let image = input + i * h * w + kh * w + x
-                    let ga = outputGradient + (fa * n + i) * plane + x
-                    let gb = outputGradient + (fb * n + i) * plane + x
-                    #if VECTOR512
-                    let gc = outputGradient + (fc * n + i) * plane + x
-                    #endif
-                    for y in 0..<oh {
-                        let row = image + y * w
-                        let da = load(ga + y * ow) * mask, db = load(gb + y * ow) * mask
-                        let v0 = load(row), v1 = load(row + 1), v2 = load(row + 2), v3 = load(row + 3), v4 = load(row + 4)
-                        a0 = a0.addingProduct(da, v0); a1 = a1.addingProduct(da, v1); a2 = a2.addingProduct(da, v2)
-                        a3 = a3.addingProduct(da, v3); a4 = a4.addingProduct(da, v4)
-                        b0 = b0.addingProduct(db, v0); b1 = b1.addingProduct(db, v1); b2 = b2.addingProduct(db, v2)
-                        b3 = b3.addingProduct(db, v3); b4 = b4.addingProduct(db, v4)
+    withUnsafeTemporaryAllocation(of: V.self, capacity: filters * 25) { buffer in
+        guard let sums = buffer.baseAddress else { return }
+        sums.initialize(repeating: V(), count: filters * 25)
+        for i in 0..<n {
+            for f0 in stride(from: 0, to: filters, by: gradientFilters) {
+                // Filters past the end reuse the last one's gradient; their sums are dropped.
+                let fa = f0, fb = min(f0 + 1, filters - 1)
+                #if VECTOR512
+                let fc = min(f0 + 2, filters - 1)
+                #endif
+                for kh in 0..<5 {
+                    for segment in 0..<segments.count {
+                        let x = segments.start(segment)
+                        var a0 = V(), a1 = V(), a2 = V(), a3 = V(), a4 = V()
+                        var b0 = V(), b1 = V(), b2 = V(), b3 = V(), b4 = V()
                         #if VECTOR512
-                        let dc = load(gc + y * ow) * mask
-                        c0 = c0.addingProduct(dc, v0); c1 = c1.addingProduct(dc, v1); c2 = c2.addingProduct(dc, v2)
-                        c3 = c3.addingProduct(dc, v3); c4 = c4.addingProduct(dc, v4)
+                        var c0 = V(), c1 = V(), c2 = V(), c3 = V(), c4 = V()
+                        #endif
+                        var row = input + i * h * w + kh * w + x
+                        var ga = outputGradient + (fa * n + i) * plane + x
+                        var gb = outputGradient + (fb * n + i) * plane + x
+                        #if VECTOR512
+                        var gc = outputGradient + (fc * n + i) * plane + x
+                        #endif
+                        for _ in 0..<oh {
+                            let da = load(ga), db = load(gb)
+                            let v0 = load(row), v1 = load(row + 1), v2 = load(row + 2), v3 = load(row + 3), v4 = load(row + 4)
+                            a0.addProduct(da, v0); a1.addProduct(da, v1); a2.addProduct(da, v2)
+                            a3.addProduct(da, v3); a4.addProduct(da, v4)
+                            b0.addProduct(db, v0); b1.addProduct(db, v1); b2.addProduct(db, v2)
+                            b3.addProduct(db, v3); b4.addProduct(db, v4)
+                            #if VECTOR512
+                            let dc = load(gc)
+                            c0.addProduct(dc, v0); c1.addProduct(dc, v1); c2.addProduct(dc, v2)
+                            c3.addProduct(dc, v3); c4.addProduct(dc, v4)
+                            gc += ow
+                            #endif
+                            row += w; ga += ow; gb += ow
+                        }
+                        let mask = segments.mask(segment)
+                        func add(_ f: Int, _ s0: V, _ s1: V, _ s2: V, _ s3: V, _ s4: V) {
+                            let taps = sums + f * 25 + kh * 5
+                            taps[0].addProduct(s0, mask)
+                            taps[1].addProduct(s1, mask)
+                            taps[2].addProduct(s2, mask)
+                            taps[3].addProduct(s3, mask)
+                            taps[4].addProduct(s4, mask)
+                        }
+                        add(fa, a0, a1, a2, a3, a4)
+                        if fb == f0 + 1 { add(fb, b0, b1, b2, b3, b4) }
+                        #if VECTOR512
+                        if fc == f0 + 2 { add(fc, c0, c1, c2, c3, c4) }
                         #endif
                     }
                 }
             }
-            func add(_ f: Int, _ s0: V, _ s1: V, _ s2: V, _ s3: V, _ s4: V) {
-                let taps = weightGradient + f * 25 + kh * 5
-                taps[0] += s0.sum()
-                taps[1] += s1.sum()
-                taps[2] += s2.sum()
-                taps[3] += s3.sum()
-                taps[4] += s4.sum()
-            }
-            add(fa, a0, a1, a2, a3, a4)
-            if fb == f0 + 1 { add(fb, b0, b1, b2, b3, b4) }
-            #if VECTOR512
-            if fc == f0 + 2 { add(fc, c0, c1, c2, c3, c4) }
-            #endif
         }
+        for weight in 0..<filters * 25 { weightGradient[weight] += sums[weight].sum() }
     }
 }
 
