@@ -198,6 +198,12 @@ final class ElementwiseKernelTests: XCTestCase {
         var dx = [Float](repeating: .nan, count: x.count)
         reluBackward(output: y, outputGradient: dy, count: x.count, into: &dx)
         XCTAssertEqual(dx, zip(x, dy).map { $0 > 0 ? $1 : 0 })
+        // In place, as the model runs it (two vectors of 16 and a scalar tail of 5).
+        var inPlace = dy
+        inPlace.withUnsafeMutableBufferPointer { g in
+            reluBackward(output: y, outputGradient: g.baseAddress!, count: g.count, into: g.baseAddress!)
+        }
+        XCTAssertEqual(inPlace, dx)
     }
 
     func testSoftmaxCrossEntropyIsStableAndMatchesDefinition() {
