@@ -93,14 +93,57 @@ public func gemm(
     }
 }
 
-/// y (+)= A x for row-major A (m x k) and contiguous x: one vector of 16 lanes per row. A
-/// single image's C5, F6 and F7 are such products, where the 16-column micro-kernel would waste
-/// 15 of its 16 lanes.
+/// y (+)= A x for row-major A (m x k) and contiguous x, where the 16-column micro-kernel would
+/// waste 15 of its 16 lanes: a single image's C5, F6 and F7.
+///
+/// Four rows at a time share each load of x, and their dot products run as independent chains
+/// (two per row on AVX-512, whose two FMA units of latency 4 need eight); one short tree of
+/// shuffles then sums all four rows' lanes. Even so the product is bound by reading A: C5's
+/// weights (192 KB) come from L2 for every image.
 private func gemv(
     m: Int, k: Int, a: UnsafePointer<Float>, lda: Int, x: UnsafePointer<Float>,
     y: UnsafeMutablePointer<Float>, incy: Int, accumulate: Bool
 ) {
-    for i in 0..<m {
+    @inline(__always) func put(_ total: Float, _ i: Int) { y[i * incy] = accumulate ? y[i * incy] + total : total }
+    var i = 0
+    if k >= microColumns {
+        // The last k % 16 columns: the 16 ending at k, with the lanes counted before zeroed in x.
+        let tailStart = k - microColumns
+        var tailX = load(x + tailStart)
+        for lane in 0..<(microColumns - k % microColumns) % microColumns { tailX[lane] = 0 }
+        let hasTail = k % microColumns != 0
+        while i + 4 <= m {
+            let r0 = a + i * lda, r1 = r0 + lda, r2 = r1 + lda, r3 = r2 + lda
+            var s0 = SIMD16<Float>(), s1 = SIMD16<Float>(), s2 = SIMD16<Float>(), s3 = SIMD16<Float>()
+            var p = 0
+            #if VECTOR512
+            var t0 = SIMD16<Float>(), t1 = SIMD16<Float>(), t2 = SIMD16<Float>(), t3 = SIMD16<Float>()
+            while p + 2 * microColumns <= k {
+                let v = load(x + p), w = load(x + p + microColumns)
+                s0.addProduct(load(r0 + p), v); s1.addProduct(load(r1 + p), v)
+                s2.addProduct(load(r2 + p), v); s3.addProduct(load(r3 + p), v)
+                t0.addProduct(load(r0 + p + microColumns), w); t1.addProduct(load(r1 + p + microColumns), w)
+                t2.addProduct(load(r2 + p + microColumns), w); t3.addProduct(load(r3 + p + microColumns), w)
+                p += 2 * microColumns
+            }
+            (s0, s1, s2, s3) = (s0 + t0, s1 + t1, s2 + t2, s3 + t3)
+            #endif
+            while p + microColumns <= k {
+                let v = load(x + p)
+                s0.addProduct(load(r0 + p), v); s1.addProduct(load(r1 + p), v)
+                s2.addProduct(load(r2 + p), v); s3.addProduct(load(r3 + p), v)
+                p += microColumns
+            }
+            if hasTail {
+                s0.addProduct(load(r0 + tailStart), tailX); s1.addProduct(load(r1 + tailStart), tailX)
+                s2.addProduct(load(r2 + tailStart), tailX); s3.addProduct(load(r3 + tailStart), tailX)
+            }
+            let totals = laneSums(s0, s1, s2, s3)
+            put(totals[0], i); put(totals[1], i + 1); put(totals[2], i + 2); put(totals[3], i + 3)
+            i += 4
+        }
+    }
+    while i < m {
         let row = a + i * lda
         var sum = SIMD16<Float>()
         var p = 0
@@ -113,8 +156,20 @@ private func gemv(
             total += row[p] * x[p]
             p += 1
         }
-        y[i * incy] = accumulate ? y[i * incy] + total : total
+        put(total, i)
+        i += 1
     }
+}
+
+/// The sums of the lanes of each of four vectors: adjacent lanes added pairwise, four vectors'
+/// worth at a time, in four steps instead of 15 dependent additions per vector.
+@inline(__always)
+private func laneSums(_ s0: SIMD16<Float>, _ s1: SIMD16<Float>, _ s2: SIMD16<Float>, _ s3: SIMD16<Float>) -> SIMD4<Float> {
+    let s01 = SIMD16(lowHalf: s0.evenHalf + s0.oddHalf, highHalf: s1.evenHalf + s1.oddHalf)
+    let s23 = SIMD16(lowHalf: s2.evenHalf + s2.oddHalf, highHalf: s3.evenHalf + s3.oddHalf)
+    let quarters = SIMD16(lowHalf: s01.evenHalf + s01.oddHalf, highHalf: s23.evenHalf + s23.oddHalf)
+    let eighths = quarters.evenHalf + quarters.oddHalf
+    return eighths.evenHalf + eighths.oddHalf
 }
 
 /// Packs op(A)[row..<row+height, column..<column+depth] as panels of 6 rows, each stored
