@@ -170,24 +170,31 @@ public final class Trainer {
         return (loss, seconds(since: start))
     }
 
-    /// One update of the weights from the gradient in `runner`, by the configured optimiser.
+    /// One update of the weights from the gradient in `runner`, by the configured optimiser,
+    /// each thread over its own slice of the parameters (element by element: the same result
+    /// whatever the slices).
     private func step(learningRate: Float) {
         let c = configuration
+        let gradients = runner.parameterGradients
         model.parameters.withUnsafeMutableBufferPointer { parameters in
             velocity.withUnsafeMutableBufferPointer { velocity in
                 secondMoment.withUnsafeMutableBufferPointer { secondMoment in
-                    switch c.optimizer {
-                    case .sgd, .nesterov:
-                        sgdStep(
-                            parameters: parameters.baseAddress!, gradients: runner.parameterGradients, velocity: velocity.baseAddress!,
-                            count: ParameterLayout.count, learningRate: learningRate, momentum: c.momentum, weightDecay: c.weightDecay,
-                            nesterov: c.optimizer == .nesterov)
-                    case .adam, .adamw:
-                        adamStep(
-                            parameters: parameters.baseAddress!, gradients: runner.parameterGradients, firstMoment: velocity.baseAddress!,
-                            secondMoment: secondMoment.baseAddress!, count: ParameterLayout.count, learningRate: learningRate,
-                            beta1: Optimizer.beta1, beta2: Optimizer.beta2, epsilon: Optimizer.epsilon, weightDecay: c.weightDecay,
-                            decoupled: c.optimizer == .adamw, step: state.step + 1)
+                    runner.parallel(ParameterLayout.count) { _, slice in
+                        let first = slice.lowerBound
+                        switch c.optimizer {
+                        case .sgd, .nesterov:
+                            sgdStep(
+                                parameters: parameters.baseAddress! + first, gradients: gradients + first,
+                                velocity: velocity.baseAddress! + first, count: slice.count, learningRate: learningRate,
+                                momentum: c.momentum, weightDecay: c.weightDecay, nesterov: c.optimizer == .nesterov)
+                        case .adam, .adamw:
+                            adamStep(
+                                parameters: parameters.baseAddress! + first, gradients: gradients + first,
+                                firstMoment: velocity.baseAddress! + first, secondMoment: secondMoment.baseAddress! + first,
+                                count: slice.count, learningRate: learningRate, beta1: Optimizer.beta1, beta2: Optimizer.beta2,
+                                epsilon: Optimizer.epsilon, weightDecay: c.weightDecay, decoupled: c.optimizer == .adamw,
+                                step: state.step + 1)
+                        }
                     }
                 }
             }
