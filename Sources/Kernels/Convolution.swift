@@ -204,14 +204,15 @@ struct RowSegments<Vector: SIMD> where Vector.Scalar == Float {
     @inline(__always) func mask(_ segment: Int) -> Vector { segment < full ? Vector(repeating: 1) : tailMask }
 }
 
-/// out (F, N, OH, OW) = weight (F, 1, 5, 5) correlated with input (1, N, H, W), plus bias.
+/// out (F, N, OH, OW) = weight (F, 1, 5, 5) correlated with input (1, N, H, W), plus bias;
+/// with `relu`, max(that, 0).
 ///
 /// Accumulates 6 filters x 16 output columns in registers, reading the input rows directly:
 /// no column matrix is built.
 /// - Precondition: `supportsDirectConvolution(shape)`.
 public func directConvolutionForward(
     _ input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
-    _ shape: ConvolutionShape, into output: UnsafeMutablePointer<Float>
+    _ shape: ConvolutionShape, relu: Bool = false, into output: UnsafeMutablePointer<Float>
 ) {
     precondition(supportsDirectConvolution(shape))
     let (h, w, n) = (shape.height, shape.width, shape.count)
@@ -249,6 +250,11 @@ public func directConvolutionForward(
                                 a4.addProduct(SIMD16(repeating: t[4]), v)
                                 a5.addProduct(SIMD16(repeating: t[5]), v)
                             }
+                        }
+                        if relu {
+                            let zero = SIMD16<Float>()
+                            a0 = pointwiseMax(a0, zero); a1 = pointwiseMax(a1, zero); a2 = pointwiseMax(a2, zero)
+                            a3 = pointwiseMax(a3, zero); a4 = pointwiseMax(a4, zero); a5 = pointwiseMax(a5, zero)
                         }
                         let out = output + (f0 * n + i) * plane + y * ow + x
                         let next = n * plane

@@ -23,18 +23,27 @@ public struct LayerProfile: Sendable {
         /// Multiply-adds per image of the backward pass: the weight gradient, plus the input
         /// gradient for every stage but the first (nothing needs the input's gradient).
         public let backwardMACs: Int
+        /// A convolution's ReLU: its forward pass runs inside the convolution's.
+        public let forwardIsFused: Bool
         /// A ReLU before a max-pool: its backward pass runs inside the pool's.
         public let backwardIsFused: Bool
     }
 
     /// The steps in forward order: each stage, then its ReLU; the softmax is the loss.
     public static let rows: [Row] = LeNet5.stages.enumerated().flatMap { index, stage -> [Row] in
-        if stage.kind == .softmax { return [Row(step: .loss, label: stage.label, forwardMACs: 0, backwardMACs: 0, backwardIsFused: false)] }
+        if stage.kind == .softmax {
+            return [Row(step: .loss, label: stage.label, forwardMACs: 0, backwardMACs: 0, forwardIsFused: false, backwardIsFused: false)]
+        }
         let macs = stage.forwardMACs
-        var rows = [Row(step: .layer(stage), label: stage.label, forwardMACs: macs, backwardMACs: index == 0 ? macs : 2 * macs, backwardIsFused: false)]
+        var rows = [
+            Row(step: .layer(stage), label: stage.label, forwardMACs: macs, backwardMACs: index == 0 ? macs : 2 * macs,
+                forwardIsFused: false, backwardIsFused: false)
+        ]
         if stage.relu {
             let nextIsPool = index + 1 < LeNet5.stages.count && LeNet5.stages[index + 1].kind.isMaxPool
-            rows.append(Row(step: .relu(stage), label: "ReLU (\(stage.name))", forwardMACs: 0, backwardMACs: 0, backwardIsFused: nextIsPool))
+            rows.append(
+                Row(step: .relu(stage), label: "ReLU (\(stage.name))", forwardMACs: 0, backwardMACs: 0,
+                    forwardIsFused: stage.kind.isConvolution, backwardIsFused: nextIsPool))
         }
         return rows
     }
@@ -58,5 +67,9 @@ public struct LayerProfile: Sendable {
 extension Stage.Kind {
     var isMaxPool: Bool {
         if case .maxPool = self { true } else { false }
+    }
+
+    var isConvolution: Bool {
+        if case .convolution = self { true } else { false }
     }
 }

@@ -123,6 +123,7 @@ struct BenchCommand: ParsableCommand {
         print("  layer                      forward  GFLOPS    backward  GFLOPS   share")
         for row in LayerProfile.rows {
             func column(_ pass: LayerProfile.Pass, _ macs: Int) -> String {
+                if pass == .forward && row.forwardIsFused { return "  in conv".padding(toLength: 19, withPad: " ", startingAt: 0) }
                 if pass == .backward && row.backwardIsFused { return "  in pool".padding(toLength: 19, withPad: " ", startingAt: 0) }
                 let seconds = profile.seconds(row.step, pass)
                 let flops = 2 * Double(macs) * Double(images)

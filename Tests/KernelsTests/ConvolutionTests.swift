@@ -5,14 +5,15 @@ import XCTest
 final class ConvolutionTests: XCTestCase {
     enum Path: CaseIterable { case direct, rowTiled, implicit, columns }
 
-    /// Forward through one of the four kernels.
-    private func fastForward(_ input: [Float], _ weight: [Float], _ bias: [Float], _ s: ConvolutionShape, path: Path) -> [Float] {
+    /// Forward through one of the four kernels; `relu` only on the direct one, which fuses it.
+    private func fastForward(_ input: [Float], _ weight: [Float], _ bias: [Float], _ s: ConvolutionShape, path: Path, relu: Bool = false) -> [Float] {
+        precondition(!relu || path == .direct)
         var out = [Float](repeating: .nan, count: s.outputSize)
         var columns = [Float](repeating: .nan, count: s.scratchSize)
         let workspace = GEMMWorkspace()
         out.withUnsafeMutableBufferPointer { o in
             if path == .direct {
-                directConvolutionForward(input, weight: weight, bias: bias, s, into: o.baseAddress!)
+                directConvolutionForward(input, weight: weight, bias: bias, s, relu: relu, into: o.baseAddress!)
             } else if path == .rowTiled {
                 rowTiledConvolutionForward(input, weight: weight, bias: bias, s, scratch: &columns, into: o.baseAddress!)
             } else if path == .implicit {
@@ -62,7 +63,14 @@ final class ConvolutionTests: XCTestCase {
             for path in Path.allCases {
                 if path == .direct && !supportsDirectConvolution(s) || path == .rowTiled && !supportsRowTiledConvolution(s)
                     || path == .implicit && !supportsImplicitConvolution(s) { continue }
-                assertClose(fastForward(input, weight, bias, s, path: path), expected, tolerance: 1e-5, "\(path) \(s)")
+                let plain = fastForward(input, weight, bias, s, path: path)
+                assertClose(plain, expected, tolerance: 1e-5, "\(path) \(s)")
+                if path == .direct {
+                    // The fused ReLU is exactly the separate pass over the same sums.
+                    var separate = plain
+                    reluForward(plain, count: plain.count, into: &separate)
+                    XCTAssertEqual(fastForward(input, weight, bias, s, path: path, relu: true), separate, "\(path) \(s) with ReLU")
+                }
                 checked[path, default: 0] += 1
             }
         }
