@@ -7,30 +7,40 @@ public func maxPoolForward(
     _ input: UnsafePointer<Float>, planes: Int, height: Int, width: Int,
     into output: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<UInt8>
 ) {
-    let (oh, ow) = (height / 2, width / 2)
-    for p in 0..<planes {
-        let source = input + p * height * width
-        let target = output + p * oh * ow
-        let winners = argmax + p * oh * ow
-        for y in 0..<oh {
-            let top = source + 2 * y * width, bottom = top + width
-            let row = target + y * ow, rowWinners = winners + y * ow
-            guard ow >= 4 else {
-                for x in 0..<ow {
-                    // Branch-free: the first of equal maxima wins, in the order 0, 1, 2, 3.
-                    let a = top[2 * x], b = top[2 * x + 1], c = bottom[2 * x], d = bottom[2 * x + 1]
-                    let upper = b > a ? b : a, upperIndex: UInt8 = b > a ? 1 : 0
-                    let lower = d > c ? d : c, lowerIndex: UInt8 = d > c ? 3 : 2
-                    row[x] = lower > upper ? lower : upper
-                    rowWinners[x] = lower > upper ? lowerIndex : upperIndex
-                }
-                continue
+    let (ow, rows) = (width / 2, planes * (height / 2))
+    /// Window row r of every plane in turn: input rows 2r and 2r + 1, output row r.
+    @inline(__always) func eachRow(_ body: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<UInt8>) -> Void) {
+        for r in 0..<rows {
+            let top = input + 2 * r * width
+            body(top, top + width, output + r * ow, argmax + r * ow)
+        }
+    }
+    // Eight (in rows of fewer, four) windows at a time, the same comparisons on vectors; the
+    // last step ends at the row's end, overlapping the one before (and writing the same values
+    // again). The width is tested once, not per row.
+    if ow >= 8 {
+        eachRow { top, bottom, row, winners in
+            for x0 in stride(from: 0, to: ow, by: 8) {
+                let x = min(x0, ow - 8)
+                poolEightWindows(top + 2 * x, bottom + 2 * x, into: row + x, winners + x)
             }
-            // Four windows at a time, the same comparisons on vectors; the last four end at the
-            // row's end, overlapping the ones before (and writing the same values again).
+        }
+    } else if ow >= 4 {
+        eachRow { top, bottom, row, winners in
             for x0 in stride(from: 0, to: ow, by: 4) {
                 let x = min(x0, ow - 4)
-                poolFourWindows(top + 2 * x, bottom + 2 * x, into: row + x, rowWinners + x)
+                poolFourWindows(top + 2 * x, bottom + 2 * x, into: row + x, winners + x)
+            }
+        }
+    } else {
+        eachRow { top, bottom, row, winners in
+            for x in 0..<ow {
+                // Branch-free: the first of equal maxima wins, in the order 0, 1, 2, 3.
+                let a = top[2 * x], b = top[2 * x + 1], c = bottom[2 * x], d = bottom[2 * x + 1]
+                let upper = b > a ? b : a, upperIndex: UInt8 = b > a ? 1 : 0
+                let lower = d > c ? d : c, lowerIndex: UInt8 = d > c ? 3 : 2
+                row[x] = lower > upper ? lower : upper
+                winners[x] = lower > upper ? lowerIndex : upperIndex
             }
         }
     }
@@ -53,6 +63,26 @@ private func poolFourWindows(
     UnsafeMutableRawPointer(output).storeBytes(of: upper.replacing(with: lower, where: below), as: SIMD4<Float>.self)
     let index = SIMD4<UInt8>(truncatingIfNeeded: upperIndex.replacing(with: lowerIndex, where: below))
     UnsafeMutableRawPointer(winners).storeBytes(of: index, as: SIMD4<UInt8>.self)
+}
+
+/// `poolFourWindows` on twice the lanes. (Written out again for SIMD16 rows: the same code
+/// generic over the vector type ran 10-20x slower.)
+@inline(__always)
+private func poolEightWindows(
+    _ top: UnsafePointer<Float>, _ bottom: UnsafePointer<Float>,
+    into output: UnsafeMutablePointer<Float>, _ winners: UnsafeMutablePointer<UInt8>
+) {
+    let upperRow = UnsafeRawPointer(top).loadUnaligned(as: SIMD16<Float>.self)
+    let lowerRow = UnsafeRawPointer(bottom).loadUnaligned(as: SIMD16<Float>.self)
+    let (a, b, c, d) = (upperRow.evenHalf, upperRow.oddHalf, lowerRow.evenHalf, lowerRow.oddHalf)
+    let right = b .> a, lowerRight = d .> c
+    let upper = a.replacing(with: b, where: right), lower = c.replacing(with: d, where: lowerRight)
+    let upperIndex = SIMD8<Int32>(repeating: 0).replacing(with: 1, where: right)
+    let lowerIndex = SIMD8<Int32>(repeating: 2).replacing(with: 3, where: lowerRight)
+    let below = lower .> upper
+    UnsafeMutableRawPointer(output).storeBytes(of: upper.replacing(with: lower, where: below), as: SIMD8<Float>.self)
+    let index = SIMD8<UInt8>(truncatingIfNeeded: upperIndex.replacing(with: lowerIndex, where: below))
+    UnsafeMutableRawPointer(winners).storeBytes(of: index, as: SIMD8<UInt8>.self)
 }
 
 /// inputGradient (overwritten) gets each output gradient at the input that won the forward max,

@@ -165,8 +165,10 @@ final class ConvolutionTests: XCTestCase {
 final class ElementwiseKernelTests: XCTestCase {
     func testMaxPoolMatchesReferenceAndRoutesGradientToWinner() {
         var random = TestRandom(seed: 7)
-        // Rows of 7 windows (vectors of 4, the last overlapping), of 5, and of 3 (no vector).
-        for (planes, h, w) in [(5, 10, 14), (3, 6, 10), (4, 4, 6)] {
+        // Rows of 14 windows (S2: forward in vectors of 8, backward of 4, the last overlapping),
+        // of 8 (exactly one forward), of 7 and 5 (vectors of 4, the last overlapping), and of 3
+        // (no vector).
+        for (planes, h, w) in [(6, 8, 28), (2, 4, 16), (5, 10, 14), (3, 6, 10), (4, 4, 6)] {
             // Values on a coarse grid, half of them at most 0: ties within windows, and a ReLU's
             // zeros for the fused backward pass.
             let input = random.array(planes * h * w).map { max(($0 * 4).rounded() / 4, 0) }
