@@ -89,9 +89,10 @@ def main():
     print(f"  ceiling: FP32 peak {median(all_ours, 'peak_gflops'):.0f} GFLOPS, gemm in cache {median(all_ours, 'ceiling_gflops'):.0f} "
           f"({args.threads} threads; 1 thread: {median(all_ours, 'peak_gflops_1'):.0f} and {median(all_ours, 'ceiling_gflops_1'):.0f})")
     print(f"  training epoch at batch 64: {median(ours[64], 'training_gflops'):.0f} GFLOPS, "
-          f"{median(ours[64], 'training_percent_of_ceiling'):.0f}% of the gemm ceiling")
+          f"{median(ours[64], 'training_percent_of_ceiling'):.0f}% of the gemm ceiling "
+          f"(the median of each run against its own ceiling)")
     print(f"  batched inference: {median(all_ours, 'inference_gflops'):.0f} GFLOPS, "
-          f"{median(all_ours, 'inference_percent_of_ceiling'):.0f}% of it")
+          f"{median(all_ours, 'inference_percent_of_ceiling'):.0f}% of it (likewise)")
     print(f"  one image: {1e6 * median(all_ours, 'single_image_seconds'):.1f} us, "
           f"{median(all_ours, 'single_image_seconds') / median(all_ours, 'single_image_bound_seconds'):.1f}x its arithmetic "
           f"at the 1-thread ceiling ({1e6 * median(all_ours, 'single_image_bound_seconds'):.1f} us)")
