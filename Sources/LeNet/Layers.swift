@@ -49,7 +49,7 @@ public struct Convolution: Sendable {
     }
 
     /// dW += dY columnsᵀ, db += row sums of dY, and dX = col2im(Wᵀ dY) when `inputGradient` is given
-    /// (computed without the column matrix for up to 6 input channels in rows of up to 16: C3).
+    /// (computed without the column matrix, images in lanes, for up to 6 input channels: C3).
     /// - Parameters:
     ///   - columns: the buffer `forward` was given, still holding the unfolded input when the
     ///     forward pass built one (im2col + GEMM).
@@ -77,8 +77,8 @@ public struct Convolution: Sendable {
                 c: weightGradient, ldc: shape.patchSize, accumulate: true, workspace: gemmWorkspace)
         }
         guard let inputGradient else { return }
-        if supportsImplicitInputGradient(shape) {
-            implicitConvolutionInputGradient(outputGradient, weight: weight, shape, scratch: columnGradient, into: inputGradient)
+        if supportsImageLaneInputGradient(shape) {
+            imageLaneInputGradient(outputGradient, weight: weight, shape, scratch: columnGradient, into: inputGradient)
             return
         }
         gemm(

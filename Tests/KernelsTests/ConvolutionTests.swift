@@ -53,6 +53,10 @@ final class ConvolutionTests: XCTestCase {
         ConvolutionShape(inputChannels: 2, outputChannels: 20, height: 12, width: 15, kernel: 5, count: 2),
         // Rows of three 5-column tiles and 9 filters (the row-tiled weight gradient).
         ConvolutionShape(inputChannels: 3, outputChannels: 9, height: 12, width: 19, kernel: 5, count: 3),
+        // C3 on a chunk of 16 images, one per lane, and on 21: a full group of lanes and a part
+        // one, with an odd width (AVX-512 builds take the positions in pairs).
+        ConvolutionShape(inputChannels: 6, outputChannels: 16, height: 14, width: 14, kernel: 5, count: 16),
+        ConvolutionShape(inputChannels: 5, outputChannels: 3, height: 9, width: 11, kernel: 3, count: 21),
     ]
 
     func testForwardMatchesReferenceOnEveryApplicablePath() {
@@ -74,11 +78,11 @@ final class ConvolutionTests: XCTestCase {
                 checked[path, default: 0] += 1
             }
         }
-        XCTAssertEqual(checked, [.direct: 3, .rowTiled: 7, .implicit: 8, .columns: 10])
+        XCTAssertEqual(checked, [.direct: 3, .rowTiled: 8, .implicit: 10, .columns: 12])
     }
 
     func testBackwardMatchesReference() {
-        var implicitInputGradients = 0, rowTiledWeightGradients = 0
+        var imageLaneInputGradients = 0, rowTiledWeightGradients = 0
         for (index, s) in shapes.enumerated() {
             let (input, weight, _, gradient) = operands(s, seed: 100 + UInt64(index))
             let expected = Reference.convolutionBackward(input, weight: weight, outputGradient: gradient, s)
@@ -125,18 +129,18 @@ final class ConvolutionTests: XCTestCase {
             }
             assertClose(dBias, expected.bias.map { $0 + 0.5 }, tolerance: 1e-4, "bias \(s)")
             assertClose(dInput, expected.input, tolerance: 1e-4, "input \(s)")
-            if supportsImplicitInputGradient(s) {
-                var implicit = [Float](repeating: .nan, count: input.count)
+            if supportsImageLaneInputGradient(s) {
+                var lanes = [Float](repeating: .nan, count: input.count)
                 var scratch = [Float](repeating: .nan, count: s.scratchSize)
-                implicitConvolutionInputGradient(gradient, weight: weight, s, scratch: &scratch, into: &implicit)
-                assertClose(implicit, expected.input, tolerance: 1e-4, "implicit input \(s)")
-                implicitInputGradients += 1
+                imageLaneInputGradient(gradient, weight: weight, s, scratch: &scratch, into: &lanes)
+                assertClose(lanes, expected.input, tolerance: 1e-4, "image-lane input \(s)")
+                imageLaneInputGradients += 1
             }
         }
-        // C3, the 3x3 shape, the 1-channel 7x8 one, the 16-wide one and the 20-filter one.
-        XCTAssertEqual(implicitInputGradients, 5)
-        // C3 and the 9-filter one in AVX-512 builds; none in the others.
-        XCTAssertEqual(rowTiledWeightGradients, InstructionSet.vectorBits == 512 ? 2 : 0)
+        // Every shape of at most 6 input channels: all but C5's.
+        XCTAssertEqual(imageLaneInputGradients, shapes.count - 1)
+        // C3 (3 and 16 images) and the 9-filter one in AVX-512 builds; none in the others.
+        XCTAssertEqual(rowTiledWeightGradients, InstructionSet.vectorBits == 512 ? 3 : 0)
     }
 
     func testIm2colPlacesEveryPatch() {
