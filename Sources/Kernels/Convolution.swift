@@ -38,7 +38,8 @@ public struct ConvolutionShape: Sendable, Equatable {
     public var scratchSize: Int {
         max(
             patchSize * positions, positions + 256 * 16 + patchSize * 16, patchSize * 17,
-            (outputChannels + 15) / 16 * 16 * (patchSize + 1), imageLaneInputGradientScratch(self), positions * 16)
+            (outputChannels + 15) / 16 * 16 * (patchSize + 1), imageLaneInputGradientScratch(self),
+            imageLaneWeightGradientScratch(self), positions * 16)
     }
 }
 
@@ -499,8 +500,8 @@ private func addRow<V: SIMD>(_ a: inout V, _ row: UnsafePointer<Float>, _ w0: V,
 
 /// Whether this build has `rowTiledConvolutionWeightGradient` for `shape`: a 5x5 kernel, up to
 /// 16 filters (one vector) and output rows of whole 5-column tiles, in AVX-512 builds only (its
-/// 25 accumulators of 16 lanes would spill from AVX2's 16 registers; those builds take the
-/// implicit GEMM).
+/// 25 accumulators of 16 lanes would spill from AVX2's 16 registers; those builds take
+/// `imageLaneWeightGradient`).
 public func supportsRowTiledWeightGradient(_ shape: ConvolutionShape) -> Bool {
     #if VECTOR512
     shape.kernel == 5 && shape.outputChannels <= microColumns && shape.outputWidth % 5 == 0
@@ -733,6 +734,18 @@ func imageLaneInputGradientScratch(_ shape: ConvolutionShape) -> Int {
         + shape.height * shape.width * microRows * lanes
 }
 
+/// target[k] = source[k * stride] for k in 0..<count: one position's values of `count` images
+/// into lanes, or back. Pointer steps, not index products: with those the loop checked every
+/// multiplication for overflow.
+@inline(__always)
+private func gather(_ source: UnsafePointer<Float>, stride: Int, count: Int, into target: UnsafeMutablePointer<Float>) {
+    var source = source
+    for k in 0..<count {
+        target[k] = source.pointee
+        source += stride
+    }
+}
+
 /// inputGradient (C, N, H, W) = the adjoint of the convolution applied to outputGradient
 /// (F, N, OH, OW): dX[c, n, y, x] = sum over f, kh, kw of weight[f, c, kh, kw] * dY[f, n, y - kh, x - kw],
 /// over the (kh, kw) whose dY lies inside its plane.
@@ -796,12 +809,9 @@ private func laneGroupInputGradient(
     for yo in 0..<oh {
         for xo in 0..<ow {
             for f in 0..<filters {
-                let target = laneGradient + ((yo * pitch + xo + 1) * filters + f) * lanes
-                var source = outputGradient + f * n * plane + yo * ow + xo
-                for i in 0..<images {
-                    target[i] = source.pointee
-                    source += plane
-                }
+                gather(
+                    outputGradient + f * n * plane + yo * ow + xo, stride: plane, count: images,
+                    into: laneGradient + ((yo * pitch + xo + 1) * filters + f) * lanes)
             }
         }
     }
@@ -852,12 +862,139 @@ private func laneGroupInputGradient(
     }
     for c in 0..<channels {
         for i in 0..<images {
-            let target = inputGradient + (c * n + i) * h * w
-            var source = UnsafePointer(laneInput + c * lanes + i)
-            for p in 0..<h * w {
-                target[p] = source.pointee
-                source += microRows * lanes
+            gather(laneInput + c * lanes + i, stride: microRows * lanes, count: h * w, into: inputGradient + (c * n + i) * h * w)
+        }
+    }
+}
+
+// MARK: - Weight gradient with one image per lane (C3, AVX2)
+
+/// Filters per block of `imageLaneWeightGradient`: 2 filters x the 5 taps of a kernel row = 10
+/// accumulators of 8 lanes, with 2 gradient vectors and an input vector, 13 of AVX2's 16
+/// registers (4 filters x 3 taps spilled).
+private let laneBlockFilters = 2
+
+/// Whether `imageLaneWeightGradient` handles `shape`: a 5x5 kernel, whose kernel rows are its
+/// blocks of taps, and at most 16 filters (more, as in C5, make a GEMM worth its packing).
+public func supportsImageLaneWeightGradient(_ shape: ConvolutionShape) -> Bool {
+    shape.kernel == 5 && shape.outputChannels <= microColumns
+}
+
+/// Floats of scratch `imageLaneWeightGradient` needs: the output gradient and the input with the
+/// images in lanes, and 8 lanes' sums per weight.
+func imageLaneWeightGradientScratch(_ shape: ConvolutionShape) -> Int {
+    let filters = (shape.outputChannels + laneBlockFilters - 1) / laneBlockFilters * laneBlockFilters
+    return (shape.outputHeight * shape.outputWidth * filters + shape.inputChannels * shape.height * shape.width) * microColumns
+        + filters * shape.patchSize * 8
+}
+
+/// weightGradient (F, C, 5, 5) += sum over n, y, x of outputGradient[f, n, y, x] *
+/// input[c, n, y + kh, x + kw], with the images in lanes.
+///
+/// Both operands are copied with 16 images per position, dY to (OH, OW, F, 16) and X to
+/// (C, H, W, 16); then every weight is a sum of element-wise products over the positions, in
+/// blocks of 2 filters x the 5 taps of a kernel row: per position 2 + 5 vector loads for 10
+/// FMAs, no broadcasts. The two halves of the lanes go through the same 8-lane accumulators,
+/// which are added to a vector of per-lane sums per weight, summed across lanes at the end.
+/// - Parameter scratch: `shape.scratchSize` floats.
+/// - Precondition: `supportsImageLaneWeightGradient(shape)`.
+public func imageLaneWeightGradient(
+    _ input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, _ shape: ConvolutionShape,
+    scratch: UnsafeMutablePointer<Float>, into weightGradient: UnsafeMutablePointer<Float>
+) {
+    precondition(supportsImageLaneWeightGradient(shape))
+    let (channels, filters, h, w, n) = (shape.inputChannels, shape.outputChannels, shape.height, shape.width, shape.count)
+    let (oh, ow) = (shape.outputHeight, shape.outputWidth)
+    let lanes = microColumns, taps = shape.patchSize, plane = oh * ow, inputPlane = h * w
+    let paddedFilters = (filters + laneBlockFilters - 1) / laneBlockFilters * laneBlockFilters
+    // laneGradient[((f / 2 * OH * OW + p) * 2 + f % 2) * 16 + i] = dY[f, i, p], zero past the last
+    // filter and image: a block's two filters contiguous over the positions (position-major, the
+    // 1 KB stride between a block's vectors thrashed a few sets of L1).
+    let laneGradient = scratch
+    // laneInput[(c * H * W + q) * 16 + i] = X[c, i, q], zero past the last image.
+    let laneInput = laneGradient + plane * paddedFilters * lanes
+    // laneSums[(f * taps + t) * 8 + j]: lane j's share of weight (f, t).
+    let laneSums = laneInput + channels * inputPlane * lanes
+    laneSums.update(repeating: 0, count: paddedFilters * taps * 8)
+    typealias V = SIMD8<Float>
+    @inline(__always) func load8(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+    for first in stride(from: 0, to: n, by: lanes) {
+        let images = min(lanes, n - first)
+        if images < lanes || filters < paddedFilters { laneGradient.update(repeating: 0, count: plane * paddedFilters * lanes) }
+        if images < lanes { laneInput.update(repeating: 0, count: channels * inputPlane * lanes) }
+        for p in 0..<plane {
+            for f in 0..<filters {
+                gather(
+                    outputGradient + (f * n + first) * plane + p, stride: plane, count: images,
+                    into: laneGradient + ((f / laneBlockFilters * plane + p) * laneBlockFilters + f % laneBlockFilters) * lanes)
+            }
+        }
+        for c in 0..<channels {
+            for q in 0..<inputPlane {
+                gather(
+                    input + (c * n + first) * inputPlane + q, stride: inputPlane, count: images,
+                    into: laneInput + (c * inputPlane + q) * lanes)
+            }
+        }
+        for f0 in stride(from: 0, to: filters, by: laneBlockFilters) {
+            for c in 0..<channels {
+                for kh in 0..<5 {
+                    var a0 = V(), a1 = V(), a2 = V(), a3 = V(), a4 = V()
+                    var b0 = V(), b1 = V(), b2 = V(), b3 = V(), b4 = V()
+                    for half in stride(from: 0, to: lanes, by: V.scalarCount) {
+                        for y in 0..<oh {
+                            var g = UnsafePointer(laneGradient + (f0 * plane + y * ow * laneBlockFilters) * lanes + half)
+                            var x = UnsafePointer(laneInput + (c * inputPlane + (y + kh) * w) * lanes + half)
+                            for _ in 0..<ow {
+                                let g0 = load8(g), g1 = load8(g + lanes)
+                                var v = load8(x)
+                                a0.addProduct(g0, v); b0.addProduct(g1, v)
+                                v = load8(x + lanes)
+                                a1.addProduct(g0, v); b1.addProduct(g1, v)
+                                v = load8(x + 2 * lanes)
+                                a2.addProduct(g0, v); b2.addProduct(g1, v)
+                                v = load8(x + 3 * lanes)
+                                a3.addProduct(g0, v); b3.addProduct(g1, v)
+                                v = load8(x + 4 * lanes)
+                                a4.addProduct(g0, v); b4.addProduct(g1, v)
+                                g += laneBlockFilters * lanes
+                                x += lanes
+                            }
+                        }
+                    }
+                    let sums = laneSums + (f0 * taps + (c * 5 + kh) * 5) * 8
+                    addLanes(a0, a1, a2, a3, a4, to: sums)
+                    addLanes(b0, b1, b2, b3, b4, to: sums + taps * 8)
+                }
             }
         }
     }
+    let weights = filters * taps, whole = weights / 8 * 8
+    for k in stride(from: 0, to: whole, by: 8) {
+        let totals = laneTotals(laneSums + k * 8)
+        for j in 0..<8 { weightGradient[k + j] += totals[j] }
+    }
+    for k in whole..<weights { weightGradient[k] += load8(laneSums + k * 8).sum() }
+}
+
+/// p[8k ..< 8k + 8] += vector k, for 5 vectors.
+@inline(__always)
+private func addLanes(_ a0: SIMD8<Float>, _ a1: SIMD8<Float>, _ a2: SIMD8<Float>, _ a3: SIMD8<Float>, _ a4: SIMD8<Float>, to p: UnsafeMutablePointer<Float>) {
+    @inline(__always) func add(_ v: SIMD8<Float>, _ k: Int) {
+        let raw = UnsafeMutableRawPointer(p + k * 8)
+        raw.storeBytes(of: raw.loadUnaligned(as: SIMD8<Float>.self) + v, as: SIMD8<Float>.self)
+    }
+    add(a0, 0); add(a1, 1); add(a2, 2); add(a3, 3); add(a4, 4)
+}
+
+/// The lane sums of the 8 consecutive SIMD8 vectors at `p`: each halving adds neighbouring lanes
+/// of two vectors.
+@inline(__always)
+private func laneTotals(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+    typealias V = SIMD8<Float>
+    @inline(__always) func v(_ k: Int) -> V { UnsafeRawPointer(p + k * 8).loadUnaligned(as: V.self) }
+    @inline(__always) func pairSums(_ s: V, _ t: V) -> V { V(lowHalf: s.evenHalf + s.oddHalf, highHalf: t.evenHalf + t.oddHalf) }
+    let first = pairSums(pairSums(v(0), v(1)), pairSums(v(2), v(3)))
+    let second = pairSums(pairSums(v(4), v(5)), pairSums(v(6), v(7)))
+    return pairSums(first, second)
 }

@@ -77,7 +77,7 @@ public enum GradientCheck {
     /// Every layer's input and parameter gradients, each kernel path of the convolution included.
     public static func layers(fault: Fault? = nil) -> [Result] {
         convolution("C1 convolution (direct kernel)", LeNet5.c1.convolution, height: 20, width: 21, count: 2, seed: 1)
-            + convolution("C3 convolution (row-tiled, implicit)", LeNet5.c3.convolution, height: 14, width: 14, count: 2, seed: 2)
+            + convolution("C3 convolution (row-tiled, images in lanes)", LeNet5.c3.convolution, height: 14, width: 14, count: 2, seed: 2)
             + convolution("3x3 convolution (implicit GEMM)", Convolution(inputChannels: 3, outputChannels: 4, kernel: 3), height: 6, width: 5, count: 3, seed: 3)
             + convolution("3x3 convolution, 7 channels (im2col + GEMM)", Convolution(inputChannels: 7, outputChannels: 20, kernel: 3), height: 5, width: 6, count: 2, seed: 8)
             + convolution("3x3 convolution, 40 filters (im2col + GEMM)", Convolution(inputChannels: 2, outputChannels: 40, kernel: 3), height: 4, width: 4, count: 2, seed: 9)

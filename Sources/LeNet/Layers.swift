@@ -68,6 +68,8 @@ public struct Convolution: Sendable {
             #if VECTOR512  // the only builds where it is supported
             rowTiledConvolutionWeightGradient(input, outputGradient: outputGradient, shape, scratch: columnGradient, into: weightGradient)
             #endif
+        } else if supportsImageLaneWeightGradient(shape) {
+            imageLaneWeightGradient(input, outputGradient: outputGradient, shape, scratch: columnGradient, into: weightGradient)
         } else if supportsImplicitConvolution(shape) {
             implicitConvolutionWeightGradient(input, outputGradient: outputGradient, shape, scratch: columnGradient, into: weightGradient)
         } else {

@@ -82,7 +82,7 @@ final class ConvolutionTests: XCTestCase {
     }
 
     func testBackwardMatchesReference() {
-        var imageLaneInputGradients = 0, rowTiledWeightGradients = 0
+        var imageLaneInputGradients = 0, imageLaneWeightGradients = 0, rowTiledWeightGradients = 0
         for (index, s) in shapes.enumerated() {
             let (input, weight, _, gradient) = operands(s, seed: 100 + UInt64(index))
             let expected = Reference.convolutionBackward(input, weight: weight, outputGradient: gradient, s)
@@ -118,6 +118,13 @@ final class ConvolutionTests: XCTestCase {
                 implicitConvolutionWeightGradient(input, outputGradient: gradient, s, scratch: &scratch, into: &implicit)
                 assertClose(implicit, expected.weight.map { $0 + 0.5 }, tolerance: 1e-4, "implicit weight \(s)")
             }
+            if supportsImageLaneWeightGradient(s) {
+                var lanes = [Float](repeating: 0.5, count: weight.count)
+                var scratch = [Float](repeating: .nan, count: s.scratchSize)
+                imageLaneWeightGradient(input, outputGradient: gradient, s, scratch: &scratch, into: &lanes)
+                assertClose(lanes, expected.weight.map { $0 + 0.5 }, tolerance: 1e-4, "image-lane weight \(s)")
+                imageLaneWeightGradients += 1
+            }
             if supportsRowTiledWeightGradient(s) {
                 #if VECTOR512
                 var rowTiled = [Float](repeating: 0.5, count: weight.count)
@@ -137,6 +144,8 @@ final class ConvolutionTests: XCTestCase {
                 imageLaneInputGradients += 1
             }
         }
+        // Every 5x5 shape of at most 16 filters: all but C5's, the 20-filter one and the 3x3 ones.
+        XCTAssertEqual(imageLaneWeightGradients, 8)
         // Every shape of at most 6 input channels: all but C5's.
         XCTAssertEqual(imageLaneInputGradients, shapes.count - 1)
         // C3 (3 and 16 images) and the 9-filter one in AVX-512 builds; none in the others.
