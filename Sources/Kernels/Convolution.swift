@@ -881,17 +881,17 @@ public func supportsImageLaneWeightGradient(_ shape: ConvolutionShape) -> Bool {
 }
 
 /// Floats of scratch `imageLaneWeightGradient` needs: the output gradient and the input with the
-/// images in lanes, and 8 lanes' sums per weight.
+/// images in lanes, and a SIMD8 of lane sums per weight.
 func imageLaneWeightGradientScratch(_ shape: ConvolutionShape) -> Int {
     let filters = (shape.outputChannels + laneBlockFilters - 1) / laneBlockFilters * laneBlockFilters
     return (shape.outputHeight * shape.outputWidth * filters + shape.inputChannels * shape.height * shape.width) * microColumns
-        + filters * shape.patchSize * 8
+        + filters * shape.patchSize * SIMD8<Float>.scalarCount
 }
 
 /// weightGradient (F, C, 5, 5) += sum over n, y, x of outputGradient[f, n, y, x] *
 /// input[c, n, y + kh, x + kw], with the images in lanes.
 ///
-/// Both operands are copied with 16 images per position, dY to (OH, OW, F, 16) and X to
+/// Both operands are copied with 16 images per position, dY to (F / 2, OH, OW, 2, 16) and X to
 /// (C, H, W, 16); then every weight is a sum of element-wise products over the positions, in
 /// blocks of 2 filters x the 5 taps of a kernel row: per position 2 + 5 vector loads for 10
 /// FMAs, no broadcasts. The two halves of the lanes go through the same 8-lane accumulators,
