@@ -232,9 +232,9 @@ extension LeNet5 {
 
         // Each convolution runs the ReLU its stage declares inside itself.
         ws.timed(.layer(c1), .forward) { c1.convolution.forward(ws.input, weight: w1, bias: b1, shape1, relu: c1.relu, output: ws.c1, columns: ws.scratch, gemmWorkspace: ws.gemm) }
-        ws.timed(.layer(s2), .forward) { maxPoolForward(ws.c1, planes: c1.output.channels * n, height: c1.output.height, width: c1.output.width, into: ws.s2, argmax: ws.s2Argmax) }
+        ws.timed(.layer(s2), .forward) { maxPoolForward(ws.c1, planes: c1.output.channels * n, height: c1.output.height, width: c1.output.width, into: ws.s2, argmax: computeGradient ? ws.s2Argmax : nil) }
         ws.timed(.layer(c3), .forward) { c3.convolution.forward(ws.s2, weight: w3, bias: b3, shape3, relu: c3.relu, output: ws.c3, columns: ws.scratch, gemmWorkspace: ws.gemm) }
-        ws.timed(.layer(s4), .forward) { maxPoolForward(ws.c3, planes: c3.output.channels * n, height: c3.output.height, width: c3.output.width, into: ws.s4, argmax: ws.s4Argmax) }
+        ws.timed(.layer(s4), .forward) { maxPoolForward(ws.c3, planes: c3.output.channels * n, height: c3.output.height, width: c3.output.width, into: ws.s4, argmax: computeGradient ? ws.s4Argmax : nil) }
         ws.timed(.layer(c5), .forward) { c5.convolution.forward(ws.s4, weight: w5, bias: b5, shape5, relu: c5.relu, output: ws.c5, columns: ws.c5Columns, gemmWorkspace: ws.gemm) }
         ws.timed(.layer(f6), .forward) { f6.linear.forward(ws.c5, weight: w6, bias: b6, count: n, output: ws.f6, gemmWorkspace: ws.gemm) }
         ws.timed(.relu(f6), .forward) { reluForward(ws.f6, count: f6.outputCount(n), into: ws.f6) }

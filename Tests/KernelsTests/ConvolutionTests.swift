@@ -189,6 +189,10 @@ final class ElementwiseKernelTests: XCTestCase {
             var argmax = [UInt8](repeating: 9, count: output.count)
             maxPoolForward(input, planes: planes, height: h, width: w, into: &output, argmax: &argmax)
             XCTAssertEqual(output, Reference.maxPool(input, planes: planes, height: h, width: w))
+            // Inference's pass, which records no winners, gives the same maxima.
+            var maxima = [Float](repeating: .nan, count: output.count)
+            maxPoolForward(input, planes: planes, height: h, width: w, into: &maxima)
+            XCTAssertEqual(maxima, output)
 
             let gradient = random.array(output.count)
             var inputGradient = [Float](repeating: .nan, count: input.count)
