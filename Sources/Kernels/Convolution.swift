@@ -50,8 +50,13 @@ public func im2col(_ input: UnsafePointer<Float>, _ shape: ConvolutionShape, int
     let (oh, ow) = (shape.outputHeight, shape.outputWidth)
     if oh == 1 && ow == 1 {
         // The kernel covers the whole plane (C5): columns (C*H*W, N) is a transpose of each
-        // channel's (N, H*W) block, written row by row (strided stores took twice as long).
+        // channel's (N, H*W) block, written row by row (strided stores took twice as long),
+        // and for one image the input itself.
         let area = h * w
+        guard n > 1 else {
+            columns.update(from: input, count: shape.inputChannels * area)
+            return
+        }
         for c in 0..<shape.inputChannels {
             for k in 0..<area {
                 gather(input + c * n * area + k, stride: area, count: n, into: columns + (c * area + k) * n)
