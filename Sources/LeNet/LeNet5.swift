@@ -213,6 +213,7 @@ extension LeNet5 {
     ///
     /// - Returns: the summed cross-entropy of the chunk against `workspace.labels`.
     /// - Parameters:
+    ///   - computeGradient: prepare `backward`: the logits' gradient, and the pools' winners.
     ///   - lossScale: with `computeGradient`, the logits' gradient is (p - target) / lossScale,
     ///     i.e. the gradient of the loss summed over the chunk and divided by `lossScale`.
     ///   - labelSmoothing: the share of each target spread evenly over the classes (see
@@ -249,7 +250,8 @@ extension LeNet5 {
     }
 
     /// The forward pass read in reverse: accumulates the gradient of the loss (as scaled by the
-    /// `forward` call that must precede it) into `workspace.parameterGradients`.
+    /// `forward` call with `computeGradient` that must precede it) into
+    /// `workspace.parameterGradients`.
     public static func backward(parameters: UnsafePointer<Float>, workspace ws: Workspace, count n: Int) {
         func weight(_ stage: Stage) -> UnsafePointer<Float> { tensors(of: stage, in: parameters, +).weight }
         let g = ws.parameterGradients
