@@ -145,7 +145,7 @@ final class ConvolutionTests: XCTestCase {
                 imageLaneInputGradients += 1
             }
         }
-        // Every 5x5 shape of at most 16 filters: all but C5's, the 20-filter one and the 3x3 ones.
+        // Every 5x5 shape of at most 16 filters: all but C5's two, the 20-filter one and the 3x3 ones.
         XCTAssertEqual(imageLaneWeightGradients, 8)
         // Every shape of at most 6 input channels: all but C5's two.
         XCTAssertEqual(imageLaneInputGradients, shapes.count - 2)
