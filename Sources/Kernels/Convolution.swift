@@ -50,7 +50,7 @@ public func im2col(_ input: UnsafePointer<Float>, _ shape: ConvolutionShape, int
     let (oh, ow) = (shape.outputHeight, shape.outputWidth)
     if oh == 1 && ow == 1 {
         // The kernel covers the whole plane (C5): columns (C*H*W, N) is a transpose of each
-        // channel's (N, H*W) block, written row by row (strided stores took twice as long),
+        // channel's (N, H*W) block, written row by row (strided stores took a third longer),
         // and for one image the input itself.
         let area = h * w
         guard n > 1 else {
