@@ -29,7 +29,7 @@ public enum GradientCheck {
 
     /// Deliberate mistakes the checks must catch.
     public enum Fault: Sendable {
-        /// The fused ReLU + max-pool backward reads its ReLU mask one element off.
+        /// The fused ReLU + max-pool backward reads its ReLU mask (the pooled output) one window off.
         case shiftedReLUMask
     }
 
@@ -180,24 +180,24 @@ public enum GradientCheck {
     }
 
     /// ReLU then max-pool, as every training step runs them, with the ReLU's backward pass fused
-    /// into the pool's (`maxPoolBackward(reluOutput:)`).
+    /// into the pool's (`maxPoolBackward(pooledOutput:)`).
     static func maxPoolWithReLU(fault: Fault? = nil) -> Result {
         let (planes, h, w) = (4, 6, 8)
         var random = SplitMix64(seed: 10)
         let values = poolInput(count: planes * h * w, signed: true, &random)
         let r = uniform(planes * h * w / 4, &random)
-        func forward(_ x: [Float]) -> (relu: [Float], output: [Float], argmax: [UInt8]) {
+        func forward(_ x: [Float]) -> (output: [Float], argmax: [UInt8]) {
             var activated = [Float](repeating: 0, count: x.count)
             reluForward(x, count: x.count, into: &activated)
             var y = [Float](repeating: 0, count: x.count / 4)
             var argmax = [UInt8](repeating: 0, count: x.count / 4)
             maxPoolForward(activated, planes: planes, height: h, width: w, into: &y, argmax: &argmax)
-            return (activated, y, argmax)
+            return (y, argmax)
         }
-        let (activated, _, argmax) = forward(values)
-        let mask = fault == .shiftedReLUMask ? Array(activated.dropFirst()) + [activated[0]] : activated
+        let (pooled, argmax) = forward(values)
+        let mask = fault == .shiftedReLUMask ? Array(pooled.dropFirst()) + [pooled[0]] : pooled
         var dInput = [Float](repeating: .nan, count: values.count)
-        maxPoolBackward(outputGradient: r, argmax: argmax, planes: planes, height: h, width: w, reluOutput: mask, into: &dInput)
+        maxPoolBackward(outputGradient: r, argmax: argmax, planes: planes, height: h, width: w, pooledOutput: mask, into: &dInput)
         return compare("ReLU + max-pool 2x2 (fused backward)", "input", analytic: dInput, of: values, epsilon: 1e-3) {
             dot(forward($0).output, r)
         }

@@ -267,9 +267,9 @@ extension LeNet5 {
         ws.timed(.layer(f6), .backward) { f6.linear.backward(ws.c5, outputGradient: ws.f6Gradient, weight: weight(f6), count: n, weightGradient: gw6, biasGradient: gb6, inputGradient: ws.c5Gradient, gemmWorkspace: ws.gemm) }
         ws.timed(.relu(c5), .backward) { reluBackward(output: ws.c5, outputGradient: ws.c5Gradient, count: c5.outputCount(n), into: ws.c5Gradient) }
         ws.timed(.layer(c5), .backward) { c5.convolution.backward(ws.s4, columns: ws.c5Columns, outputGradient: ws.c5Gradient, weight: weight(c5), shape5, weightGradient: gw5, biasGradient: gb5, inputGradient: ws.s4Gradient, columnGradient: ws.scratch, gemmWorkspace: ws.gemm) }
-        ws.timed(.layer(s4), .backward) { maxPoolBackward(outputGradient: ws.s4Gradient, argmax: ws.s4Argmax, planes: c3.output.channels * n, height: c3.output.height, width: c3.output.width, reluOutput: ws.c3, into: ws.c3Gradient) }  // and ReLU's
+        ws.timed(.layer(s4), .backward) { maxPoolBackward(outputGradient: ws.s4Gradient, argmax: ws.s4Argmax, planes: c3.output.channels * n, height: c3.output.height, width: c3.output.width, pooledOutput: ws.s4, into: ws.c3Gradient) }  // and ReLU's
         ws.timed(.layer(c3), .backward) { c3.convolution.backward(ws.s2, columns: ws.scratch, outputGradient: ws.c3Gradient, weight: weight(c3), shape3, weightGradient: gw3, biasGradient: gb3, inputGradient: ws.s2Gradient, columnGradient: ws.scratch, gemmWorkspace: ws.gemm) }
-        ws.timed(.layer(s2), .backward) { maxPoolBackward(outputGradient: ws.s2Gradient, argmax: ws.s2Argmax, planes: c1.output.channels * n, height: c1.output.height, width: c1.output.width, reluOutput: ws.c1, into: ws.c1Gradient) }  // and ReLU's
+        ws.timed(.layer(s2), .backward) { maxPoolBackward(outputGradient: ws.s2Gradient, argmax: ws.s2Argmax, planes: c1.output.channels * n, height: c1.output.height, width: c1.output.width, pooledOutput: ws.s2, into: ws.c1Gradient) }  // and ReLU's
         ws.timed(.layer(c1), .backward) { c1.convolution.backward(ws.input, columns: ws.scratch, outputGradient: ws.c1Gradient, weight: weight(c1), shape1, weightGradient: gw1, biasGradient: gb1, inputGradient: nil, columnGradient: ws.scratch, gemmWorkspace: ws.gemm) }
     }
 }

@@ -199,7 +199,7 @@ final class ElementwiseKernelTests: XCTestCase {
             var inputGradient = [Float](repeating: .nan, count: input.count)
             var fused = inputGradient
             maxPoolBackward(outputGradient: gradient, argmax: argmax, planes: planes, height: h, width: w, into: &inputGradient)
-            maxPoolBackward(outputGradient: gradient, argmax: argmax, planes: planes, height: h, width: w, reluOutput: input, into: &fused)
+            maxPoolBackward(outputGradient: gradient, argmax: argmax, planes: planes, height: h, width: w, pooledOutput: output, into: &fused)
             for p in 0..<planes {
                 for y in 0..<h {
                     for x in 0..<w {
