@@ -159,62 +159,67 @@ public func accumulateBiasGradient(
 ) {
     for f in 0..<channels {
         let row = outputGradient + f * positions
-        // Four independent sums: one chain of vector additions waits 4 cycles per vector.
-        var s0 = SIMD16<Float>(), s1 = SIMD16<Float>(), s2 = SIMD16<Float>(), s3 = SIMD16<Float>()
-        var j = 0
-        while j + 4 * microColumns <= positions {
-            s0 += load(row + j)
-            s1 += load(row + j + microColumns)
-            s2 += load(row + j + 2 * microColumns)
-            s3 += load(row + j + 3 * microColumns)
-            j += 4 * microColumns
-        }
-        var sum = (s0 + s1) + (s2 + s3)
-        while j + microColumns <= positions {
-            sum += load(row + j)
-            j += microColumns
-        }
-        var total = sum.sum()
-        while j < positions {
-            total += row[j]
-            j += 1
-        }
-        biasGradient[f] += total
+        biasGradient[f] += sum(count: positions, { load(row + $0) }, { row[$0] })
     }
+}
+
+/// The sum of values[j] over the j in 0..<count where mask[j] is not at most 0 (a NaN keeps its
+/// value, as in `maxPoolBackward`).
+func maskedSum(_ values: UnsafePointer<Float>, keepingWherePositive mask: UnsafePointer<Float>, count: Int) -> Float {
+    sum(count: count, { load(values + $0).replacing(with: 0, where: load(mask + $0) .<= 0) }, { mask[$0] <= 0 ? 0 : values[$0] })
+}
+
+/// The sum of the terms j in 0..<count: `vector(j)` covers terms j..<j + 16, `scalar(j)` term j
+/// alone, for the last count % 16.
+@inline(__always)
+private func sum(count: Int, _ vector: (Int) -> SIMD16<Float>, _ scalar: (Int) -> Float) -> Float {
+    // Four independent sums: one chain of vector additions waits 4 cycles per vector.
+    var s0 = SIMD16<Float>(), s1 = SIMD16<Float>(), s2 = SIMD16<Float>(), s3 = SIMD16<Float>()
+    var j = 0
+    while j + 4 * microColumns <= count {
+        s0 += vector(j)
+        s1 += vector(j + microColumns)
+        s2 += vector(j + 2 * microColumns)
+        s3 += vector(j + 3 * microColumns)
+        j += 4 * microColumns
+    }
+    var sum = (s0 + s1) + (s2 + s3)
+    while j + microColumns <= count {
+        sum += vector(j)
+        j += microColumns
+    }
+    var total = sum.sum()
+    while j < count {
+        total += scalar(j)
+        j += 1
+    }
+    return total
 }
 
 // MARK: - Direct convolution for a single input channel (C1)
 
-/// Whether `directConvolutionForward` and `directConvolutionWeightGradient` handle `shape`:
-/// one input channel, a 5x5 kernel and output rows at least one vector wide.
+/// Whether `directConvolutionForward` handles `shape`: one input channel, a 5x5 kernel and output
+/// rows at least one vector wide.
 public func supportsDirectConvolution(_ shape: ConvolutionShape) -> Bool {
     shape.inputChannels == 1 && shape.kernel == 5 && shape.outputWidth >= microColumns
 }
 
-/// The vectors of `Vector.scalarCount` lanes covering one output row: starting at 0, 16, ...,
-/// and, when the width is not a multiple of the lanes, a last one ending exactly at the row's
-/// end, overlapping the one before.
-struct RowSegments<Vector: SIMD> where Vector.Scalar == Float {
+/// The vectors of `lanes` floats covering one output row: starting at 0, `lanes`, ..., and, when the
+/// width is not a multiple of the lanes, a last one ending exactly at the row's end, overlapping
+/// the one before (and writing the same values again).
+struct RowSegments {
     let count: Int
     private let width: Int
+    private let lanes: Int
     private let full: Int
-    /// For the overlapping last vector: 0 on the lanes the previous vector already covered.
-    let tailMask: Vector
 
-    init(width: Int) {
-        let lanes = Vector.scalarCount
-        self.width = width
+    init(width: Int, lanes: Int) {
+        (self.width, self.lanes) = (width, lanes)
         full = width / lanes
         count = full + (width % lanes == 0 ? 0 : 1)
-        var mask = Vector(repeating: 1)
-        for lane in 0..<(full * lanes - (width - lanes)) where lane < lanes { mask[lane] = 0 }
-        tailMask = mask
     }
 
-    @inline(__always) func start(_ segment: Int) -> Int { segment < full ? segment * Vector.scalarCount : width - Vector.scalarCount }
-
-    /// Ones, or `tailMask` for the overlapping last vector.
-    @inline(__always) func mask(_ segment: Int) -> Vector { segment < full ? Vector(repeating: 1) : tailMask }
+    @inline(__always) func start(_ segment: Int) -> Int { segment < full ? segment * lanes : width - lanes }
 }
 
 /// out (F, N, OH, OW) = weight (F, 1, 5, 5) correlated with input (1, N, H, W), plus bias;
@@ -231,7 +236,7 @@ public func directConvolutionForward(
     let (h, w, n) = (shape.height, shape.width, shape.count)
     let (oh, ow) = (shape.outputHeight, shape.outputWidth)
     let plane = oh * ow
-    let segments = RowSegments<SIMD16<Float>>(width: ow)
+    let segments = RowSegments(width: ow, lanes: SIMD16<Float>.scalarCount)
     // Filters in groups of 6, packed tap-major: packed[t * 6 + f] = weight[f, t], zero-padded;
     // the 6 biases follow the 25 taps.
     withUnsafeTemporaryAllocation(of: Float.self, capacity: 26 * microRows) { buffer in
@@ -284,99 +289,179 @@ public func directConvolutionForward(
     }
 }
 
-#if VECTOR512
-/// The C1 weight gradient's vectors and filters per pass: 3 filters x 5 taps = 15 accumulators
-/// of 16 lanes, within AVX-512's 32 registers.
-private typealias GradientVector = SIMD16<Float>
-private let gradientFilters = 3
-#else
-/// 2 filters x 5 taps = 10 accumulators of 8 lanes, of AVX2's 16 registers (15 of 16 lanes, as
-/// on AVX-512, would need 30 and spill).
-private typealias GradientVector = SIMD8<Float>
-private let gradientFilters = 2
-#endif
+// MARK: - C1's weight gradient from its pool's gradient
 
-/// weightGradient (F, 1, 5, 5) += sum over n, y, x of
-/// outputGradient[f, n, y, x] * input[0, n, y + kh, x + kw].
+/// Whether `pooledConvolutionWeightGradient` handles `shape`: one input channel, a 5x5 kernel,
+/// an output plane of whole 2x2 windows, and input rows of at least 11 floats (a patch row is
+/// read as 8).
+public func supportsPooledWeightGradient(_ shape: ConvolutionShape) -> Bool {
+    shape.inputChannels == 1 && shape.kernel == 5 && shape.outputHeight % 2 == 0 && shape.outputWidth % 2 == 0
+        && shape.width >= 11
+}
+
+/// weightGradient (F, 1, 5, 5) and biasGradient (F) += the gradients of a convolution followed
+/// by a ReLU and a 2x2 max-pool, from the pool's output gradient: the three backward passes in
+/// one, for a first layer (its input needs no gradient).
 ///
-/// Image by image, so that its input plane and output gradients stay in L1 over the passes: for
-/// each group of `gradientFilters` filters, kernel row kh and column vector, 5 vector
-/// accumulators per filter (one per tap) share every input load (5 input vectors and a gradient
-/// vector per filter feed 5 FMAs per filter). Each pass's accumulators are added, masked when
-/// the column vector overlaps the one before, to one vector of per-lane sums per weight, and
-/// those are summed across lanes at the end.
-/// - Precondition: `supportsDirectConvolution(shape)`.
-public func directConvolutionWeightGradient(
-    _ input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
-    _ shape: ConvolutionShape, into weightGradient: UnsafeMutablePointer<Float>
+/// The pool passes each window's gradient to the window's winner alone, and the ReLU passes none
+/// where the winner's output, the window's maximum, was 0 (as `maxPoolBackward(pooledOutput:)`).
+/// So the convolution's sums over all output positions are sums over the windows, a quarter as
+/// many terms, none of them the pool's zeros: each window adds its gradient times the 5x5 input
+/// patch under its winner. A patch row is one 8-float vector, the taps in lanes 0-4, or, where
+/// those 8 floats would run past the input row, in lanes 3-7 of the vector 3 floats to the left.
+/// - Parameters:
+///   - pooledGradient: the pool's output gradient (F, N, OH / 2, OW / 2).
+///   - argmax: the pool's winners (`maxPoolForward`'s), the same shape.
+///   - pooledOutput: the pool's output, the same shape.
+/// - Precondition: `supportsPooledWeightGradient(shape)`.
+public func pooledConvolutionWeightGradient(
+    _ input: UnsafePointer<Float>, pooledGradient: UnsafePointer<Float>, argmax: UnsafePointer<UInt8>,
+    pooledOutput: UnsafePointer<Float>, _ shape: ConvolutionShape,
+    weightGradient: UnsafeMutablePointer<Float>, biasGradient: UnsafeMutablePointer<Float>
 ) {
-    precondition(supportsDirectConvolution(shape))
-    typealias V = GradientVector
-    @inline(__always) func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
-    let (h, w, n) = (shape.height, shape.width, shape.count)
-    let (oh, ow) = (shape.outputHeight, shape.outputWidth)
-    let plane = oh * ow
-    let segments = RowSegments<V>(width: ow)
-    let filters = shape.outputChannels
-    withUnsafeTemporaryAllocation(of: V.self, capacity: filters * 25) { buffer in
-        guard let sums = buffer.baseAddress else { return }
-        sums.initialize(repeating: V(), count: filters * 25)
-        for i in 0..<n {
-            for f0 in stride(from: 0, to: filters, by: gradientFilters) {
-                // Filters past the end reuse the last one's gradient; their sums are dropped.
-                let fa = f0, fb = min(f0 + 1, filters - 1)
-                #if VECTOR512
-                let fc = min(f0 + 2, filters - 1)
-                #endif
-                for kh in 0..<5 {
-                    for segment in 0..<segments.count {
-                        let x = segments.start(segment)
-                        var a0 = V(), a1 = V(), a2 = V(), a3 = V(), a4 = V()
-                        var b0 = V(), b1 = V(), b2 = V(), b3 = V(), b4 = V()
-                        #if VECTOR512
-                        var c0 = V(), c1 = V(), c2 = V(), c3 = V(), c4 = V()
-                        #endif
-                        var row = input + i * h * w + kh * w + x
-                        var ga = outputGradient + (fa * n + i) * plane + x
-                        var gb = outputGradient + (fb * n + i) * plane + x
-                        #if VECTOR512
-                        var gc = outputGradient + (fc * n + i) * plane + x
-                        #endif
-                        for _ in 0..<oh {
-                            let da = load(ga), db = load(gb)
-                            let v0 = load(row), v1 = load(row + 1), v2 = load(row + 2), v3 = load(row + 3), v4 = load(row + 4)
-                            a0.addProduct(da, v0); a1.addProduct(da, v1); a2.addProduct(da, v2)
-                            a3.addProduct(da, v3); a4.addProduct(da, v4)
-                            b0.addProduct(db, v0); b1.addProduct(db, v1); b2.addProduct(db, v2)
-                            b3.addProduct(db, v3); b4.addProduct(db, v4)
-                            #if VECTOR512
-                            let dc = load(gc)
-                            c0.addProduct(dc, v0); c1.addProduct(dc, v1); c2.addProduct(dc, v2)
-                            c3.addProduct(dc, v3); c4.addProduct(dc, v4)
-                            gc += ow
-                            #endif
-                            row += w; ga += ow; gb += ow
-                        }
-                        let mask = segments.mask(segment)
-                        func add(_ f: Int, _ s0: V, _ s1: V, _ s2: V, _ s3: V, _ s4: V) {
-                            let taps = sums + f * 25 + kh * 5
-                            taps[0].addProduct(s0, mask)
-                            taps[1].addProduct(s1, mask)
-                            taps[2].addProduct(s2, mask)
-                            taps[3].addProduct(s3, mask)
-                            taps[4].addProduct(s4, mask)
-                        }
-                        add(fa, a0, a1, a2, a3, a4)
-                        if fb == f0 + 1 { add(fb, b0, b1, b2, b3, b4) }
-                        #if VECTOR512
-                        if fc == f0 + 2 { add(fc, c0, c1, c2, c3, c4) }
-                        #endif
-                    }
+    precondition(supportsPooledWeightGradient(shape))
+    typealias V = SIMD8<Float>
+    let (h, w, n, filters) = (shape.height, shape.width, shape.count, shape.outputChannels)
+    let (rows, columns) = (shape.outputHeight / 2, shape.outputWidth / 2)
+    let windows = rows * columns
+    // Windows 0..<split of a row read their patch rows from the winner's column x (x + 7 is
+    // within the row), the others from x - 3.
+    let split = min(columns, (w - 9) / 2 + 1)
+    let shift = V.scalarCount - 5
+    for f in 0..<filters {
+        let planes = f * n * windows
+        biasGradient[f] += maskedSum(pooledGradient + planes, keepingWherePositive: pooledOutput + planes, count: n * windows)
+    }
+    // Per plane, each window's gradient after the ReLU and the offset of its winner's patch in
+    // the input plane, in vectors of 8 windows; the sums then read two plain arrays. (Computed
+    // window by window as they were summed, the two took longer than the FMAs.)
+    let gradients = UnsafeMutablePointer<Float>.allocate(capacity: windows)
+    let offsets = UnsafeMutablePointer<Int32>.allocate(capacity: windows)
+    // corners[k]: window k's top left in the input plane, less `shift` for windows read to the left.
+    let corners = UnsafeMutablePointer<Int32>.allocate(capacity: windows)
+    // sums[f * 10 + kh]: filter f's kernel row kh in lanes 0-4; sums[f * 10 + 5 + kh]: in lanes 3-7.
+    let sums = UnsafeMutablePointer<V>.allocate(capacity: filters * 10)
+    defer {
+        gradients.deallocate()
+        offsets.deallocate()
+        corners.deallocate()
+        sums.deallocate()
+    }
+    for y in 0..<rows {
+        for x in 0..<columns { corners[y * columns + x] = Int32(2 * y * w + 2 * x - (x < split ? 0 : shift)) }
+    }
+    sums.initialize(repeating: V(), count: filters * 10)
+    for i in 0..<n {
+        let patch = PatchRows(input + i * h * w, width: w)
+        for f in 0..<filters {
+            let plane = (f * n + i) * windows
+            prepareWindows(
+                pooledGradient + plane, maxima: pooledOutput + plane, winners: argmax + plane, corners: corners, count: windows,
+                width: w, gradients: gradients, offsets: offsets)
+            let s = sums + f * 10
+            // Two sets of accumulators for alternate windows: one would wait on its FMAs' latency.
+            var a0 = s[0], a1 = s[1], a2 = s[2], a3 = s[3], a4 = s[4]
+            var b0 = V(), b1 = V(), b2 = V(), b3 = V(), b4 = V()
+            for y in 0..<rows {
+                var k = y * columns
+                let end = k + split
+                while k + 2 <= end {
+                    addPatch(&a0, &a1, &a2, &a3, &a4, gradients[k], patch.at(offsets[k]))
+                    addPatch(&b0, &b1, &b2, &b3, &b4, gradients[k + 1], patch.at(offsets[k + 1]))
+                    k += 2
+                }
+                if k < end { addPatch(&a0, &a1, &a2, &a3, &a4, gradients[k], patch.at(offsets[k])) }
+            }
+            s[0] = a0 + b0; s[1] = a1 + b1; s[2] = a2 + b2; s[3] = a3 + b3; s[4] = a4 + b4
+            var c0 = s[5], c1 = s[6], c2 = s[7], c3 = s[8], c4 = s[9]
+            for y in 0..<rows {
+                for k in y * columns + split..<(y + 1) * columns {
+                    addPatch(&c0, &c1, &c2, &c3, &c4, gradients[k], patch.at(offsets[k]))
                 }
             }
+            s[5] = c0; s[6] = c1; s[7] = c2; s[8] = c3; s[9] = c4
         }
-        for weight in 0..<filters * 25 { weightGradient[weight] += sums[weight].sum() }
     }
+    for f in 0..<filters {
+        for kh in 0..<5 {
+            let (left, right) = (sums[f * 10 + kh], sums[f * 10 + 5 + kh])
+            for kw in 0..<5 { weightGradient[(f * 5 + kh) * 5 + kw] += left[kw] + right[kw + shift] }
+        }
+    }
+}
+
+/// For the `count` windows of a plane: gradients[k] = gradient[k], or 0 where maxima[k] is at
+/// most 0 (the ReLU's mask), and offsets[k] = corners[k] plus the position of window k's winner
+/// in its window (argmax 0...3, row-major) in a plane `width` wide.
+@inline(__always)
+private func prepareWindows(
+    _ gradient: UnsafePointer<Float>, maxima: UnsafePointer<Float>, winners: UnsafePointer<UInt8>, corners: UnsafePointer<Int32>,
+    count: Int, width: Int, gradients: UnsafeMutablePointer<Float>, offsets: UnsafeMutablePointer<Int32>
+) {
+    let w = Int32(width)
+    guard count >= 8 else {
+        for k in 0..<count {
+            let winner = Int32(winners[k])
+            gradients[k] = maxima[k] <= 0 ? 0 : gradient[k]
+            offsets[k] = corners[k] + (winner >> 1) * w + (winner & 1)
+        }
+        return
+    }
+    // Eight at a time, the last eight ending at the end (writing some values again).
+    for k0 in stride(from: 0, to: count, by: 8) {
+        let k = min(k0, count - 8)
+        let g = UnsafeRawPointer(gradient + k).loadUnaligned(as: SIMD8<Float>.self)
+        let m = UnsafeRawPointer(maxima + k).loadUnaligned(as: SIMD8<Float>.self)
+        UnsafeMutableRawPointer(gradients + k).storeBytes(of: g.replacing(with: 0, where: m .<= 0), as: SIMD8<Float>.self)
+        let winner = SIMD8<Int32>(truncatingIfNeeded: UnsafeRawPointer(winners + k).loadUnaligned(as: SIMD8<UInt8>.self))
+        let corner = UnsafeRawPointer(corners + k).loadUnaligned(as: SIMD8<Int32>.self)
+        UnsafeMutableRawPointer(offsets + k).storeBytes(of: corner &+ (winner &>> 1) &* w &+ (winner & 1), as: SIMD8<Int32>.self)
+    }
+}
+
+/// The 5 rows of an input plane a patch starts in, as pointers: a patch row is then one address
+/// (row pointer plus offset), not a stride multiplication each.
+private struct PatchRows {
+    let r0, r1, r2, r3, r4: UnsafePointer<Float>
+
+    init(_ plane: UnsafePointer<Float>, width: Int) {
+        (r0, r1, r2, r3, r4) = (plane, plane + width, plane + 2 * width, plane + 3 * width, plane + 4 * width)
+    }
+
+    /// The patch `offset` floats into the plane.
+    @inline(__always) func at(_ offset: Int32) -> Patch { Patch(rows: self, offset: Int(offset)) }
+
+    struct Patch {
+        let rows: PatchRows
+        let offset: Int
+
+        /// The 8 floats from its row kh on.
+        @inline(__always) func row(_ kh: Int) -> SIMD8<Float> {
+            let start: UnsafePointer<Float>
+            switch kh {
+            case 0: start = rows.r0
+            case 1: start = rows.r1
+            case 2: start = rows.r2
+            case 3: start = rows.r3
+            default: start = rows.r4
+            }
+            return UnsafeRawPointer(start + offset).loadUnaligned(as: SIMD8<Float>.self)
+        }
+    }
+}
+
+/// a_kh += g times the 8 floats of the patch's row kh, for its 5 rows.
+@inline(__always)
+private func addPatch(
+    _ a0: inout SIMD8<Float>, _ a1: inout SIMD8<Float>, _ a2: inout SIMD8<Float>, _ a3: inout SIMD8<Float>,
+    _ a4: inout SIMD8<Float>, _ g: Float, _ patch: PatchRows.Patch
+) {
+    let v = SIMD8<Float>(repeating: g)
+    a0.addProduct(v, patch.row(0))
+    a1.addProduct(v, patch.row(1))
+    a2.addProduct(v, patch.row(2))
+    a3.addProduct(v, patch.row(3))
+    a4.addProduct(v, patch.row(4))
 }
 
 // MARK: - Row-tiled convolution for 5x5 kernels (C3)

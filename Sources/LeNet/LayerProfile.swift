@@ -23,27 +23,33 @@ public struct LayerProfile: Sendable {
         /// Multiply-adds per image of the backward pass: the weight gradient, plus the input
         /// gradient for every stage but the first (nothing needs the input's gradient).
         public let backwardMACs: Int
-        /// A convolution's ReLU: its forward pass runs inside the convolution's.
-        public let forwardIsFused: Bool
-        /// A ReLU before a max-pool: its backward pass runs inside the pool's.
-        public let backwardIsFused: Bool
+        /// The stage whose forward pass runs this step's too (a convolution's ReLU: the convolution).
+        public let forwardRunsIn: Stage.Name?
+        /// The stage whose backward pass runs this step's too: a ReLU before a max-pool, the
+        /// pool; the first pool and its ReLU, the first convolution (whose weight gradient reads
+        /// the pool's gradient, as `LeNet5.backward` runs it).
+        public let backwardRunsIn: Stage.Name?
     }
 
     /// The steps in forward order: each stage, then its ReLU; the softmax is the loss.
     public static let rows: [Row] = LeNet5.stages.enumerated().flatMap { index, stage -> [Row] in
         if stage.kind == .softmax {
-            return [Row(step: .loss, label: stage.label, forwardMACs: 0, backwardMACs: 0, forwardIsFused: false, backwardIsFused: false)]
+            return [Row(step: .loss, label: stage.label, forwardMACs: 0, backwardMACs: 0, forwardRunsIn: nil, backwardRunsIn: nil)]
         }
+        let stages = LeNet5.stages
+        let first = stages[0]
+        let poolOfFirst = first.kind.isConvolution && first.relu && stages[1].kind.isMaxPool
         let macs = stage.forwardMACs
         var rows = [
             Row(step: .layer(stage), label: stage.label, forwardMACs: macs, backwardMACs: index == 0 ? macs : 2 * macs,
-                forwardIsFused: false, backwardIsFused: false)
+                forwardRunsIn: nil, backwardRunsIn: index == 1 && poolOfFirst ? first.name : nil)
         ]
         if stage.relu {
-            let nextIsPool = index + 1 < LeNet5.stages.count && LeNet5.stages[index + 1].kind.isMaxPool
+            let pool = index + 1 < stages.count && stages[index + 1].kind.isMaxPool ? stages[index + 1].name : nil
             rows.append(
                 Row(step: .relu(stage), label: "ReLU (\(stage.name))", forwardMACs: 0, backwardMACs: 0,
-                    forwardIsFused: stage.kind.isConvolution, backwardIsFused: nextIsPool))
+                    forwardRunsIn: stage.kind.isConvolution ? stage.name : nil,
+                    backwardRunsIn: index == 0 && poolOfFirst ? first.name : pool))
         }
         return rows
     }

@@ -62,9 +62,7 @@ public struct Convolution: Sendable {
         gemmWorkspace: GEMMWorkspace
     ) {
         accumulateBiasGradient(outputGradient, channels: outputChannels, positions: shape.positions, into: biasGradient)
-        if supportsDirectConvolution(shape) {
-            directConvolutionWeightGradient(input, outputGradient: outputGradient, shape, into: weightGradient)
-        } else if supportsRowTiledWeightGradient(shape) {
+        if supportsRowTiledWeightGradient(shape) {
             #if VECTOR512  // the only builds where it is supported
             rowTiledConvolutionWeightGradient(input, outputGradient: outputGradient, shape, scratch: columnGradient, into: weightGradient)
             #endif

@@ -107,7 +107,6 @@ public final class Workspace {
     let s4Gradient: UnsafeMutablePointer<Float>      // (16, N, 5, 5)
     let c3Gradient: UnsafeMutablePointer<Float>      // (16, N, 10, 10)
     let s2Gradient: UnsafeMutablePointer<Float>      // (6, N, 14, 14)
-    let c1Gradient: UnsafeMutablePointer<Float>      // (6, N, 28, 28)
     let scratch: UnsafeMutablePointer<Float>     // any convolution's scratch, except C5's columns
     public let parameterGradients: UnsafeMutablePointer<Float> // (61,706)
     /// When set, every layer call adds its wall time here (`lenet5 bench --layers`).
@@ -151,7 +150,6 @@ public final class Workspace {
         s4Gradient = floats(s4.outputCount(n))
         c3Gradient = floats(c3.outputCount(n))
         s2Gradient = floats(s2.outputCount(n))
-        c1Gradient = floats(c1.outputCount(n))
         scratch = floats(max(shapes.c1.scratchSize, shapes.c3.scratchSize, shapes.c5.scratchSize))
         parameterGradients = floats(ParameterLayout.count)
         self.allocations = allocations
@@ -269,7 +267,7 @@ extension LeNet5 {
         ws.timed(.layer(c5), .backward) { c5.convolution.backward(ws.s4, columns: ws.c5Columns, outputGradient: ws.c5Gradient, weight: weight(c5), shape5, weightGradient: gw5, biasGradient: gb5, inputGradient: ws.s4Gradient, columnGradient: ws.scratch, gemmWorkspace: ws.gemm) }
         ws.timed(.layer(s4), .backward) { maxPoolBackward(outputGradient: ws.s4Gradient, argmax: ws.s4Argmax, planes: c3.output.channels * n, height: c3.output.height, width: c3.output.width, pooledOutput: ws.s4, into: ws.c3Gradient) }  // and ReLU's
         ws.timed(.layer(c3), .backward) { c3.convolution.backward(ws.s2, columns: ws.scratch, outputGradient: ws.c3Gradient, weight: weight(c3), shape3, weightGradient: gw3, biasGradient: gb3, inputGradient: ws.s2Gradient, columnGradient: ws.scratch, gemmWorkspace: ws.gemm) }
-        ws.timed(.layer(s2), .backward) { maxPoolBackward(outputGradient: ws.s2Gradient, argmax: ws.s2Argmax, planes: c1.output.channels * n, height: c1.output.height, width: c1.output.width, pooledOutput: ws.s2, into: ws.c1Gradient) }  // and ReLU's
-        ws.timed(.layer(c1), .backward) { c1.convolution.backward(ws.input, columns: ws.scratch, outputGradient: ws.c1Gradient, weight: weight(c1), shape1, weightGradient: gw1, biasGradient: gb1, inputGradient: nil, columnGradient: ws.scratch, gemmWorkspace: ws.gemm) }
+        // C1's input needs no gradient: its weight gradient reads S2's (and runs S2's and the ReLU's backward passes).
+        ws.timed(.layer(c1), .backward) { pooledConvolutionWeightGradient(ws.input, pooledGradient: ws.s2Gradient, argmax: ws.s2Argmax, pooledOutput: ws.s2, shape1, weightGradient: gw1, biasGradient: gb1) }
     }
 }

@@ -123,8 +123,9 @@ struct BenchCommand: ParsableCommand {
         print("  layer                      forward  GFLOPS    backward  GFLOPS   share")
         for row in LayerProfile.rows {
             func column(_ pass: LayerProfile.Pass, _ macs: Int) -> String {
-                if pass == .forward && row.forwardIsFused { return "  in conv".padding(toLength: 19, withPad: " ", startingAt: 0) }
-                if pass == .backward && row.backwardIsFused { return "  in pool".padding(toLength: 19, withPad: " ", startingAt: 0) }
+                if let stage = pass == .forward ? row.forwardRunsIn : row.backwardRunsIn {
+                    return "  in \(stage)".padding(toLength: 19, withPad: " ", startingAt: 0)
+                }
                 let seconds = profile.seconds(row.step, pass)
                 let flops = 2 * Double(macs) * Double(images)
                 let gflops = macs == 0 || seconds == 0 ? "" : String(format: "%.1f", flops / seconds / 1e9)
@@ -138,5 +139,10 @@ struct BenchCommand: ParsableCommand {
         let other = epochSeconds - profile.totalSeconds
         print("  " + "batch preparation + SGD".padding(toLength: 24, withPad: " ", startingAt: 0)
               + String(format: "%8.1f ms (both)%24.1f%%", other * 1e3, 100 * other / epochSeconds))
+        for row in LayerProfile.rows {
+            guard case .layer(let pool) = row.step, let convolution = row.backwardRunsIn else { continue }
+            print("  GFLOPS count each layer's multiply-adds as a dense pass does them; \(convolution)'s backward pass reads")
+            print("  \(pool)'s gradient and does a quarter of its own (the pool passes a gradient to one input in four).")
+        }
     }
 }

@@ -95,14 +95,10 @@ final class ConvolutionTests: XCTestCase {
             var dColumns = columns
             columns.withUnsafeMutableBufferPointer { cols in
                 im2col(input, s, into: cols.baseAddress!)
-                if supportsDirectConvolution(s) {
-                    directConvolutionWeightGradient(input, outputGradient: gradient, s, into: &dWeight)
-                } else {
-                    gemm(
-                        transposeA: false, transposeB: true, m: s.outputChannels, n: s.patchSize, k: s.positions,
-                        a: gradient, lda: s.positions, b: cols.baseAddress!, ldb: s.positions, c: &dWeight,
-                        ldc: s.patchSize, accumulate: true, workspace: workspace)
-                }
+                gemm(
+                    transposeA: false, transposeB: true, m: s.outputChannels, n: s.patchSize, k: s.positions,
+                    a: gradient, lda: s.positions, b: cols.baseAddress!, ldb: s.positions, c: &dWeight,
+                    ldc: s.patchSize, accumulate: true, workspace: workspace)
             }
             accumulateBiasGradient(gradient, channels: s.outputChannels, positions: s.positions, into: &dBias)
             dColumns.withUnsafeMutableBufferPointer { dcols in
@@ -151,6 +147,48 @@ final class ConvolutionTests: XCTestCase {
         XCTAssertEqual(imageLaneInputGradients, shapes.count - 2)
         // C3 (3 and 16 images) and the 9-filter one in AVX-512 builds; none in the others.
         XCTAssertEqual(rowTiledWeightGradients, InstructionSet.vectorBits == 512 ? 3 : 0)
+    }
+
+    /// C1's weight gradient read from its pool's gradient is the convolution's backward pass
+    /// after the pool's and the ReLU's.
+    func testPooledWeightGradientMatchesPoolThenConvolutionBackward() {
+        let shapes = [
+            // C1 on a chunk of 16 images: 12 windows of a row read to the right, 2 to the left.
+            ConvolutionShape(inputChannels: 1, outputChannels: 6, height: 32, width: 32, kernel: 5, count: 16),
+            // Two windows each way; an odd number read to the right (one left over from the pairs).
+            ConvolutionShape(inputChannels: 1, outputChannels: 5, height: 16, width: 12, kernel: 5, count: 2),
+            ConvolutionShape(inputChannels: 1, outputChannels: 3, height: 10, width: 14, kernel: 5, count: 3),
+        ]
+        for (index, s) in shapes.enumerated() {
+            XCTAssertTrue(supportsPooledWeightGradient(s))
+            let (input, weight, bias, _) = operands(s, seed: 200 + UInt64(index))
+            var activations = Reference.convolutionForward(input, weight: weight, bias: bias, s)
+            reluForward(activations, count: activations.count, into: &activations)
+            let planes = s.outputChannels * s.count
+            var pooled = [Float](repeating: .nan, count: s.outputSize / 4)
+            var argmax = [UInt8](repeating: 9, count: pooled.count)
+            maxPoolForward(activations, planes: planes, height: s.outputHeight, width: s.outputWidth, into: &pooled, argmax: &argmax)
+            XCTAssertGreaterThan(pooled.filter { $0 == 0 }.count, 0, "some windows' maxima are the ReLU's zeros")
+            var random = TestRandom(seed: 300 + UInt64(index))
+            let pooledGradient = random.array(pooled.count)
+
+            var outputGradient = [Float](repeating: .nan, count: s.outputSize)
+            maxPoolBackward(
+                outputGradient: pooledGradient, argmax: argmax, planes: planes, height: s.outputHeight, width: s.outputWidth,
+                pooledOutput: pooled, into: &outputGradient)
+            let expected = Reference.convolutionBackward(input, weight: weight, outputGradient: outputGradient, s)
+            var dWeight = [Float](repeating: 0.5, count: weight.count)  // accumulated into
+            var dBias = [Float](repeating: 0.5, count: s.outputChannels)
+            pooledConvolutionWeightGradient(
+                input, pooledGradient: pooledGradient, argmax: argmax, pooledOutput: pooled, s, weightGradient: &dWeight,
+                biasGradient: &dBias)
+            assertClose(dWeight, expected.weight.map { $0 + 0.5 }, tolerance: 1e-4, "weight \(s)")
+            assertClose(dBias, expected.bias.map { $0 + 0.5 }, tolerance: 1e-4, "bias \(s)")
+        }
+        // Not taken: an output plane of part windows, input rows under 11 floats, two input channels.
+        XCTAssertFalse(supportsPooledWeightGradient(ConvolutionShape(inputChannels: 1, outputChannels: 6, height: 32, width: 31, kernel: 5, count: 1)))
+        XCTAssertFalse(supportsPooledWeightGradient(ConvolutionShape(inputChannels: 1, outputChannels: 6, height: 10, width: 10, kernel: 5, count: 1)))
+        XCTAssertFalse(supportsPooledWeightGradient(ConvolutionShape(inputChannels: 2, outputChannels: 6, height: 32, width: 32, kernel: 5, count: 1)))
     }
 
     func testIm2colPlacesEveryPatch() {

@@ -14,14 +14,22 @@ final class LayerGradientTests: XCTestCase {
     }
 
     func testConvolutionDirectPath() {
-        // LeNet-5's C1: one input channel, the direct SIMD kernel.
+        // LeNet-5's C1: one input channel, the direct SIMD forward; the backward passes with the
+        // images in lanes (training takes C1's weight gradient from S2's gradient instead, below).
         assertPassed(GradientCheck.convolution("C1", LeNet5.c1.convolution, height: 20, width: 21, count: 2, seed: 1))
+    }
+
+    /// The path every training step takes through C1: its weight and bias gradients read from the
+    /// pool's output gradient, the ReLU's and the pool's backward passes folded in.
+    func testConvolutionReLUMaxPoolBackwardInOne() {
+        assertPassed(GradientCheck.convolutionReLUMaxPool())
     }
 
     func testConvolutionImplicitPath() {
         // C3: the row-tiled forward (5x5 kernels), the weight gradient row-tiled (AVX-512 builds)
-        // or by implicit GEMM (up to 16 filters), and the implicit input gradient (up to 6 input
-        // channels in rows of up to 16); the 3x3 one: the implicit-GEMM forward and weight gradient.
+        // or with the images in lanes (up to 16 filters), and the input gradient with the images
+        // in lanes (up to 6 input channels); the 3x3 one: the implicit-GEMM forward and the
+        // image-lane backward passes.
         assertPassed(GradientCheck.convolution("C3", LeNet5.c3.convolution, height: 14, width: 14, count: 2, seed: 2))
         assertPassed(GradientCheck.convolution("3x3", Convolution(inputChannels: 3, outputChannels: 4, kernel: 3), height: 6, width: 5, count: 3, seed: 3))
     }
@@ -62,7 +70,7 @@ final class LayerGradientTests: XCTestCase {
 
     func testEveryCheckIsListed() {
         let results = GradientCheck.layers()
-        XCTAssertEqual(results.count, 5 * 3 + 3 + 5)
+        XCTAssertEqual(results.count, 5 * 3 + 2 + 3 + 5)
         XCTAssertTrue(results.allSatisfy(\.passed))
     }
 }
