@@ -289,25 +289,23 @@ public func directConvolutionForward(
     }
 }
 
-// MARK: - C1's weight gradient from its pool's gradient
+// MARK: - Weight gradient from the pool's gradient (C1, C3)
 
-/// Whether `pooledConvolutionWeightGradient` handles `shape`: one input channel, a 5x5 kernel,
-/// an output plane of whole 2x2 windows, and input rows of at least 11 floats (a patch row is
-/// read as 8).
+/// Whether `pooledConvolutionWeightGradient` handles `shape`: a 5x5 kernel, an output plane of
+/// whole 2x2 windows, and input rows of at least 11 floats (a patch row is read as 8).
 public func supportsPooledWeightGradient(_ shape: ConvolutionShape) -> Bool {
-    shape.inputChannels == 1 && shape.kernel == 5 && shape.outputHeight % 2 == 0 && shape.outputWidth % 2 == 0
-        && shape.width >= 11
+    shape.kernel == 5 && shape.outputHeight % 2 == 0 && shape.outputWidth % 2 == 0 && shape.width >= 11
 }
 
-/// weightGradient (F, 1, 5, 5) and biasGradient (F) += the gradients of a convolution followed
-/// by a ReLU and a 2x2 max-pool, from the pool's output gradient: the three backward passes in
-/// one, for a first layer (its input needs no gradient).
+/// weightGradient (F, C, 5, 5) and biasGradient (F) += the gradients of a convolution followed
+/// by a ReLU and a 2x2 max-pool, from the pool's output gradient: the pool's, the ReLU's and the
+/// convolution's backward passes in one, but for the input gradient.
 ///
 /// The pool passes each window's gradient to the window's winner alone, and the ReLU passes none
 /// where the winner's output, the window's maximum, was 0 (as `maxPoolBackward(pooledOutput:)`).
 /// So the convolution's sums over all output positions are sums over the windows, a quarter as
-/// many terms, none of them the pool's zeros: each window adds its gradient times the 5x5 input
-/// patch under its winner. A patch row is one 8-float vector, the taps in lanes 0-4, or, where
+/// many terms, none of them the pool's zeros: each window adds its gradient times the C x 5 x 5
+/// input patch under its winner. A patch row is one 8-float vector, the taps in lanes 0-4, or, where
 /// those 8 floats would run past the input row, in lanes 3-7 of the vector 3 floats to the left.
 /// - Parameters:
 ///   - pooledGradient: the pool's output gradient (F, N, OH / 2, OW / 2).
@@ -321,7 +319,7 @@ public func pooledConvolutionWeightGradient(
 ) {
     precondition(supportsPooledWeightGradient(shape))
     typealias V = SIMD8<Float>
-    let (h, w, n, filters) = (shape.height, shape.width, shape.count, shape.outputChannels)
+    let (channels, h, w, n, filters) = (shape.inputChannels, shape.height, shape.width, shape.count, shape.outputChannels)
     let (rows, columns) = (shape.outputHeight / 2, shape.outputWidth / 2)
     let windows = rows * columns
     // Windows 0..<split of a row read their patch rows from the winner's column x (x + 7 is
@@ -332,60 +330,70 @@ public func pooledConvolutionWeightGradient(
         let planes = f * n * windows
         biasGradient[f] += maskedSum(pooledGradient + planes, keepingWherePositive: pooledOutput + planes, count: n * windows)
     }
-    // Per plane, each window's gradient after the ReLU and the offset of its winner's patch in
-    // the input plane, in vectors of 8 windows; the sums then read two plain arrays. (Computed
-    // window by window as they were summed, the two took longer than the FMAs.)
-    let gradients = UnsafeMutablePointer<Float>.allocate(capacity: windows)
-    let offsets = UnsafeMutablePointer<Int32>.allocate(capacity: windows)
-    // corners[k]: window k's top left in the input plane, less `shift` for windows read to the left.
-    let corners = UnsafeMutablePointer<Int32>.allocate(capacity: windows)
-    // sums[f * 10 + kh]: filter f's kernel row kh in lanes 0-4; sums[f * 10 + 5 + kh]: in lanes 3-7.
-    let sums = UnsafeMutablePointer<V>.allocate(capacity: filters * 10)
+    // Images in groups whose input planes take 8 KB of L1 (C1: 2; C3: 10), read once per filter
+    // (groups of 1, or of 4 and all 16, were slower on one of the two).
+    // For each group and filter, every window's gradient after the ReLU and the offset of its
+    // winner's patch in the channel's planes of the group, in vectors of 8 windows; the sums then
+    // run over two plain arrays. (Computed window by window as they were summed, the two took
+    // longer than the FMAs.)
+    let group = max(1, min(n, 2048 / (h * w)))
+    let capacity = group * windows
+    precondition(group * h * w <= Int(Int32.max), "the offsets are 32-bit")
+    let gradients = UnsafeMutablePointer<Float>.allocate(capacity: capacity)
+    let offsets = UnsafeMutablePointer<Int32>.allocate(capacity: capacity)
+    // corners[(i * rows + y) * columns + x]: window (y, x) of the group's image i's top left, less
+    // `shift` for windows read to the left.
+    let corners = UnsafeMutablePointer<Int32>.allocate(capacity: capacity)
     defer {
         gradients.deallocate()
         offsets.deallocate()
         corners.deallocate()
-        sums.deallocate()
     }
-    for y in 0..<rows {
-        for x in 0..<columns { corners[y * columns + x] = Int32(2 * y * w + 2 * x - (x < split ? 0 : shift)) }
-    }
-    sums.initialize(repeating: V(), count: filters * 10)
-    for i in 0..<n {
-        let patch = PatchRows(input + i * h * w, width: w)
-        for f in 0..<filters {
-            let plane = (f * n + i) * windows
-            prepareWindows(
-                pooledGradient + plane, maxima: pooledOutput + plane, winners: argmax + plane, corners: corners, count: windows,
-                width: w, gradients: gradients, offsets: offsets)
-            let s = sums + f * 10
-            // Two sets of accumulators for alternate windows: one would wait on its FMAs' latency.
-            var a0 = s[0], a1 = s[1], a2 = s[2], a3 = s[3], a4 = s[4]
-            var b0 = V(), b1 = V(), b2 = V(), b3 = V(), b4 = V()
-            for y in 0..<rows {
-                var k = y * columns
-                let end = k + split
-                while k + 2 <= end {
-                    addPatch(&a0, &a1, &a2, &a3, &a4, gradients[k], patch.at(offsets[k]))
-                    addPatch(&b0, &b1, &b2, &b3, &b4, gradients[k + 1], patch.at(offsets[k + 1]))
-                    k += 2
-                }
-                if k < end { addPatch(&a0, &a1, &a2, &a3, &a4, gradients[k], patch.at(offsets[k])) }
+    for i in 0..<group {
+        for y in 0..<rows {
+            for x in 0..<columns {
+                corners[(i * rows + y) * columns + x] = Int32(i * h * w + 2 * y * w + 2 * x - (x < split ? 0 : shift))
             }
-            s[0] = a0 + b0; s[1] = a1 + b1; s[2] = a2 + b2; s[3] = a3 + b3; s[4] = a4 + b4
-            var c0 = s[5], c1 = s[6], c2 = s[7], c3 = s[8], c4 = s[9]
-            for y in 0..<rows {
-                for k in y * columns + split..<(y + 1) * columns {
-                    addPatch(&c0, &c1, &c2, &c3, &c4, gradients[k], patch.at(offsets[k]))
-                }
-            }
-            s[5] = c0; s[6] = c1; s[7] = c2; s[8] = c3; s[9] = c4
         }
     }
-    for f in 0..<filters {
-        for kh in 0..<5 {
-            let (left, right) = (sums[f * 10 + kh], sums[f * 10 + 5 + kh])
-            for kw in 0..<5 { weightGradient[(f * 5 + kh) * 5 + kw] += left[kw] + right[kw + shift] }
+    for first in stride(from: 0, to: n, by: group) {
+        let images = min(group, n - first)
+        for f in 0..<filters {
+            let planes = (f * n + first) * windows
+            prepareWindows(
+                pooledGradient + planes, maxima: pooledOutput + planes, winners: argmax + planes, corners: corners,
+                count: images * windows, width: w, gradients: gradients, offsets: offsets)
+            for c in 0..<channels {
+                let patch = PatchRows(input + (c * n + first) * h * w, width: w)
+                // Two sets of accumulators for alternate windows: one would wait on its FMAs' latency.
+                var a0 = V(), a1 = V(), a2 = V(), a3 = V(), a4 = V()
+                var b0 = V(), b1 = V(), b2 = V(), b3 = V(), b4 = V()
+                for row in 0..<images * rows {
+                    var k = row * columns
+                    let end = k + split
+                    while k + 2 <= end {
+                        addPatch(&a0, &a1, &a2, &a3, &a4, gradients[k], patch.at(offsets[k]))
+                        addPatch(&b0, &b1, &b2, &b3, &b4, gradients[k + 1], patch.at(offsets[k + 1]))
+                        k += 2
+                    }
+                    if k < end { addPatch(&a0, &a1, &a2, &a3, &a4, gradients[k], patch.at(offsets[k])) }
+                }
+                let left = (a0 + b0, a1 + b1, a2 + b2, a3 + b3, a4 + b4)
+                var c0 = V(), c1 = V(), c2 = V(), c3 = V(), c4 = V()
+                for row in 0..<images * rows {
+                    for k in row * columns + split..<(row + 1) * columns {
+                        addPatch(&c0, &c1, &c2, &c3, &c4, gradients[k], patch.at(offsets[k]))
+                    }
+                }
+                withUnsafeBytes(of: (left, (c0, c1, c2, c3, c4))) { raw in
+                    // Kernel row kh's taps: lanes 0-4 of left.kh plus lanes 3-7 of the right's.
+                    let lanes = raw.bindMemory(to: Float.self)
+                    let target = weightGradient + (f * channels + c) * 25
+                    for kh in 0..<5 {
+                        for kw in 0..<5 { target[kh * 5 + kw] += lanes[kh * 8 + kw] + lanes[(5 + kh) * 8 + kw + shift] }
+                    }
+                }
+            }
         }
     }
 }

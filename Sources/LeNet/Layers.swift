@@ -48,8 +48,7 @@ public struct Convolution: Sendable {
         if relu { reluForward(output, count: shape.outputSize, into: output) }
     }
 
-    /// dW += dY columnsᵀ, db += row sums of dY, and dX = col2im(Wᵀ dY) when `inputGradient` is given
-    /// (computed without the column matrix, images in lanes, for up to 6 input channels: C3).
+    /// dW += dY columnsᵀ, db += row sums of dY, and dX = col2im(Wᵀ dY) when `inputGradient` is given.
     /// - Parameters:
     ///   - columns: the buffer `forward` was given, still holding the unfolded input when the
     ///     forward pass built one (im2col + GEMM).
@@ -77,15 +76,25 @@ public struct Convolution: Sendable {
                 c: weightGradient, ldc: shape.patchSize, accumulate: true, workspace: gemmWorkspace)
         }
         guard let inputGradient else { return }
+        self.inputGradient(outputGradient, weight: weight, shape, scratch: columnGradient, gemmWorkspace: gemmWorkspace, into: inputGradient)
+    }
+
+    /// inputGradient = col2im(Wᵀ dY), `backward`'s last step (computed without the column matrix,
+    /// images in lanes, for up to 6 input channels: C3).
+    /// - Parameter scratch: `shape.scratchSize` floats.
+    public func inputGradient(
+        _ outputGradient: UnsafePointer<Float>, weight: UnsafePointer<Float>, _ shape: ConvolutionShape,
+        scratch: UnsafeMutablePointer<Float>, gemmWorkspace: GEMMWorkspace, into inputGradient: UnsafeMutablePointer<Float>
+    ) {
         if supportsImageLaneInputGradient(shape) {
-            imageLaneInputGradient(outputGradient, weight: weight, shape, scratch: columnGradient, into: inputGradient)
+            imageLaneInputGradient(outputGradient, weight: weight, shape, scratch: scratch, into: inputGradient)
             return
         }
         gemm(
             transposeA: true, transposeB: false, m: shape.patchSize, n: shape.positions, k: outputChannels,
             a: weight, lda: shape.patchSize, b: outputGradient, ldb: shape.positions,
-            c: columnGradient, ldc: shape.positions, accumulate: false, workspace: gemmWorkspace)
-        col2im(columnGradient, shape, into: inputGradient)
+            c: scratch, ldc: shape.positions, accumulate: false, workspace: gemmWorkspace)
+        col2im(scratch, shape, into: inputGradient)
     }
 }
 

@@ -45,6 +45,10 @@ public enum LeNet5 {
 
     public static let classes = f7.output.count
 
+    /// The convolutions whose weight gradient `backward` computes from the next max-pool's
+    /// output gradient (`pooledConvolutionWeightGradient`): C1 and C3.
+    public static let stagesReadingPoolGradient = [c1, c3]
+
     /// Images processed together by one thread: small enough that a chunk's activations and
     /// gradients stay in L2.
     public static let chunkSize = 16
@@ -265,9 +269,13 @@ extension LeNet5 {
         ws.timed(.layer(f6), .backward) { f6.linear.backward(ws.c5, outputGradient: ws.f6Gradient, weight: weight(f6), count: n, weightGradient: gw6, biasGradient: gb6, inputGradient: ws.c5Gradient, gemmWorkspace: ws.gemm) }
         ws.timed(.relu(c5), .backward) { reluBackward(output: ws.c5, outputGradient: ws.c5Gradient, count: c5.outputCount(n), into: ws.c5Gradient) }
         ws.timed(.layer(c5), .backward) { c5.convolution.backward(ws.s4, columns: ws.c5Columns, outputGradient: ws.c5Gradient, weight: weight(c5), shape5, weightGradient: gw5, biasGradient: gb5, inputGradient: ws.s4Gradient, columnGradient: ws.scratch, gemmWorkspace: ws.gemm) }
+        // C3's and C1's weight gradients read S4's and S2's gradients (the pools' and ReLUs' backward
+        // passes folded in); C3's input gradient reads the dense one S4's backward pass writes.
         ws.timed(.layer(s4), .backward) { maxPoolBackward(outputGradient: ws.s4Gradient, argmax: ws.s4Argmax, planes: c3.output.channels * n, height: c3.output.height, width: c3.output.width, pooledOutput: ws.s4, into: ws.c3Gradient) }  // and ReLU's
-        ws.timed(.layer(c3), .backward) { c3.convolution.backward(ws.s2, columns: ws.scratch, outputGradient: ws.c3Gradient, weight: weight(c3), shape3, weightGradient: gw3, biasGradient: gb3, inputGradient: ws.s2Gradient, columnGradient: ws.scratch, gemmWorkspace: ws.gemm) }
-        // C1's input needs no gradient: its weight gradient reads S2's (and runs S2's and the ReLU's backward passes).
+        ws.timed(.layer(c3), .backward) {
+            pooledConvolutionWeightGradient(ws.s2, pooledGradient: ws.s4Gradient, argmax: ws.s4Argmax, pooledOutput: ws.s4, shape3, weightGradient: gw3, biasGradient: gb3)
+            c3.convolution.inputGradient(ws.c3Gradient, weight: weight(c3), shape3, scratch: ws.scratch, gemmWorkspace: ws.gemm, into: ws.s2Gradient)
+        }
         ws.timed(.layer(c1), .backward) { pooledConvolutionWeightGradient(ws.input, pooledGradient: ws.s2Gradient, argmax: ws.s2Argmax, pooledOutput: ws.s2, shape1, weightGradient: gw1, biasGradient: gb1) }
     }
 }

@@ -149,8 +149,8 @@ final class ConvolutionTests: XCTestCase {
         XCTAssertEqual(rowTiledWeightGradients, InstructionSet.vectorBits == 512 ? 3 : 0)
     }
 
-    /// C1's weight gradient read from its pool's gradient is the convolution's backward pass
-    /// after the pool's and the ReLU's.
+    /// C1's and C3's weight gradients read from their pools' gradients are the convolution's
+    /// backward pass after the pool's and the ReLU's.
     func testPooledWeightGradientMatchesPoolThenConvolutionBackward() {
         let shapes = [
             // C1 on a chunk of 16 images: 12 windows of a row read to the right, 2 to the left.
@@ -158,6 +158,10 @@ final class ConvolutionTests: XCTestCase {
             // Two windows each way; an odd number read to the right (one left over from the pairs).
             ConvolutionShape(inputChannels: 1, outputChannels: 5, height: 16, width: 12, kernel: 5, count: 2),
             ConvolutionShape(inputChannels: 1, outputChannels: 3, height: 10, width: 14, kernel: 5, count: 3),
+            // C3 on a chunk of 16 images (3 windows of a row to the right, 2 to the left), and
+            // 3 channels.
+            ConvolutionShape(inputChannels: 6, outputChannels: 16, height: 14, width: 14, kernel: 5, count: 16),
+            ConvolutionShape(inputChannels: 3, outputChannels: 4, height: 12, width: 16, kernel: 5, count: 2),
         ]
         for (index, s) in shapes.enumerated() {
             XCTAssertTrue(supportsPooledWeightGradient(s))
@@ -185,10 +189,10 @@ final class ConvolutionTests: XCTestCase {
             assertClose(dWeight, expected.weight.map { $0 + 0.5 }, tolerance: 1e-4, "weight \(s)")
             assertClose(dBias, expected.bias.map { $0 + 0.5 }, tolerance: 1e-4, "bias \(s)")
         }
-        // Not taken: an output plane of part windows, input rows under 11 floats, two input channels.
+        // Not taken: an output plane of part windows, input rows under 11 floats, a 3x3 kernel.
         XCTAssertFalse(supportsPooledWeightGradient(ConvolutionShape(inputChannels: 1, outputChannels: 6, height: 32, width: 31, kernel: 5, count: 1)))
         XCTAssertFalse(supportsPooledWeightGradient(ConvolutionShape(inputChannels: 1, outputChannels: 6, height: 10, width: 10, kernel: 5, count: 1)))
-        XCTAssertFalse(supportsPooledWeightGradient(ConvolutionShape(inputChannels: 2, outputChannels: 6, height: 32, width: 32, kernel: 5, count: 1)))
+        XCTAssertFalse(supportsPooledWeightGradient(ConvolutionShape(inputChannels: 2, outputChannels: 6, height: 32, width: 32, kernel: 3, count: 1)))
     }
 
     func testIm2colPlacesEveryPatch() {
