@@ -139,8 +139,8 @@ struct BenchCommand: ParsableCommand {
         let other = epochSeconds - profile.totalSeconds
         print("  " + "batch preparation + SGD".padding(toLength: 24, withPad: " ", startingAt: 0)
               + String(format: "%8.1f ms (both)%24.1f%%", other * 1e3, 100 * other / epochSeconds))
-        let pooled = LeNet5.stagesReadingPoolGradient.map(\.name).joined(separator: " and ")
-        print("  GFLOPS count each layer's multiply-adds as a dense pass does them; the weight gradients of \(pooled)")
-        print("  read the next pool's gradient and do a quarter of theirs (the pool passes a gradient to one input in four).")
+        let pooled = LeNet5.stagesReadingPoolGradient.map(\.name).joined(separator: ", ")
+        print("  GFLOPS count each layer's multiply-adds as a dense pass does them; weight gradients read from the next")
+        print("  pool's gradient (\(pooled)) do a quarter of them: the pool passes a gradient to one input in four.")
     }
 }
