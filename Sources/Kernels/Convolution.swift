@@ -339,58 +339,56 @@ public func pooledConvolutionWeightGradient(
     let group = max(1, min(n, 2048 / (h * w)))
     let capacity = group * windows
     precondition(group * h * w <= Int(Int32.max), "the offsets are 32-bit")
-    let gradients = UnsafeMutablePointer<Float>.allocate(capacity: capacity)
-    let offsets = UnsafeMutablePointer<Int32>.allocate(capacity: capacity)
-    // corners[(i * rows + y) * columns + x]: window (y, x) of the group's image i's top left, less
-    // `shift` for windows read to the left.
-    let corners = UnsafeMutablePointer<Int32>.allocate(capacity: capacity)
-    defer {
-        gradients.deallocate()
-        offsets.deallocate()
-        corners.deallocate()
-    }
-    for i in 0..<group {
-        for y in 0..<rows {
-            for x in 0..<columns {
-                corners[(i * rows + y) * columns + x] = Int32(i * h * w + 2 * y * w + 2 * x - (x < split ? 0 : shift))
+    // On the stack (the heap only for planes far larger than LeNet's): nothing allocated per batch.
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * capacity) { buffer in
+        guard let gradients = buffer.baseAddress else { return }
+        let offsets = UnsafeMutableRawPointer(gradients + capacity).bindMemory(to: Int32.self, capacity: 2 * capacity)
+        // corners[(i * rows + y) * columns + x]: window (y, x) of the group's image i's top left, less
+        // `shift` for windows read to the left.
+        let corners = offsets + capacity
+        for i in 0..<group {
+            for y in 0..<rows {
+                for x in 0..<columns {
+                    corners[(i * rows + y) * columns + x] = Int32(i * h * w + 2 * y * w + 2 * x - (x < split ? 0 : shift))
+                }
             }
         }
-    }
-    for first in stride(from: 0, to: n, by: group) {
-        let images = min(group, n - first)
-        for f in 0..<filters {
-            let planes = (f * n + first) * windows
-            prepareWindows(
-                pooledGradient + planes, maxima: pooledOutput + planes, winners: argmax + planes, corners: corners,
-                count: images * windows, width: w, gradients: gradients, offsets: offsets)
-            for c in 0..<channels {
-                let patch = PatchRows(input + (c * n + first) * h * w, width: w)
-                // Two sets of accumulators for alternate windows: one would wait on its FMAs' latency.
-                var a0 = V(), a1 = V(), a2 = V(), a3 = V(), a4 = V()
-                var b0 = V(), b1 = V(), b2 = V(), b3 = V(), b4 = V()
-                for row in 0..<images * rows {
-                    var k = row * columns
-                    let end = k + split
-                    while k + 2 <= end {
-                        addPatch(&a0, &a1, &a2, &a3, &a4, gradients[k], patch.at(offsets[k]))
-                        addPatch(&b0, &b1, &b2, &b3, &b4, gradients[k + 1], patch.at(offsets[k + 1]))
-                        k += 2
+        for first in stride(from: 0, to: n, by: group) {
+            let images = min(group, n - first)
+            for f in 0..<filters {
+                let planes = (f * n + first) * windows
+                prepareWindows(
+                    pooledGradient + planes, maxima: pooledOutput + planes, winners: argmax + planes, corners: corners,
+                    count: images * windows, width: w, gradients: gradients, offsets: offsets)
+                for c in 0..<channels {
+                    let patch = PatchRows(input + (c * n + first) * h * w, width: w)
+                    // Two sets of accumulators for alternate windows: one would wait on its FMAs' latency.
+                    var a0 = V(), a1 = V(), a2 = V(), a3 = V(), a4 = V()
+                    var b0 = V(), b1 = V(), b2 = V(), b3 = V(), b4 = V()
+                    for row in 0..<images * rows {
+                        var k = row * columns
+                        let end = k + split
+                        while k + 2 <= end {
+                            addPatch(&a0, &a1, &a2, &a3, &a4, gradients[k], patch.at(offsets[k]))
+                            addPatch(&b0, &b1, &b2, &b3, &b4, gradients[k + 1], patch.at(offsets[k + 1]))
+                            k += 2
+                        }
+                        if k < end { addPatch(&a0, &a1, &a2, &a3, &a4, gradients[k], patch.at(offsets[k])) }
                     }
-                    if k < end { addPatch(&a0, &a1, &a2, &a3, &a4, gradients[k], patch.at(offsets[k])) }
-                }
-                let left = (a0 + b0, a1 + b1, a2 + b2, a3 + b3, a4 + b4)
-                var c0 = V(), c1 = V(), c2 = V(), c3 = V(), c4 = V()
-                for row in 0..<images * rows {
-                    for k in row * columns + split..<(row + 1) * columns {
-                        addPatch(&c0, &c1, &c2, &c3, &c4, gradients[k], patch.at(offsets[k]))
+                    let left = (a0 + b0, a1 + b1, a2 + b2, a3 + b3, a4 + b4)
+                    var c0 = V(), c1 = V(), c2 = V(), c3 = V(), c4 = V()
+                    for row in 0..<images * rows {
+                        for k in row * columns + split..<(row + 1) * columns {
+                            addPatch(&c0, &c1, &c2, &c3, &c4, gradients[k], patch.at(offsets[k]))
+                        }
                     }
-                }
-                withUnsafeBytes(of: (left, (c0, c1, c2, c3, c4))) { raw in
-                    // Kernel row kh's taps: lanes 0-4 of left.kh plus lanes 3-7 of the right's.
-                    let lanes = raw.bindMemory(to: Float.self)
-                    let target = weightGradient + (f * channels + c) * 25
-                    for kh in 0..<5 {
-                        for kw in 0..<5 { target[kh * 5 + kw] += lanes[kh * 8 + kw] + lanes[(5 + kh) * 8 + kw + shift] }
+                    withUnsafeBytes(of: (left, (c0, c1, c2, c3, c4))) { raw in
+                        // Kernel row kh's taps: lanes 0-4 of left.kh plus lanes 3-7 of the right's.
+                        let lanes = raw.bindMemory(to: Float.self)
+                        let target = weightGradient + (f * channels + c) * 25
+                        for kh in 0..<5 {
+                            for kw in 0..<5 { target[kh * 5 + kw] += lanes[kh * 8 + kw] + lanes[(5 + kh) * 8 + kw + shift] }
+                        }
                     }
                 }
             }

@@ -28,8 +28,8 @@ final class LayerGradientTests: XCTestCase {
     func testConvolutionImplicitPath() {
         // C3: the row-tiled forward (5x5 kernels), the weight gradient row-tiled (AVX-512 builds)
         // or with the images in lanes (up to 16 filters), and the input gradient with the images
-        // in lanes (up to 6 input channels); the 3x3 one: the implicit-GEMM forward and the
-        // image-lane backward passes.
+        // in lanes (up to 6 input channels); the 3x3 one: the implicit-GEMM forward and weight
+        // gradient, and the image-lane input gradient.
         assertPassed(GradientCheck.convolution("C3", LeNet5.c3.convolution, height: 14, width: 14, count: 2, seed: 2))
         assertPassed(GradientCheck.convolution("3x3", Convolution(inputChannels: 3, outputChannels: 4, kernel: 3), height: 6, width: 5, count: 3, seed: 3))
     }
