@@ -165,7 +165,7 @@ public func accumulateBiasGradient(
 
 /// The sum of values[j] over the j in 0..<count where mask[j] is not at most 0 (a NaN keeps its
 /// value, as in `maxPoolBackward`).
-func maskedSum(_ values: UnsafePointer<Float>, keepingWherePositive mask: UnsafePointer<Float>, count: Int) -> Float {
+private func maskedSum(_ values: UnsafePointer<Float>, keepingWherePositive mask: UnsafePointer<Float>, count: Int) -> Float {
     sum(count: count, { load(values + $0).replacing(with: 0, where: load(mask + $0) .<= 0) }, { mask[$0] <= 0 ? 0 : values[$0] })
 }
 

@@ -32,27 +32,31 @@ public struct LayerProfile: Sendable {
     }
 
     /// The steps in forward order: each stage, then its ReLU; the softmax is the loss.
-    public static let rows: [Row] = LeNet5.stages.enumerated().flatMap { index, stage -> [Row] in
-        if stage.kind == .softmax {
-            return [Row(step: .loss, label: stage.label, forwardMACs: 0, backwardMACs: 0, forwardRunsIn: nil, backwardRunsIn: nil)]
-        }
+    public static let rows: [Row] = {
         let stages = LeNet5.stages
+        // The first stage reads the next pool's gradient and needs no input gradient of its own,
+        // so the pool's and its ReLU's backward passes run inside its weight gradient.
         let first = stages[0]
-        let poolOfFirst = first.kind.isConvolution && first.relu && stages[1].kind.isMaxPool
-        let macs = stage.forwardMACs
-        var rows = [
-            Row(step: .layer(stage), label: stage.label, forwardMACs: macs, backwardMACs: index == 0 ? macs : 2 * macs,
-                forwardRunsIn: nil, backwardRunsIn: index == 1 && poolOfFirst ? first.name : nil)
-        ]
-        if stage.relu {
-            let pool = index + 1 < stages.count && stages[index + 1].kind.isMaxPool ? stages[index + 1].name : nil
-            rows.append(
-                Row(step: .relu(stage), label: "ReLU (\(stage.name))", forwardMACs: 0, backwardMACs: 0,
-                    forwardRunsIn: stage.kind.isConvolution ? stage.name : nil,
-                    backwardRunsIn: index == 0 && poolOfFirst ? first.name : pool))
+        let poolOfFirst = LeNet5.stagesReadingPoolGradient.contains { $0.name == first.name }
+        return stages.enumerated().flatMap { index, stage -> [Row] in
+            if stage.kind == .softmax {
+                return [Row(step: .loss, label: stage.label, forwardMACs: 0, backwardMACs: 0, forwardRunsIn: nil, backwardRunsIn: nil)]
+            }
+            let macs = stage.forwardMACs
+            var rows = [
+                Row(step: .layer(stage), label: stage.label, forwardMACs: macs, backwardMACs: index == 0 ? macs : 2 * macs,
+                    forwardRunsIn: nil, backwardRunsIn: index == 1 && poolOfFirst ? first.name : nil)
+            ]
+            if stage.relu {
+                let pool = index + 1 < stages.count && stages[index + 1].kind.isMaxPool ? stages[index + 1].name : nil
+                rows.append(
+                    Row(step: .relu(stage), label: "ReLU (\(stage.name))", forwardMACs: 0, backwardMACs: 0,
+                        forwardRunsIn: stage.kind.isConvolution ? stage.name : nil,
+                        backwardRunsIn: index == 0 && poolOfFirst ? first.name : pool))
+            }
+            return rows
         }
-        return rows
-    }
+    }()
 
     /// Nanoseconds by step and pass.
     private var nanoseconds: [Step: [UInt64]] = [:]
