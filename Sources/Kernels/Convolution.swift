@@ -289,12 +289,12 @@ public func directConvolutionForward(
     }
 }
 
-// MARK: - Weight gradient from the pool's gradient (C1, C3)
+// MARK: - Gradients from the pool's gradient (C1, C3)
 
-/// Whether `pooledConvolutionWeightGradient` handles `shape`: a 5x5 kernel, an output plane of
-/// whole 2x2 windows, and input rows of at least 11 floats (a patch row is read as 8).
+/// Whether `pooledConvolutionWeightGradient` handles `shape`: a 5x5 kernel and an output plane of
+/// whole 2x2 windows.
 public func supportsPooledWeightGradient(_ shape: ConvolutionShape) -> Bool {
-    shape.kernel == 5 && shape.outputHeight % 2 == 0 && shape.outputWidth % 2 == 0 && shape.width >= 11
+    shape.kernel == 5 && shape.outputHeight % 2 == 0 && shape.outputWidth % 2 == 0
 }
 
 /// weightGradient (F, C, 5, 5) and biasGradient (F) += the gradients of a convolution followed
@@ -303,10 +303,10 @@ public func supportsPooledWeightGradient(_ shape: ConvolutionShape) -> Bool {
 ///
 /// The pool passes each window's gradient to the window's winner alone, and the ReLU passes none
 /// where the winner's output, the window's maximum, was 0 (as `maxPoolBackward(pooledOutput:)`).
-/// So the convolution's sums over all output positions are sums over the windows, a quarter as
-/// many terms, none of them the pool's zeros: each window adds its gradient times the C x 5 x 5
-/// input patch under its winner. A patch row is one 8-float vector, the taps in lanes 0-4, or, where
-/// those 8 floats would run past the input row, in lanes 3-7 of the vector 3 floats to the left.
+/// So the convolution's sums over all output positions are sums over the windows with a gradient,
+/// a quarter as many terms or fewer (in training, about half of C1's windows and two thirds of
+/// C3's have none): each adds its gradient times the C x 5 x 5 input patch under its winner. A
+/// patch row is one 8-float vector, the taps in lanes 0-4.
 /// - Parameters:
 ///   - pooledGradient: the pool's output gradient (F, N, OH / 2, OW / 2).
 ///   - argmax: the pool's winners (`maxPoolForward`'s), the same shape.
@@ -321,108 +321,220 @@ public func pooledConvolutionWeightGradient(
     typealias V = SIMD8<Float>
     let (channels, h, w, n, filters) = (shape.inputChannels, shape.height, shape.width, shape.count, shape.outputChannels)
     let (rows, columns) = (shape.outputHeight / 2, shape.outputWidth / 2)
-    let windows = rows * columns
-    // Windows 0..<split of a row read their patch rows from the winner's column x (x + 7 is
-    // within the row), the others from x - 3.
-    let split = min(columns, (w - 9) / 2 + 1)
-    let shift = V.scalarCount - 5
+    let windows = rows * columns, plane = h * w
     for f in 0..<filters {
         let planes = f * n * windows
         biasGradient[f] += maskedSum(pooledGradient + planes, keepingWherePositive: pooledOutput + planes, count: n * windows)
     }
     // Images in groups whose input planes take 8 KB of L1 (C1: 2; C3: 10), read once per filter
-    // (groups of 1, or of 4 and all 16, were slower on one of the two).
-    // For each group and filter, every window's gradient after the ReLU and the offset of its
-    // winner's patch in the channel's planes of the group, in vectors of 8 windows; the sums then
-    // run over two plain arrays. (Computed window by window as they were summed, the two took
-    // longer than the FMAs.)
-    let group = max(1, min(n, 2048 / (h * w)))
-    let capacity = group * windows
-    precondition(group * h * w <= Int(Int32.max), "the offsets are 32-bit")
+    // (groups of 1, or of 4 and all 16, were slower on one of the two). For each group and
+    // filter, the windows with a gradient are listed first: their gradients and their winners'
+    // patches' offsets in the channel's planes of the group; the sums then run over two plain
+    // arrays.
+    let group = max(1, min(n, 2048 / plane))
+    let capacity = group * windows + 8  // `listWindows` writes past its list
+    precondition(group * plane <= Int(Int32.max), "the offsets are 32-bit")
+    // A patch row's 8 floats run past the input row at the right (into lanes 5-7, not summed), and
+    // past the plane by up to 3 floats: into the next plane, but past the input's end for the last
+    // image of the last channel. That channel's last group is read from a copy with room after it.
+    let lastGroup = (n - 1) / group * group
+    let tail = (n - lastGroup) * plane
     // On the stack (the heap only for planes far larger than LeNet's): nothing allocated per batch.
-    withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * capacity) { buffer in
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * capacity + tail + V.scalarCount) { buffer in
         guard let gradients = buffer.baseAddress else { return }
         let offsets = UnsafeMutableRawPointer(gradients + capacity).bindMemory(to: Int32.self, capacity: 2 * capacity)
-        // corners[(i * rows + y) * columns + x]: window (y, x) of the group's image i's top left, less
-        // `shift` for windows read to the left.
+        // corners[(i * rows + y) * columns + x]: window (y, x) of the group's image i's top left.
         let corners = offsets + capacity
         for i in 0..<group {
             for y in 0..<rows {
-                for x in 0..<columns {
-                    corners[(i * rows + y) * columns + x] = Int32(i * h * w + 2 * y * w + 2 * x - (x < split ? 0 : shift))
-                }
+                for x in 0..<columns { corners[(i * rows + y) * columns + x] = Int32(i * plane + 2 * y * w + 2 * x) }
             }
         }
+        let lastPlanes = UnsafeMutableRawPointer(corners + capacity).bindMemory(to: Float.self, capacity: tail + V.scalarCount)
+        lastPlanes.update(from: input + ((channels - 1) * n + lastGroup) * plane, count: tail)
+        (lastPlanes + tail).update(repeating: 0, count: V.scalarCount)
         for first in stride(from: 0, to: n, by: group) {
-            let images = min(group, n - first)
+            func patches(_ c: Int) -> PatchRows {
+                PatchRows(c == channels - 1 && first == lastGroup ? UnsafePointer(lastPlanes) : input + (c * n + first) * plane, width: w)
+            }
             for f in 0..<filters {
                 let planes = (f * n + first) * windows
-                prepareWindows(
+                let count = listWindows(
                     pooledGradient + planes, maxima: pooledOutput + planes, winners: argmax + planes, corners: corners,
-                    count: images * windows, width: w, gradients: gradients, offsets: offsets)
-                for c in 0..<channels {
-                    let patch = PatchRows(input + (c * n + first) * h * w, width: w)
-                    // Two sets of accumulators for alternate windows: one would wait on its FMAs' latency.
-                    var a0 = V(), a1 = V(), a2 = V(), a3 = V(), a4 = V()
-                    var b0 = V(), b1 = V(), b2 = V(), b3 = V(), b4 = V()
-                    for row in 0..<images * rows {
-                        var k = row * columns
-                        let end = k + split
-                        while k + 2 <= end {
-                            addPatch(&a0, &a1, &a2, &a3, &a4, gradients[k], patch.at(offsets[k]))
-                            addPatch(&b0, &b1, &b2, &b3, &b4, gradients[k + 1], patch.at(offsets[k + 1]))
-                            k += 2
-                        }
-                        if k < end { addPatch(&a0, &a1, &a2, &a3, &a4, gradients[k], patch.at(offsets[k])) }
-                    }
-                    let left = (a0 + b0, a1 + b1, a2 + b2, a3 + b3, a4 + b4)
-                    var c0 = V(), c1 = V(), c2 = V(), c3 = V(), c4 = V()
-                    for row in 0..<images * rows {
-                        for k in row * columns + split..<(row + 1) * columns {
-                            addPatch(&c0, &c1, &c2, &c3, &c4, gradients[k], patch.at(offsets[k]))
-                        }
-                    }
-                    withUnsafeBytes(of: (left, (c0, c1, c2, c3, c4))) { raw in
-                        // Kernel row kh's taps: lanes 0-4 of left.kh plus lanes 3-7 of the right's.
+                    count: min(group, n - first) * windows, rowStep: w, columnStep: 1, gradients: gradients, offsets: offsets)
+                /// Adds lanes 0-4 of the kernel rows' sums to channel c's weight gradient.
+                func add(_ sums: (V, V, V, V, V), to c: Int) {
+                    withUnsafeBytes(of: sums) { raw in
                         let lanes = raw.bindMemory(to: Float.self)
                         let target = weightGradient + (f * channels + c) * 25
                         for kh in 0..<5 {
-                            for kw in 0..<5 { target[kh * 5 + kw] += lanes[kh * 8 + kw] + lanes[(5 + kh) * 8 + kw + shift] }
+                            for kw in 0..<5 { target[kh * 5 + kw] += lanes[kh * 8 + kw] }
                         }
                     }
+                }
+                var c = 0
+                // Two channels at a time (C3): each window's gradient and offset feed 10 FMAs, and
+                // each accumulator waits for its last FMA once per window.
+                while c + 2 <= channels {
+                    let (p, q) = (patches(c), patches(c + 1))
+                    var a0 = V(), a1 = V(), a2 = V(), a3 = V(), a4 = V()
+                    var b0 = V(), b1 = V(), b2 = V(), b3 = V(), b4 = V()
+                    for k in 0..<count {
+                        addPatch(&a0, &a1, &a2, &a3, &a4, gradients[k], p.at(offsets[k]))
+                        addPatch(&b0, &b1, &b2, &b3, &b4, gradients[k], q.at(offsets[k]))
+                    }
+                    add((a0, a1, a2, a3, a4), to: c)
+                    add((b0, b1, b2, b3, b4), to: c + 1)
+                    c += 2
+                }
+                if c < channels {
+                    // One channel (C1's): two sets of accumulators for alternate windows.
+                    let p = patches(c)
+                    var a0 = V(), a1 = V(), a2 = V(), a3 = V(), a4 = V()
+                    var b0 = V(), b1 = V(), b2 = V(), b3 = V(), b4 = V()
+                    var k = 0
+                    while k + 2 <= count {
+                        addPatch(&a0, &a1, &a2, &a3, &a4, gradients[k], p.at(offsets[k]))
+                        addPatch(&b0, &b1, &b2, &b3, &b4, gradients[k + 1], p.at(offsets[k + 1]))
+                        k += 2
+                    }
+                    if k < count { addPatch(&a0, &a1, &a2, &a3, &a4, gradients[k], p.at(offsets[k])) }
+                    add((a0 + b0, a1 + b1, a2 + b2, a3 + b3, a4 + b4), to: c)
                 }
             }
         }
     }
 }
 
-/// For the `count` windows of a plane: gradients[k] = gradient[k], or 0 where maxima[k] is at
-/// most 0 (the ReLU's mask), and offsets[k] = corners[k] plus the position of window k's winner
-/// in its window (argmax 0...3, row-major) in a plane `width` wide.
-@inline(__always)
-private func prepareWindows(
-    _ gradient: UnsafePointer<Float>, maxima: UnsafePointer<Float>, winners: UnsafePointer<UInt8>, corners: UnsafePointer<Int32>,
-    count: Int, width: Int, gradients: UnsafeMutablePointer<Float>, offsets: UnsafeMutablePointer<Int32>
+/// Whether `pooledConvolutionInputGradient` handles `shape`: a 5x5 kernel, an output plane of
+/// whole 2x2 windows and at most 8 input channels (one vector).
+public func supportsPooledInputGradient(_ shape: ConvolutionShape) -> Bool {
+    supportsPooledWeightGradient(shape) && shape.inputChannels <= 8
+}
+
+/// inputGradient (C, N, H, W) = the input gradient of a convolution followed by a ReLU and a 2x2
+/// max-pool, from the pool's output gradient (arguments as `pooledConvolutionWeightGradient`'s):
+/// dX[c, n, y, x] = the sum, over the windows (f, n, wy, wx) with a gradient g, of g times
+/// weight[f, c, y - wy, x - wx] (where those are taps), (wy, wx) being the window's winner.
+///
+/// Only the windows with a gradient are visited (in training, about a third of C3's), where the
+/// adjoint of the convolution on the pool's spread-out gradient reads every output position,
+/// three in four of them the pool's zeros. Image by image, each such window scatters its 5 x 5
+/// taps, the C channels in one 8-float vector each, into the image's gradient held with the
+/// channels interleaved (H, W, 8): one load, FMA and store per tap; the image's planes are then
+/// read out of it.
+/// - Precondition: `supportsPooledInputGradient(shape)`.
+public func pooledConvolutionInputGradient(
+    pooledGradient: UnsafePointer<Float>, argmax: UnsafePointer<UInt8>, pooledOutput: UnsafePointer<Float>,
+    weight: UnsafePointer<Float>, _ shape: ConvolutionShape, into inputGradient: UnsafeMutablePointer<Float>
 ) {
-    let w = Int32(width)
-    guard count >= 8 else {
-        for k in 0..<count {
-            let winner = Int32(winners[k])
-            gradients[k] = maxima[k] <= 0 ? 0 : gradient[k]
-            offsets[k] = corners[k] + (winner >> 1) * w + (winner & 1)
+    precondition(supportsPooledInputGradient(shape))
+    typealias V = SIMD8<Float>
+    let lanes = V.scalarCount
+    let (channels, h, w, n, filters) = (shape.inputChannels, shape.height, shape.width, shape.count, shape.outputChannels)
+    let (rows, columns) = (shape.outputHeight / 2, shape.outputWidth / 2)
+    let windows = rows * columns, plane = h * w
+    precondition(plane * lanes <= Int(Int32.max), "the offsets are 32-bit")
+    let taps = filters * 25 * lanes, capacity = filters * windows + 8  // `listWindows` writes past its list
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: taps + plane * lanes + 2 * capacity + windows) { buffer in
+        guard let packed = buffer.baseAddress else { return }
+        // packed[((f * 5 + kh) * 5 + kw) * 8 + c] = weight[f, c, kh, kw], zero past the last channel.
+        let sums = packed + taps  // sums[(y * W + x) * 8 + c] = dX[c, n, y, x]
+        let gradients = sums + plane * lanes
+        let offsets = UnsafeMutableRawPointer(gradients + capacity).bindMemory(to: Int32.self, capacity: capacity + windows)
+        // corners[y * columns + x]: window (y, x)'s top left in `sums`.
+        let corners = offsets + capacity
+        for f in 0..<filters {
+            for t in 0..<25 {
+                for c in 0..<lanes { packed[(f * 25 + t) * lanes + c] = c < channels ? weight[(f * channels + c) * 25 + t] : 0 }
+            }
         }
-        return
+        for y in 0..<rows {
+            for x in 0..<columns { corners[y * columns + x] = Int32((2 * y * w + 2 * x) * lanes) }
+        }
+        @inline(__always) func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+        for i in 0..<n {
+            sums.update(repeating: 0, count: plane * lanes)
+            var first = 0
+            for f in 0..<filters {
+                let windowsOfImage = (f * n + i) * windows
+                let count = listWindows(
+                    pooledGradient + windowsOfImage, maxima: pooledOutput + windowsOfImage, winners: argmax + windowsOfImage,
+                    corners: corners, count: windows, rowStep: w * lanes, columnStep: lanes,
+                    gradients: gradients + first, offsets: offsets + first)
+                let filterTaps = UnsafePointer(packed + f * 25 * lanes)
+                for k in first..<first + count {
+                    let g = V(repeating: gradients[k])
+                    var target = sums + Int(offsets[k])
+                    var tap = filterTaps
+                    for _ in 0..<5 {
+                        for kw in 0..<5 {
+                            let p = target + kw * lanes
+                            UnsafeMutableRawPointer(p).storeBytes(of: load(p).addingProduct(g, load(tap + kw * lanes)), as: V.self)
+                        }
+                        target += w * lanes
+                        tap += 5 * lanes
+                    }
+                }
+                first += count
+            }
+            for c in 0..<channels {
+                let target = inputGradient + (c * n + i) * plane
+                var source = UnsafePointer(sums + c)
+                for p in 0..<plane {
+                    target[p] = source.pointee
+                    source += lanes
+                }
+            }
+        }
     }
-    // Eight at a time, the last eight ending at the end (writing some values again).
-    for k0 in stride(from: 0, to: count, by: 8) {
-        let k = min(k0, count - 8)
-        let g = UnsafeRawPointer(gradient + k).loadUnaligned(as: SIMD8<Float>.self)
-        let m = UnsafeRawPointer(maxima + k).loadUnaligned(as: SIMD8<Float>.self)
-        UnsafeMutableRawPointer(gradients + k).storeBytes(of: g.replacing(with: 0, where: m .<= 0), as: SIMD8<Float>.self)
-        let winner = SIMD8<Int32>(truncatingIfNeeded: UnsafeRawPointer(winners + k).loadUnaligned(as: SIMD8<UInt8>.self))
-        let corner = UnsafeRawPointer(corners + k).loadUnaligned(as: SIMD8<Int32>.self)
-        UnsafeMutableRawPointer(offsets + k).storeBytes(of: corner &+ (winner &>> 1) &* w &+ (winner & 1), as: SIMD8<Int32>.self)
+}
+
+/// Lists the `count` windows of a plane that have a gradient after the ReLU, in order, and
+/// returns how many: gradients[j] = gradient[k] and offsets[j] = corners[k] plus the position of
+/// window k's winner in its window (argmax 0...3, row-major), rows `rowStep` and columns
+/// `columnStep` apart, for the j-th window k whose maximum is above 0 (the ReLU's mask) and
+/// whose gradient is not 0 (a NaN is listed). Up to 8 entries past the last listed one are
+/// written too.
+@inline(__always)
+private func listWindows(
+    _ gradient: UnsafePointer<Float>, maxima: UnsafePointer<Float>, winners: UnsafePointer<UInt8>, corners: UnsafePointer<Int32>,
+    count: Int, rowStep: Int, columnStep: Int, gradients: UnsafeMutablePointer<Float>, offsets: UnsafeMutablePointer<Int32>
+) -> Int {
+    typealias Floats = SIMD8<Float>
+    typealias Ints = SIMD8<Int32>
+    let (rowStep, columnStep) = (Int32(rowStep), Int32(columnStep))
+    var listed = 0
+    /// Eight windows: every one is written at the end of the list, and the list grows by those
+    /// with a gradient, counted from a vector comparison (a scalar one became a branch,
+    /// mispredicted on every other window).
+    @inline(__always) func list(_ g: Floats, maxima m: Floats, winners: Ints, corners: Ints) {
+        let masked = g.replacing(with: 0, where: m .<= 0)
+        let keep = Ints(repeating: 0).replacing(with: 1, where: masked .!= 0)
+        let offset = corners &+ (winners &>> 1) &* rowStep &+ (winners & 1) &* columnStep
+        for j in 0..<Floats.scalarCount {
+            gradients[listed] = masked[j]
+            offsets[listed] = offset[j]
+            listed &+= Int(keep[j])
+        }
     }
+    @inline(__always) func load<T: SIMD>(_ p: UnsafePointer<T.Scalar>, as: T.Type) -> T { UnsafeRawPointer(p).loadUnaligned(as: T.self) }
+    var k = 0
+    while k + 8 <= count {
+        list(
+            load(gradient + k, as: Floats.self), maxima: load(maxima + k, as: Floats.self),
+            winners: Ints(truncatingIfNeeded: load(winners + k, as: SIMD8<UInt8>.self)), corners: load(corners + k, as: Ints.self))
+        k += 8
+    }
+    if k < count {
+        // The last few, in vectors whose other lanes have no gradient.
+        var (g, m, w, c) = (Floats(), Floats(), Ints(), Ints())
+        for j in 0..<count - k {
+            (g[j], m[j], w[j], c[j]) = (gradient[k + j], maxima[k + j], Int32(winners[k + j]), corners[k + j])
+        }
+        list(g, maxima: m, winners: w, corners: c)
+    }
+    return listed
 }
 
 /// The 5 rows of an input plane a patch starts in, as pointers: a patch row is then one address

@@ -87,7 +87,7 @@ public enum GradientCheck {
             + convolution("3x3 convolution (implicit GEMM)", Convolution(inputChannels: 3, outputChannels: 4, kernel: 3), height: 6, width: 5, count: 3, seed: 3)
             + convolution("3x3 convolution, 7 channels (im2col + GEMM)", Convolution(inputChannels: 7, outputChannels: 20, kernel: 3), height: 5, width: 6, count: 2, seed: 8)
             + convolution("3x3 convolution, 40 filters (im2col + GEMM)", Convolution(inputChannels: 2, outputChannels: 40, kernel: 3), height: 4, width: 4, count: 2, seed: 9)
-            + convolutionReLUMaxPool() + linear()
+            + c1ReLUMaxPool() + c3ReLUMaxPool() + linear()
             + [relu(), maxPool(), maxPoolWithReLU(fault: fault), softmaxCrossEntropy(), softmaxCrossEntropy(labelSmoothing: 0.1)]
     }
 
@@ -121,34 +121,49 @@ public enum GradientCheck {
         ]
     }
 
-    /// C1, its ReLU and S2 as training runs them: the forward passes one by one, the backward
-    /// passes in one (`pooledConvolutionWeightGradient`, from the pool's output gradient).
-    static func convolutionReLUMaxPool() -> [Result] {
-        let shape = LeNet5.c1.convolution.shape(height: 10, width: 26, count: 2)
-        var random = SplitMix64(seed: 14)
+    static func c1ReLUMaxPool() -> [Result] { convolutionReLUMaxPool(LeNet5.c1, height: 10, width: 26, seed: 14, epsilon: 1e-3) }
+
+    /// C3's sums over 6 channels take a larger step to stand clear of float32's rounding.
+    static func c3ReLUMaxPool() -> [Result] { convolutionReLUMaxPool(LeNet5.c3, height: 10, width: 14, seed: 15, epsilon: 3e-3) }
+
+    /// A convolution (C1 or C3), its ReLU and the max-pool after it as training runs them: the
+    /// forward passes one by one, the backward passes in one, from the pool's output gradient
+    /// (`pooledConvolutionWeightGradient`, and for C3 `pooledConvolutionInputGradient`).
+    static func convolutionReLUMaxPool(_ stage: Stage, height: Int, width: Int, seed: UInt64, epsilon: Float) -> [Result] {
+        let layer = stage.convolution
+        let shape = layer.shape(height: height, width: width, count: 2)
+        var random = SplitMix64(seed: seed)
         let input = uniform(shape.inputSize, &random)
         let weight = uniform(shape.outputChannels * shape.patchSize, scale: 0.5, &random)
         let bias = uniform(shape.outputChannels, scale: 0.5, &random)
         let r = uniform(shape.outputSize / 4, &random)
         let planes = shape.outputChannels * shape.count
-        func forward(_ weight: [Float], _ bias: [Float]) -> (output: [Float], argmax: [UInt8]) {
+        let gemm = GEMMWorkspace()
+        func forward(_ input: [Float], _ weight: [Float], _ bias: [Float]) -> (output: [Float], argmax: [UInt8]) {
             var activations = [Float](repeating: 0, count: shape.outputSize)
-            directConvolutionForward(input, weight: weight, bias: bias, shape, relu: true, into: &activations)
+            var columns = [Float](repeating: 0, count: shape.scratchSize)
+            layer.forward(input, weight: weight, bias: bias, shape, relu: true, output: &activations, columns: &columns, gemmWorkspace: gemm)
             var output = [Float](repeating: 0, count: planes * shape.outputHeight * shape.outputWidth / 4)
             var argmax = [UInt8](repeating: 0, count: output.count)
             maxPoolForward(activations, planes: planes, height: shape.outputHeight, width: shape.outputWidth, into: &output, argmax: &argmax)
             return (output, argmax)
         }
-        let (output, argmax) = forward(weight, bias)
+        let (output, argmax) = forward(input, weight, bias)
         var dWeight = [Float](repeating: 0, count: weight.count)
         var dBias = [Float](repeating: 0, count: bias.count)
         pooledConvolutionWeightGradient(
             input, pooledGradient: r, argmax: argmax, pooledOutput: output, shape, weightGradient: &dWeight, biasGradient: &dBias)
-        let name = "C1 conv + ReLU + max-pool (backward in one)"
-        return [
-            compare(name, "weight", analytic: dWeight, of: weight, epsilon: 1e-3, kinks: true) { dot(forward($0, bias).output, r) },
-            compare(name, "bias", analytic: dBias, of: bias, epsilon: 1e-3, kinks: true) { dot(forward(weight, $0).output, r) },
+        let name = "\(stage.name) conv + ReLU + max-pool (backward in one)"
+        var results = [
+            compare(name, "weight", analytic: dWeight, of: weight, epsilon: epsilon, kinks: true) { dot(forward(input, $0, bias).output, r) },
+            compare(name, "bias", analytic: dBias, of: bias, epsilon: epsilon, kinks: true) { dot(forward(input, weight, $0).output, r) },
         ]
+        if stage.name != LeNet5.stages[0].name {
+            var dInput = [Float](repeating: .nan, count: input.count)
+            pooledConvolutionInputGradient(pooledGradient: r, argmax: argmax, pooledOutput: output, weight: weight, shape, into: &dInput)
+            results.append(compare(name, "input", analytic: dInput, of: input, epsilon: epsilon, kinks: true) { dot(forward($0, weight, bias).output, r) })
+        }
+        return results
     }
 
     static func linear() -> [Result] {

@@ -26,33 +26,31 @@ public struct LayerProfile: Sendable {
         /// The stage whose forward pass runs this step's too (a convolution's ReLU: the convolution).
         public let forwardRunsIn: Stage.Name?
         /// The stage whose backward pass runs this step's too: a ReLU before a max-pool, the
-        /// pool; the first pool and its ReLU, the first convolution (whose weight gradient reads
-        /// the pool's gradient, as `LeNet5.backward` runs it).
+        /// pool; the ReLU and the pool after a convolution that reads the pool's gradient
+        /// (`LeNet5.stagesReadingPoolGradient`), that convolution.
         public let backwardRunsIn: Stage.Name?
     }
 
     /// The steps in forward order: each stage, then its ReLU; the softmax is the loss.
     public static let rows: [Row] = {
         let stages = LeNet5.stages
-        // The first stage reads the next pool's gradient and needs no input gradient of its own,
-        // so the pool's and its ReLU's backward passes run inside its weight gradient.
-        let first = stages[0]
-        let poolOfFirst = LeNet5.stagesReadingPoolGradient.contains { $0.name == first.name }
+        let readers = Set(LeNet5.stagesReadingPoolGradient.map(\.name))
         return stages.enumerated().flatMap { index, stage -> [Row] in
             if stage.kind == .softmax {
                 return [Row(step: .loss, label: stage.label, forwardMACs: 0, backwardMACs: 0, forwardRunsIn: nil, backwardRunsIn: nil)]
             }
             let macs = stage.forwardMACs
+            let before = index > 0 ? stages[index - 1].name : nil
             var rows = [
                 Row(step: .layer(stage), label: stage.label, forwardMACs: macs, backwardMACs: index == 0 ? macs : 2 * macs,
-                    forwardRunsIn: nil, backwardRunsIn: index == 1 && poolOfFirst ? first.name : nil)
+                    forwardRunsIn: nil, backwardRunsIn: stage.kind.isMaxPool ? before.flatMap { readers.contains($0) ? $0 : nil } : nil)
             ]
             if stage.relu {
                 let pool = index + 1 < stages.count && stages[index + 1].kind.isMaxPool ? stages[index + 1].name : nil
                 rows.append(
                     Row(step: .relu(stage), label: "ReLU (\(stage.name))", forwardMACs: 0, backwardMACs: 0,
                         forwardRunsIn: stage.kind.isConvolution ? stage.name : nil,
-                        backwardRunsIn: index == 0 && poolOfFirst ? first.name : pool))
+                        backwardRunsIn: readers.contains(stage.name) ? stage.name : pool))
             }
             return rows
         }

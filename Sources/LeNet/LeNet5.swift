@@ -33,8 +33,6 @@ public enum LeNet5 {
         .softmax,
     ])
 
-    static let c3ReadsPoolGradient = stagesReadingPoolGradient.contains { $0.name == c3.name }
-
     /// The stage called `name`.
     /// - Precondition: it exists.
     public static func stage(_ name: String) -> Stage {
@@ -47,12 +45,10 @@ public enum LeNet5 {
 
     public static let classes = f7.output.count
 
-    /// The convolutions whose weight gradient `backward` computes from the next max-pool's
-    /// output gradient (`pooledConvolutionWeightGradient`): C1 (whose input needs no gradient, so
-    /// that the pool's backward pass is not needed either), and C3 unless the build has the
-    /// row-tiled weight gradient (AVX-512), faster there on the routed gradient (one thread, per
-    /// epoch: 511 ms against 653 for C3's backward pass).
-    public static let stagesReadingPoolGradient = supportsRowTiledWeightGradient(c3.convolutionShape(count: chunkSize)) ? [c1] : [c1, c3]
+    /// The convolutions whose gradients `backward` computes from the next max-pool's output
+    /// gradient (`pooledConvolutionWeightGradient`, `pooledConvolutionInputGradient`), with the
+    /// ReLU's and the pool's backward passes folded in.
+    public static let stagesReadingPoolGradient = [c1, c3]
 
     /// Images processed together by one thread: small enough that a chunk's activations and
     /// gradients stay in L2.
@@ -114,7 +110,6 @@ public final class Workspace {
     let f6Gradient: UnsafeMutablePointer<Float>      // (84, N)
     let c5Gradient: UnsafeMutablePointer<Float>      // (120, N)
     let s4Gradient: UnsafeMutablePointer<Float>      // (16, N, 5, 5)
-    let c3Gradient: UnsafeMutablePointer<Float>      // (16, N, 10, 10)
     let s2Gradient: UnsafeMutablePointer<Float>      // (6, N, 14, 14)
     let scratch: UnsafeMutablePointer<Float>     // any convolution's scratch, except C5's columns
     public let parameterGradients: UnsafeMutablePointer<Float> // (61,706)
@@ -157,7 +152,6 @@ public final class Workspace {
         f6Gradient = floats(f6.outputCount(n))
         c5Gradient = floats(c5.outputCount(n))
         s4Gradient = floats(s4.outputCount(n))
-        c3Gradient = floats(c3.outputCount(n))
         s2Gradient = floats(s2.outputCount(n))
         scratch = floats(max(shapes.c1.scratchSize, shapes.c3.scratchSize, shapes.c5.scratchSize))
         parameterGradients = floats(ParameterLayout.count)
@@ -274,15 +268,11 @@ extension LeNet5 {
         ws.timed(.layer(f6), .backward) { f6.linear.backward(ws.c5, outputGradient: ws.f6Gradient, weight: weight(f6), count: n, weightGradient: gw6, biasGradient: gb6, inputGradient: ws.c5Gradient, gemmWorkspace: ws.gemm) }
         ws.timed(.relu(c5), .backward) { reluBackward(output: ws.c5, outputGradient: ws.c5Gradient, count: c5.outputCount(n), into: ws.c5Gradient) }
         ws.timed(.layer(c5), .backward) { c5.convolution.backward(ws.s4, columns: ws.c5Columns, outputGradient: ws.c5Gradient, weight: weight(c5), shape5, weightGradient: gw5, biasGradient: gb5, inputGradient: ws.s4Gradient, columnGradient: ws.scratch, gemmWorkspace: ws.gemm) }
-        // C1's weight gradient, and C3's in most builds, read S2's and S4's gradients (the pools'
-        // and ReLUs' backward passes folded in); C3's input gradient reads the routed one.
-        ws.timed(.layer(s4), .backward) { maxPoolBackward(outputGradient: ws.s4Gradient, argmax: ws.s4Argmax, planes: c3.output.channels * n, height: c3.output.height, width: c3.output.width, pooledOutput: ws.s4, into: ws.c3Gradient) }  // and ReLU's
+        // C3's and C1's gradients read S4's and S2's output gradients: the pools' and ReLUs'
+        // backward passes are folded in, and only the windows with a gradient are visited.
         ws.timed(.layer(c3), .backward) {
-            guard c3ReadsPoolGradient else {
-                return c3.convolution.backward(ws.s2, columns: ws.scratch, outputGradient: ws.c3Gradient, weight: weight(c3), shape3, weightGradient: gw3, biasGradient: gb3, inputGradient: ws.s2Gradient, columnGradient: ws.scratch, gemmWorkspace: ws.gemm)
-            }
             pooledConvolutionWeightGradient(ws.s2, pooledGradient: ws.s4Gradient, argmax: ws.s4Argmax, pooledOutput: ws.s4, shape3, weightGradient: gw3, biasGradient: gb3)
-            c3.convolution.inputGradient(ws.c3Gradient, weight: weight(c3), shape3, scratch: ws.scratch, gemmWorkspace: ws.gemm, into: ws.s2Gradient)
+            pooledConvolutionInputGradient(pooledGradient: ws.s4Gradient, argmax: ws.s4Argmax, pooledOutput: ws.s4, weight: weight(c3), shape3, into: ws.s2Gradient)
         }
         ws.timed(.layer(c1), .backward) { pooledConvolutionWeightGradient(ws.input, pooledGradient: ws.s2Gradient, argmax: ws.s2Argmax, pooledOutput: ws.s2, shape1, weightGradient: gw1, biasGradient: gb1) }
     }

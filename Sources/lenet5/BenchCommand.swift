@@ -140,7 +140,9 @@ struct BenchCommand: ParsableCommand {
         print("  " + "batch preparation + SGD".padding(toLength: 24, withPad: " ", startingAt: 0)
               + String(format: "%8.1f ms (both)%24.1f%%", other * 1e3, 100 * other / epochSeconds))
         let pooled = LeNet5.stagesReadingPoolGradient.map(\.name).joined(separator: ", ")
-        print("  GFLOPS count each layer's multiply-adds as a dense pass does them; weight gradients read from the next")
-        print("  pool's gradient (\(pooled)) do a quarter of them: the pool passes a gradient to one input in four.")
+        print("  GFLOPS count each layer's multiply-adds as a dense pass does them. The backward passes of \(pooled)")
+        print("  read the next pool's gradient and do a quarter of them or fewer: the pool passes a gradient to one")
+        print("  input in four, and only the windows with a gradient after the ReLU are visited (in training, about")
+        print("  half of C1's and a third of C3's).")
     }
 }

@@ -151,20 +151,22 @@ final class ConvolutionTests: XCTestCase {
 
     /// C1's and C3's weight gradients read from their pools' gradients are the convolution's
     /// backward pass after the pool's and the ReLU's.
-    func testPooledWeightGradientMatchesPoolThenConvolutionBackward() {
+    func testPooledGradientsMatchPoolThenConvolutionBackward() {
         let shapes = [
-            // C1 on a chunk of 16 images: 12 windows of a row read to the right, 2 to the left.
+            // C1 and C3 on a chunk of 16 images.
             ConvolutionShape(inputChannels: 1, outputChannels: 6, height: 32, width: 32, kernel: 5, count: 16),
-            // Two windows each way; an odd number read to the right (one left over from the pairs).
-            ConvolutionShape(inputChannels: 1, outputChannels: 5, height: 16, width: 12, kernel: 5, count: 2),
-            ConvolutionShape(inputChannels: 1, outputChannels: 3, height: 10, width: 14, kernel: 5, count: 3),
-            // C3 on a chunk of 16 images (3 windows of a row to the right, 2 to the left), and
-            // 3 channels.
             ConvolutionShape(inputChannels: 6, outputChannels: 16, height: 14, width: 14, kernel: 5, count: 16),
+            // Groups of images that do not divide the count (C1's 2 in 3, 21 in 22 for the 8x12
+            // planes), planes of windows in no multiple of 8, odd channel counts, rows under 8 floats.
+            ConvolutionShape(inputChannels: 1, outputChannels: 3, height: 32, width: 32, kernel: 5, count: 3),
+            ConvolutionShape(inputChannels: 1, outputChannels: 5, height: 16, width: 12, kernel: 5, count: 2),
             ConvolutionShape(inputChannels: 3, outputChannels: 4, height: 12, width: 16, kernel: 5, count: 2),
+            ConvolutionShape(inputChannels: 8, outputChannels: 2, height: 8, width: 12, kernel: 5, count: 22),
+            ConvolutionShape(inputChannels: 5, outputChannels: 3, height: 6, width: 6, kernel: 5, count: 3),
         ]
         for (index, s) in shapes.enumerated() {
             XCTAssertTrue(supportsPooledWeightGradient(s))
+            XCTAssertTrue(supportsPooledInputGradient(s))
             let (input, weight, bias, _) = operands(s, seed: 200 + UInt64(index))
             var activations = Reference.convolutionForward(input, weight: weight, bias: bias, s)
             reluForward(activations, count: activations.count, into: &activations)
@@ -174,7 +176,9 @@ final class ConvolutionTests: XCTestCase {
             maxPoolForward(activations, planes: planes, height: s.outputHeight, width: s.outputWidth, into: &pooled, argmax: &argmax)
             XCTAssertGreaterThan(pooled.filter { $0 == 0 }.count, 0, "some windows' maxima are the ReLU's zeros")
             var random = TestRandom(seed: 300 + UInt64(index))
-            let pooledGradient = random.array(pooled.count)
+            var pooledGradient = random.array(pooled.count)
+            // Some windows with a ReLU but no gradient (listed no more than masked ones).
+            for k in stride(from: 0, to: pooledGradient.count, by: 7) { pooledGradient[k] = 0 }
 
             var outputGradient = [Float](repeating: .nan, count: s.outputSize)
             maxPoolBackward(
@@ -188,11 +192,18 @@ final class ConvolutionTests: XCTestCase {
                 biasGradient: &dBias)
             assertClose(dWeight, expected.weight.map { $0 + 0.5 }, tolerance: 1e-4, "weight \(s)")
             assertClose(dBias, expected.bias.map { $0 + 0.5 }, tolerance: 1e-4, "bias \(s)")
+            var dInput = [Float](repeating: .nan, count: s.inputSize)  // overwritten
+            pooledConvolutionInputGradient(
+                pooledGradient: pooledGradient, argmax: argmax, pooledOutput: pooled, weight: weight, s, into: &dInput)
+            assertClose(dInput, expected.input, tolerance: 1e-4, "input \(s)")
         }
-        // Not taken: an output plane of part windows, input rows under 11 floats, a 3x3 kernel.
+        // Not taken: an output plane of part windows, a 3x3 kernel; more than 8 channels for the
+        // input gradient.
         XCTAssertFalse(supportsPooledWeightGradient(ConvolutionShape(inputChannels: 1, outputChannels: 6, height: 32, width: 31, kernel: 5, count: 1)))
-        XCTAssertFalse(supportsPooledWeightGradient(ConvolutionShape(inputChannels: 1, outputChannels: 6, height: 10, width: 10, kernel: 5, count: 1)))
         XCTAssertFalse(supportsPooledWeightGradient(ConvolutionShape(inputChannels: 2, outputChannels: 6, height: 32, width: 32, kernel: 3, count: 1)))
+        let nine = ConvolutionShape(inputChannels: 9, outputChannels: 2, height: 14, width: 14, kernel: 5, count: 1)
+        XCTAssertTrue(supportsPooledWeightGradient(nine))
+        XCTAssertFalse(supportsPooledInputGradient(nine))
     }
 
     func testIm2colPlacesEveryPatch() {

@@ -15,18 +15,21 @@ final class LayerGradientTests: XCTestCase {
 
     func testConvolutionDirectPath() {
         // LeNet-5's C1: one input channel, the direct SIMD forward; the backward passes with the
-        // images in lanes (training takes C1's weight gradient from S2's gradient instead, below).
+        // images in lanes (training takes C1's gradients from S2's gradient instead, below).
         assertPassed(GradientCheck.convolution("C1", LeNet5.c1.convolution, height: 20, width: 21, count: 2, seed: 1))
     }
 
-    /// The path every training step takes through C1: its weight and bias gradients read from the
-    /// pool's output gradient, the ReLU's and the pool's backward passes folded in.
+    /// The path every training step takes through C1 and C3: their weight and bias gradients,
+    /// and C3's input gradient, read from the pool's output gradient, the ReLU's and the pool's
+    /// backward passes folded in.
     func testConvolutionReLUMaxPoolBackwardInOne() {
-        assertPassed(GradientCheck.convolutionReLUMaxPool())
+        assertPassed(GradientCheck.c1ReLUMaxPool())
+        assertPassed(GradientCheck.c3ReLUMaxPool())
     }
 
     func testConvolutionImplicitPath() {
-        // C3: the row-tiled forward (5x5 kernels), the weight gradient row-tiled (AVX-512 builds)
+        // C3 as a layer on its own (training reads S4's gradient instead, above): the row-tiled
+        // forward (5x5 kernels), the weight gradient row-tiled (AVX-512 builds)
         // or with the images in lanes (up to 16 filters), and the input gradient with the images
         // in lanes (up to 6 input channels); the 3x3 one: the implicit-GEMM forward and weight
         // gradient, and the image-lane input gradient.
@@ -70,7 +73,7 @@ final class LayerGradientTests: XCTestCase {
 
     func testEveryCheckIsListed() {
         let results = GradientCheck.layers()
-        XCTAssertEqual(results.count, 5 * 3 + 2 + 3 + 5)
+        XCTAssertEqual(results.count, 5 * 3 + 2 + 3 + 3 + 5)
         XCTAssertTrue(results.allSatisfy(\.passed))
     }
 }
