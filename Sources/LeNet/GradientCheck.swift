@@ -231,8 +231,9 @@ public enum GradientCheck {
         return compare("max-pool 2x2", "input", analytic: dInput, of: values, epsilon: 1e-3) { dot(forward($0).output, r) }
     }
 
-    /// ReLU then max-pool, as every training step runs them, with the ReLU's backward pass fused
-    /// into the pool's (`maxPoolBackward(pooledOutput:)`).
+    /// ReLU then max-pool, with the ReLU's backward pass fused into the pool's
+    /// (`maxPoolBackward(pooledOutput:)`): the routing that C1's and C3's backward passes fold in
+    /// when training.
     static func maxPoolWithReLU(fault: Fault? = nil) -> Result {
         let (planes, h, w) = (4, 6, 8)
         var random = SplitMix64(seed: 10)

@@ -56,7 +56,8 @@ final class LayerGradientTests: XCTestCase {
         assertPassed([GradientCheck.maxPool()])
     }
 
-    /// The path every training step takes: the ReLU's backward pass fused into the pool's.
+    /// The ReLU's backward pass fused into the pool's: the routing C1's and C3's backward passes
+    /// fold in when training.
     func testMaxPoolWithFusedReLU() {
         assertPassed([GradientCheck.maxPoolWithReLU()])
     }
