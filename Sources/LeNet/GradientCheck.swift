@@ -158,7 +158,7 @@ public enum GradientCheck {
             compare(name, "weight", analytic: dWeight, of: weight, epsilon: epsilon, kinks: true) { dot(forward(input, $0, bias).output, r) },
             compare(name, "bias", analytic: dBias, of: bias, epsilon: epsilon, kinks: true) { dot(forward(input, weight, $0).output, r) },
         ]
-        if stage.name != LeNet5.stages[0].name {
+        if stage.name != LeNet5.c1.name {  // C1's input, the image, needs no gradient
             var dInput = [Float](repeating: .nan, count: input.count)
             pooledConvolutionInputGradient(pooledGradient: r, argmax: argmax, pooledOutput: output, weight: weight, shape, into: &dInput)
             results.append(compare(name, "input", analytic: dInput, of: input, epsilon: epsilon, kinks: true) { dot(forward($0, weight, bias).output, r) })
