@@ -40,10 +40,11 @@ public struct LayerProfile: Sendable {
                 return [Row(step: .loss, label: stage.label, forwardMACs: 0, backwardMACs: 0, forwardRunsIn: nil, backwardRunsIn: nil)]
             }
             let macs = stage.forwardMACs
-            let before = index > 0 ? stages[index - 1].name : nil
+            // A pool whose convolution reads its gradient runs its backward pass in that convolution.
+            let reader = index > 0 && stage.kind.isMaxPool ? stages[index - 1].name : nil
             var rows = [
                 Row(step: .layer(stage), label: stage.label, forwardMACs: macs, backwardMACs: index == 0 ? macs : 2 * macs,
-                    forwardRunsIn: nil, backwardRunsIn: stage.kind.isMaxPool ? before.flatMap { readers.contains($0) ? $0 : nil } : nil)
+                    forwardRunsIn: nil, backwardRunsIn: reader.map(readers.contains) == true ? reader : nil)
             ]
             if stage.relu {
                 let pool = index + 1 < stages.count && stages[index + 1].kind.isMaxPool ? stages[index + 1].name : nil

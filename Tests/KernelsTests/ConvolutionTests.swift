@@ -149,8 +149,8 @@ final class ConvolutionTests: XCTestCase {
         XCTAssertEqual(rowTiledWeightGradients, InstructionSet.vectorBits == 512 ? 3 : 0)
     }
 
-    /// C1's and C3's weight gradients read from their pools' gradients are the convolution's
-    /// backward pass after the pool's and the ReLU's.
+    /// C1's and C3's weight gradients and C3's input gradient, read from their pools' gradients,
+    /// are the convolution's backward pass after the pool's and the ReLU's.
     func testPooledGradientsMatchPoolThenConvolutionBackward() {
         let shapes = [
             // C1 and C3 on a chunk of 16 images.
@@ -177,7 +177,7 @@ final class ConvolutionTests: XCTestCase {
             XCTAssertGreaterThan(pooled.filter { $0 == 0 }.count, 0, "some windows' maxima are the ReLU's zeros")
             var random = TestRandom(seed: 300 + UInt64(index))
             var pooledGradient = random.array(pooled.count)
-            // Some windows with a ReLU but no gradient (listed no more than masked ones).
+            // Some windows whose maximum passed the ReLU but whose gradient is 0: skipped too.
             for k in stride(from: 0, to: pooledGradient.count, by: 7) { pooledGradient[k] = 0 }
 
             var outputGradient = [Float](repeating: .nan, count: s.outputSize)
