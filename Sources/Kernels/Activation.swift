@@ -4,7 +4,7 @@
 public func reluForward(_ input: UnsafePointer<Float>, count: Int, into output: UnsafeMutablePointer<Float>) {
     var i = 0
     while i + microColumns <= count {
-        store(pointwiseMax(load(input + i), SIMD16()), output + i)
+        store(relu(load(input + i)), output + i)
         i += microColumns
     }
     while i < count {
@@ -29,4 +29,12 @@ public func reluBackward(
         inputGradient[i] = output[i] > 0 ? outputGradient[i] : 0
         i += 1
     }
+}
+
+/// max(v, 0) lane by lane, as `pointwiseMax(v, 0)` (so NaN gives 0), in one comparison and
+/// one selection: the standard library's generic `pointwiseMax`, when not inlined, is a loop
+/// over the lanes.
+@inline(__always)
+func relu(_ v: SIMD16<Float>) -> SIMD16<Float> {
+    SIMD16<Float>().replacing(with: v, where: v .> 0)
 }

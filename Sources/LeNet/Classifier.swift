@@ -78,7 +78,7 @@ public final class Classifier: @unchecked Sendable {
         defer { checkIn(ws) }
         image.pixels.withUnsafeBufferPointer { model.normalization.fill(ws.inputImage(0), fromPixels: $0.baseAddress!) }
         ws.setLabel(0, at: 0)
-        model.parameters.withUnsafeBufferPointer { _ = LeNet5.forward(parameters: $0.baseAddress!, workspace: ws, count: 1) }
+        model.parameters.withUnsafeBufferPointer { _ = LeNet5.forward(parameters: $0.baseAddress!, workspace: ws, count: 1, keepingActivations: activations) }
         let probabilities = Array(UnsafeBufferPointer(start: ws.probabilities, count: LeNet5.classes))
         let outputs = activations ? LeNet5.stages.map { stage in
             Activation(stage: stage.name, shape: stage.output, values: Array(UnsafeBufferPointer(start: ws.output(of: stage), count: stage.output.count)))

@@ -23,7 +23,9 @@ public struct LayerProfile: Sendable {
         /// Multiply-adds per image of the backward pass: the weight gradient, plus the input
         /// gradient for every stage but the first (nothing needs the input's gradient).
         public let backwardMACs: Int
-        /// The stage whose forward pass runs this step's too (a convolution's ReLU: the convolution).
+        /// The stage whose forward pass runs this step's too: a convolution's ReLU, the
+        /// convolution; a max-pool after a convolution that pools as it convolves
+        /// (`LeNet5.stagesPoolingInForward`), that convolution.
         public let forwardRunsIn: Stage.Name?
         /// The stage whose backward pass runs this step's too: a ReLU before a max-pool, the
         /// pool; the ReLU and the pool after a convolution that reads the pool's gradient
@@ -35,16 +37,18 @@ public struct LayerProfile: Sendable {
     public static let rows: [Row] = {
         let stages = LeNet5.stages
         let readers = Set(LeNet5.stagesReadingPoolGradient.map(\.name))
+        let poolers = Set(LeNet5.stagesPoolingInForward.map(\.name))
         return stages.enumerated().flatMap { index, stage -> [Row] in
             if stage.kind == .softmax {
                 return [Row(step: .loss, label: stage.label, forwardMACs: 0, backwardMACs: 0, forwardRunsIn: nil, backwardRunsIn: nil)]
             }
             let macs = stage.forwardMACs
-            // A pool whose convolution reads its gradient runs its backward pass in that convolution.
-            let reader = index > 0 && stage.kind.isMaxPool ? stages[index - 1].name : nil
+            // A pool may run its forward or backward pass in the convolution before it.
+            let convolution = index > 0 && stage.kind.isMaxPool ? stages[index - 1].name : nil
             var rows = [
                 Row(step: .layer(stage), label: stage.label, forwardMACs: macs, backwardMACs: index == 0 ? macs : 2 * macs,
-                    forwardRunsIn: nil, backwardRunsIn: reader.map(readers.contains) == true ? reader : nil)
+                    forwardRunsIn: convolution.map(poolers.contains) == true ? convolution : nil,
+                    backwardRunsIn: convolution.map(readers.contains) == true ? convolution : nil)
             ]
             if stage.relu {
                 let pool = index + 1 < stages.count && stages[index + 1].kind.isMaxPool ? stages[index + 1].name : nil

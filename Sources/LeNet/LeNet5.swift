@@ -50,6 +50,11 @@ public enum LeNet5 {
     /// ReLU's and the pool's backward passes folded in.
     public static let stagesReadingPoolGradient = [c1, c3]
 
+    /// The convolutions whose forward pass runs the next max-pool too (`pooledConvolutionForward`):
+    /// their own output stays in registers, and is written out only when `forward` is asked to
+    /// keep the activations.
+    public static let stagesPoolingInForward = [c3]
+
     /// Images processed together by one thread: small enough that a chunk's activations and
     /// gradients stay in L2.
     public static let chunkSize = 16
@@ -90,7 +95,8 @@ public final class Workspace {
     let gemm = GEMMWorkspace()
     private var allocations: [UnsafeMutableRawPointer] = []
 
-    // Forward activations (N = capacity). `c1`, `c3`, `c5`, `f6` hold post-ReLU values.
+    // Forward activations (N = capacity). `c1`, `c3`, `c5`, `f6` hold post-ReLU values; `c3`
+    // only after a `forward` keeping the activations (C3 pools as it convolves).
     let input: UnsafeMutablePointer<Float>       // (1, N, 32, 32)
     let labels: UnsafeMutablePointer<UInt8>      // (N)
     let c1: UnsafeMutablePointer<Float>          // (6, N, 28, 28)
@@ -172,7 +178,8 @@ public final class Workspace {
         labels[index] = label
     }
 
-    /// Where `forward` leaves a stage's output (post-ReLU where the stage has one).
+    /// Where `forward` leaves a stage's output (post-ReLU where the stage has one; a stage of
+    /// `LeNet5.stagesPoolingInForward`'s only when it keeps the activations).
     func output(of stage: Stage) -> UnsafeMutablePointer<Float> {
         switch stage.name {
         case LeNet5.c1.name: c1
@@ -219,10 +226,12 @@ extension LeNet5 {
     ///     i.e. the gradient of the loss summed over the chunk and divided by `lossScale`.
     ///   - labelSmoothing: the share of each target spread evenly over the classes (see
     ///     `softmaxCrossEntropy`); the loss returned is then against the smoothed targets.
+    ///   - keepingActivations: leave every stage's output in the workspace (`output(of:)`), also
+    ///     those that pool as they convolve and otherwise never write their own.
     @discardableResult
     public static func forward(
         parameters: UnsafePointer<Float>, workspace ws: Workspace, count n: Int,
-        computeGradient: Bool = false, lossScale: Float = 1, labelSmoothing: Float = 0
+        computeGradient: Bool = false, lossScale: Float = 1, labelSmoothing: Float = 0, keepingActivations: Bool = false
     ) -> Double {
         precondition(n > 0 && n <= ws.capacity)
         let (w1, b1) = tensors(of: c1, in: parameters, +)
@@ -232,11 +241,14 @@ extension LeNet5 {
         let (w7, b7) = tensors(of: f7, in: parameters, +)
         let (shape1, shape3, shape5) = shapes(count: n)
 
-        // Each convolution runs the ReLU its stage declares inside itself.
+        // Each convolution runs the ReLU its stage declares inside itself, C3 the max-pool after it too.
         ws.timed(.layer(c1), .forward) { c1.convolution.forward(ws.input, weight: w1, bias: b1, shape1, relu: c1.relu, output: ws.c1, columns: ws.scratch, gemmWorkspace: ws.gemm) }
         ws.timed(.layer(s2), .forward) { maxPoolForward(ws.c1, planes: c1.output.channels * n, height: c1.output.height, width: c1.output.width, into: ws.s2, argmax: computeGradient ? ws.s2Argmax : nil) }
-        ws.timed(.layer(c3), .forward) { c3.convolution.forward(ws.s2, weight: w3, bias: b3, shape3, relu: c3.relu, output: ws.c3, columns: ws.scratch, gemmWorkspace: ws.gemm) }
-        ws.timed(.layer(s4), .forward) { maxPoolForward(ws.c3, planes: c3.output.channels * n, height: c3.output.height, width: c3.output.width, into: ws.s4, argmax: computeGradient ? ws.s4Argmax : nil) }
+        ws.timed(.layer(c3), .forward) {
+            pooledConvolutionForward(
+                ws.s2, weight: w3, bias: b3, shape3, scratch: ws.scratch, into: ws.s4, winners: computeGradient ? ws.s4Argmax : nil,
+                unpooled: keepingActivations ? ws.c3 : nil)
+        }
         ws.timed(.layer(c5), .forward) { c5.convolution.forward(ws.s4, weight: w5, bias: b5, shape5, relu: c5.relu, output: ws.c5, columns: ws.c5Columns, gemmWorkspace: ws.gemm) }
         ws.timed(.layer(f6), .forward) { f6.linear.forward(ws.c5, weight: w6, bias: b6, count: n, output: ws.f6, gemmWorkspace: ws.gemm) }
         ws.timed(.relu(f6), .forward) { reluForward(ws.f6, count: f6.outputCount(n), into: ws.f6) }

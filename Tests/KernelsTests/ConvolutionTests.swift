@@ -206,6 +206,56 @@ final class ConvolutionTests: XCTestCase {
         XCTAssertFalse(supportsPooledInputGradient(nine))
     }
 
+    /// The fused forward pass gives the very bits of the passes it replaces: the row-tiled
+    /// convolution, the ReLU, the max-pool and its winners.
+    func testPooledForwardMatchesConvolutionReluThenPool() {
+        let shapes = [
+            // C3 on a chunk of 16 images.
+            ConvolutionShape(inputChannels: 6, outputChannels: 16, height: 14, width: 14, kernel: 5, count: 16),
+            // Two groups of filters, the last of 4, and two tiles of windows a row (AVX-512
+            // builds); 7 windows a row, the last tile overlapping, and one channel; rows of
+            // windows not a tile apart.
+            ConvolutionShape(inputChannels: 2, outputChannels: 20, height: 14, width: 24, kernel: 5, count: 2),
+            ConvolutionShape(inputChannels: 1, outputChannels: 6, height: 20, width: 18, kernel: 5, count: 3),
+            ConvolutionShape(inputChannels: 9, outputChannels: 3, height: 6, width: 14, kernel: 5, count: 1),
+        ]
+        var zeroWindows = 0
+        for (index, s) in shapes.enumerated() {
+            XCTAssertTrue(supportsPooledConvolution(s), "\(s)")
+            let (input, weight, bias, _) = operands(s, seed: 400 + UInt64(index))
+            var expected = fastForward(input, weight, bias, s, path: .rowTiled)
+            reluForward(expected, count: expected.count, into: &expected)
+            let planes = s.outputChannels * s.count
+            var expectedPooled = [Float](repeating: .nan, count: s.outputSize / 4)
+            var expectedWinners = [UInt8](repeating: 9, count: expectedPooled.count)
+            maxPoolForward(expected, planes: planes, height: s.outputHeight, width: s.outputWidth, into: &expectedPooled, argmax: &expectedWinners)
+            zeroWindows += expectedPooled.filter { $0 == 0 }.count
+
+            var scratch = [Float](repeating: .nan, count: s.scratchSize)
+            var pooled = [Float](repeating: .nan, count: expectedPooled.count)
+            var winners = [UInt8](repeating: 9, count: pooled.count)
+            var unpooled = [Float](repeating: .nan, count: s.outputSize)
+            pooledConvolutionForward(input, weight: weight, bias: bias, s, scratch: &scratch, into: &pooled, winners: &winners, unpooled: &unpooled)
+            XCTAssertEqual(pooled.map(\.bitPattern), expectedPooled.map(\.bitPattern), "maxima \(s)")
+            XCTAssertEqual(winners, expectedWinners, "winners \(s)")
+            XCTAssertEqual(unpooled.map(\.bitPattern), expected.map(\.bitPattern), "unpooled \(s)")
+            // And against the reference, so the pair cannot be wrong together.
+            var reference = Reference.convolutionForward(input, weight: weight, bias: bias, s)
+            reluForward(reference, count: reference.count, into: &reference)
+            assertClose(unpooled, reference, tolerance: 1e-4, "reference \(s)")
+
+            // Inference: no winners, no unpooled output, the same maxima.
+            var maxima = [Float](repeating: .nan, count: pooled.count)
+            pooledConvolutionForward(input, weight: weight, bias: bias, s, scratch: &scratch, into: &maxima)
+            XCTAssertEqual(maxima.map(\.bitPattern), expectedPooled.map(\.bitPattern), "inference maxima \(s)")
+        }
+        XCTAssertGreaterThan(zeroWindows, 0, "some windows are all the ReLU's zeros (the winner is the first)")
+        // Not taken: an output plane of part windows, a 3x3 kernel.
+        for (height, width, kernel) in [(14, 15, 5), (15, 14, 5), (12, 12, 3)] {
+            XCTAssertFalse(supportsPooledConvolution(ConvolutionShape(inputChannels: 6, outputChannels: 16, height: height, width: width, kernel: kernel, count: 1)))
+        }
+    }
+
     func testIm2colPlacesEveryPatch() {
         let s = ConvolutionShape(inputChannels: 2, outputChannels: 1, height: 4, width: 5, kernel: 2, count: 2)
         let input = (0..<s.inputSize).map(Float.init)

@@ -1,0 +1,139 @@
+// MARK: - Convolution, ReLU and 2x2 max-pool in one forward pass (C3)
+
+#if VECTOR512
+/// Pooling windows per tile: 2 rows x 10 columns of output positions, 16 filters a vector: 20
+/// accumulators, with a tap vector and a broadcast, 22 of AVX-512's 32 registers.
+private let tileWindows = 5
+#else
+/// One window: 2 x 2 positions of 16 filters, each two 8-float halves: 8 accumulators, with a
+/// tap's two halves and a broadcast, 11 of AVX2's 16 registers.
+private let tileWindows = 1
+#endif
+
+/// Whether `pooledConvolutionForward` handles `shape`: a 5x5 kernel and an output plane of whole
+/// 2x2 windows, at least a tile of them wide.
+public func supportsPooledConvolution(_ shape: ConvolutionShape) -> Bool {
+    shape.kernel == 5 && shape.outputHeight % 2 == 0 && shape.outputWidth % 2 == 0 && shape.outputWidth / 2 >= tileWindows
+}
+
+/// pooled (F, N, OH / 2, OW / 2) = the 2x2 max-pool of max(0, weight (F, C, 5, 5) correlated with
+/// input (C, N, H, W), plus bias): the convolution (as `rowTiledConvolutionForward` sums it, in the
+/// same order, so to the same bits), its ReLU and `maxPoolForward` in one pass, the convolution's
+/// output never leaving registers unless `unpooled` asks for it.
+///
+/// A tile is `tileWindows` windows of a row of windows, 16 filters in a vector: input element j
+/// of a kernel row is broadcast once per position it feeds and multiplied by tap vector kw
+/// (weight[f..., c, kh, kw]), so one tap costs a vector load for a tile's 4 x `tileWindows`
+/// FMAs. The window's maximum is then one comparison per pair of positions, in registers, and
+/// only a quarter of the positions are transposed out to the (F, N, ...) layout.
+/// - Parameters:
+///   - scratch: `shape.scratchSize` floats (the packed weights).
+///   - winners: if given, the pool's winners as `maxPoolForward`'s `argmax` (0...3, row-major).
+///   - unpooled: if given, the convolution's output after the ReLU, (F, N, OH, OW).
+/// - Precondition: `supportsPooledConvolution(shape)`.
+public func pooledConvolutionForward(
+    _ input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+    _ shape: ConvolutionShape, scratch: UnsafeMutablePointer<Float>, into pooled: UnsafeMutablePointer<Float>,
+    winners: UnsafeMutablePointer<UInt8>? = nil, unpooled: UnsafeMutablePointer<Float>? = nil
+) {
+    precondition(supportsPooledConvolution(shape))
+    typealias V = SIMD16<Float>
+    let lanes = V.scalarCount
+    let (channels, filters, h, w, n) = (shape.inputChannels, shape.outputChannels, shape.height, shape.width, shape.count)
+    let (oh, ow) = (shape.outputHeight, shape.outputWidth)
+    let (ph, pw) = (oh / 2, ow / 2)
+    let groups = (filters + lanes - 1) / lanes
+    // packed[((g * C + c) * 25 + t) * 16 + f] = weight[g * 16 + f, c, t], zero past the last
+    // filter; the biases follow, a vector per group.
+    let packedBias = scratch + groups * channels * 25 * lanes
+    let filterSize = channels * 25
+    for g in 0..<groups {
+        for f in 0..<lanes {
+            let filter = g * lanes + f
+            packedBias[g * lanes + f] = filter < filters ? bias[filter] : 0
+            let target = scratch + g * filterSize * lanes + f
+            for k in 0..<filterSize { target[k &* lanes] = filter < filters ? weight[filter * filterSize + k] : 0 }
+        }
+    }
+    // Tiles from the left of a row of windows; the last ends at its end, overlapping the one before.
+    let tiles = (pw + tileWindows - 1) / tileWindows
+    for i in 0..<n {
+        for g in 0..<groups {
+            let b = load(packedBias + g * lanes)
+            let groupFilters = min(lanes, filters - g * lanes)
+            /// Window (py, px)'s ReLU'd sums out: its maximum, its winner, its 4 positions.
+            @inline(__always) func finish(_ s: WindowSums, py: Int, px: Int) {
+                let (a, b, c, d) = (relu(s.topLeft), relu(s.topRight), relu(s.bottomLeft), relu(s.bottomRight))
+                // The comparisons of `maxPoolForward`: the first of equal maxima wins, in the order 0, 1, 2, 3.
+                let right = b .> a, lowerRight = d .> c
+                let upper = a.replacing(with: b, where: right), lower = c.replacing(with: d, where: lowerRight)
+                let below = lower .> upper
+                let maximum = upper.replacing(with: lower, where: below)
+                let first = (g * lanes * n + i) * ph * pw + py * pw + px, next = n * ph * pw
+                for f in 0..<groupFilters { pooled[first + f * next] = maximum[f] }
+                if let winners {
+                    let upperIndex = SIMD16<Int32>(repeating: 0).replacing(with: 1, where: right)
+                    let lowerIndex = SIMD16<Int32>(repeating: 2).replacing(with: 3, where: lowerRight)
+                    let winner = SIMD16<UInt8>(truncatingIfNeeded: upperIndex.replacing(with: lowerIndex, where: below))
+                    for f in 0..<groupFilters { winners[first + f * next] = winner[f] }
+                }
+                if let unpooled {
+                    let corner = (g * lanes * n + i) * oh * ow + 2 * py * ow + 2 * px, plane = n * oh * ow
+                    for f in 0..<groupFilters {
+                        let target = unpooled + corner + f * plane
+                        (target[0], target[1], target[ow], target[ow + 1]) = (a[f], b[f], c[f], d[f])
+                    }
+                }
+            }
+            for py in 0..<ph {
+                for tile in 0..<tiles {
+                    let px = min(tile * tileWindows, pw - tileWindows)
+                    var s0 = WindowSums(b)
+                    #if VECTOR512
+                    var s1 = s0, s2 = s0, s3 = s0, s4 = s0
+                    #endif
+                    for c in 0..<channels {
+                        let top = input + ((c * n + i) * h + 2 * py) * w + 2 * px
+                        let taps = scratch + (g * channels + c) * 25 * lanes
+                        for kh in 0..<5 {
+                            let row = top + kh * w
+                            for kw in 0..<5 {
+                                let tap = load(taps + (kh * 5 + kw) * lanes)
+                                s0.add(row + kw, rowLength: w, tap)
+                                #if VECTOR512
+                                s1.add(row + 2 + kw, rowLength: w, tap)
+                                s2.add(row + 4 + kw, rowLength: w, tap)
+                                s3.add(row + 6 + kw, rowLength: w, tap)
+                                s4.add(row + 8 + kw, rowLength: w, tap)
+                                #endif
+                            }
+                        }
+                    }
+                    finish(s0, py: py, px: px)
+                    #if VECTOR512
+                    finish(s1, py: py, px: px + 1)
+                    finish(s2, py: py, px: px + 2)
+                    finish(s3, py: py, px: px + 3)
+                    finish(s4, py: py, px: px + 4)
+                    #endif
+                }
+            }
+        }
+    }
+}
+
+/// The sums of a 2x2 window's 4 output positions, a vector of 16 filters each.
+private struct WindowSums {
+    var topLeft, topRight, bottomLeft, bottomRight: SIMD16<Float>
+
+    init(_ bias: SIMD16<Float>) { (topLeft, topRight, bottomLeft, bottomRight) = (bias, bias, bias, bias) }
+
+    /// Adds one tap's products: `input` is the element under the window's top-left position,
+    /// the row below `rowLength` floats on.
+    @inline(__always) mutating func add(_ input: UnsafePointer<Float>, rowLength: Int, _ tap: SIMD16<Float>) {
+        topLeft.addProduct(SIMD16(repeating: input[0]), tap)
+        topRight.addProduct(SIMD16(repeating: input[1]), tap)
+        bottomLeft.addProduct(SIMD16(repeating: input[rowLength]), tap)
+        bottomRight.addProduct(SIMD16(repeating: input[rowLength + 1]), tap)
+    }
+}
