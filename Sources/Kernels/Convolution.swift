@@ -625,25 +625,8 @@ public func rowTiledConvolutionForward(
     let (oh, ow) = (shape.outputHeight, shape.outputWidth)
     let plane = oh * ow
     let groups = (filters + lanes - 1) / lanes
-    // packed[((g * C + c) * 25 + t) * lanes + f] = weight[g * lanes + f, c, t], zero past the
-    // last filter; the biases follow, a vector per group.
     let packed = scratch
-    let packedBias = packed + groups * channels * 25 * lanes
-    let filterSize = channels * 25
-    for g in 0..<groups {
-        for f in 0..<lanes {
-            let filter = g * lanes + f
-            packedBias[g * lanes + f] = filter < filters ? bias[filter] : 0
-            // A filter's C*25 weights, in order, to every `lanes`-th float.
-            let target = packed + g * filterSize * lanes + f
-            if filter < filters {
-                let source = weight + filter * filterSize
-                for k in 0..<filterSize { target[k &* lanes] = source[k] }
-            } else {
-                for k in 0..<filterSize { target[k &* lanes] = 0 }
-            }
-        }
-    }
+    let packedBias = packFilterGroups(weight, bias: bias, shape, lanes: lanes, into: packed)
     @inline(__always) func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
     // Tiles from the top left; the last of a row (column) ends at its end, overlapping the one before.
     let tiles = (ow + tileColumns - 1) / tileColumns
@@ -692,6 +675,34 @@ public func rowTiledConvolutionForward(
             }
         }
     }
+}
+
+/// Packs a 5x5 convolution's filters in groups of `lanes`, filter-minor, for the kernels that
+/// hold a vector of filters per output position: packed[((g * C + c) * 25 + t) * lanes + f] =
+/// weight[g * lanes + f, c, t], zero past the last filter; the biases follow, a vector per group.
+/// - Returns: where the biases start.
+func packFilterGroups(
+    _ weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, _ shape: ConvolutionShape, lanes: Int,
+    into packed: UnsafeMutablePointer<Float>
+) -> UnsafeMutablePointer<Float> {
+    let filters = shape.outputChannels, filterSize = shape.inputChannels * 25
+    let groups = (filters + lanes - 1) / lanes
+    let packedBias = packed + groups * filterSize * lanes
+    for g in 0..<groups {
+        for f in 0..<lanes {
+            let filter = g * lanes + f
+            packedBias[g * lanes + f] = filter < filters ? bias[filter] : 0
+            // A filter's C*25 weights, in order, to every `lanes`-th float.
+            let target = packed + g * filterSize * lanes + f
+            if filter < filters {
+                let source = weight + filter * filterSize
+                for k in 0..<filterSize { target[k &* lanes] = source[k] }
+            } else {
+                for k in 0..<filterSize { target[k &* lanes] = 0 }
+            }
+        }
+    }
+    return packedBias
 }
 
 /// a += the 5 taps of one kernel row: row[kw] broadcast times tap vector kw.

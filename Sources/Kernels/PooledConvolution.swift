@@ -43,18 +43,7 @@ public func pooledConvolutionForward(
     let (oh, ow) = (shape.outputHeight, shape.outputWidth)
     let (ph, pw) = (oh / 2, ow / 2)
     let groups = (filters + lanes - 1) / lanes
-    // packed[((g * C + c) * 25 + t) * 16 + f] = weight[g * 16 + f, c, t], zero past the last
-    // filter; the biases follow, a vector per group.
-    let packedBias = scratch + groups * channels * 25 * lanes
-    let filterSize = channels * 25
-    for g in 0..<groups {
-        for f in 0..<lanes {
-            let filter = g * lanes + f
-            packedBias[g * lanes + f] = filter < filters ? bias[filter] : 0
-            let target = scratch + g * filterSize * lanes + f
-            for k in 0..<filterSize { target[k &* lanes] = filter < filters ? weight[filter * filterSize + k] : 0 }
-        }
-    }
+    let packedBias = packFilterGroups(weight, bias: bias, shape, lanes: lanes, into: scratch)
     // Tiles from the left of a row of windows; the last ends at its end, overlapping the one before.
     let tiles = (pw + tileWindows - 1) / tileWindows
     for i in 0..<n {
