@@ -48,7 +48,7 @@ public func pooledConvolutionForward(
     let tiles = (pw + tileWindows - 1) / tileWindows
     for i in 0..<n {
         for g in 0..<groups {
-            let b = load(packedBias + g * lanes)
+            let biases = load(packedBias + g * lanes)
             let groupFilters = min(lanes, filters - g * lanes)
             /// Window (py, px)'s ReLU'd sums out: its maximum, its winner, its 4 positions.
             @inline(__always) func finish(_ s: WindowSums, py: Int, px: Int) {
@@ -77,7 +77,7 @@ public func pooledConvolutionForward(
             for py in 0..<ph {
                 for tile in 0..<tiles {
                     let px = min(tile * tileWindows, pw - tileWindows)
-                    var s0 = WindowSums(b)
+                    var s0 = WindowSums(biases)
                     #if VECTOR512
                     var s1 = s0, s2 = s0, s3 = s0, s4 = s0
                     #endif
