@@ -149,6 +149,16 @@ final class ConvolutionTests: XCTestCase {
         XCTAssertEqual(rowTiledWeightGradients, InstructionSet.vectorBits == 512 ? 3 : 0)
     }
 
+    /// Applies the ReLU to a convolution's `output` in place and max-pools it: the maxima and
+    /// winners the pooled kernels are checked against.
+    private func reluThenPool(_ output: inout [Float], _ s: ConvolutionShape) -> (pooled: [Float], winners: [UInt8]) {
+        reluForward(output, count: output.count, into: &output)
+        var pooled = [Float](repeating: .nan, count: s.outputSize / 4)
+        var winners = [UInt8](repeating: 9, count: pooled.count)
+        maxPoolForward(output, planes: s.outputChannels * s.count, height: s.outputHeight, width: s.outputWidth, into: &pooled, argmax: &winners)
+        return (pooled, winners)
+    }
+
     /// C1's and C3's weight gradients and C3's input gradient, read from their pools' gradients,
     /// are the convolution's backward pass after the pool's and the ReLU's.
     func testPooledGradientsMatchPoolThenConvolutionBackward() {
@@ -169,11 +179,8 @@ final class ConvolutionTests: XCTestCase {
             XCTAssertTrue(supportsPooledInputGradient(s))
             let (input, weight, bias, _) = operands(s, seed: 200 + UInt64(index))
             var activations = Reference.convolutionForward(input, weight: weight, bias: bias, s)
-            reluForward(activations, count: activations.count, into: &activations)
+            let (pooled, argmax) = reluThenPool(&activations, s)
             let planes = s.outputChannels * s.count
-            var pooled = [Float](repeating: .nan, count: s.outputSize / 4)
-            var argmax = [UInt8](repeating: 9, count: pooled.count)
-            maxPoolForward(activations, planes: planes, height: s.outputHeight, width: s.outputWidth, into: &pooled, argmax: &argmax)
             XCTAssertGreaterThan(pooled.filter { $0 == 0 }.count, 0, "some windows' maxima are the ReLU's zeros")
             var random = TestRandom(seed: 300 + UInt64(index))
             var pooledGradient = random.array(pooled.count)
@@ -224,11 +231,7 @@ final class ConvolutionTests: XCTestCase {
             XCTAssertTrue(supportsPooledConvolution(s), "\(s)")
             let (input, weight, bias, _) = operands(s, seed: 400 + UInt64(index))
             var expected = fastForward(input, weight, bias, s, path: .rowTiled)
-            reluForward(expected, count: expected.count, into: &expected)
-            let planes = s.outputChannels * s.count
-            var expectedPooled = [Float](repeating: .nan, count: s.outputSize / 4)
-            var expectedWinners = [UInt8](repeating: 9, count: expectedPooled.count)
-            maxPoolForward(expected, planes: planes, height: s.outputHeight, width: s.outputWidth, into: &expectedPooled, argmax: &expectedWinners)
+            let (expectedPooled, expectedWinners) = reluThenPool(&expected, s)
             zeroWindows += expectedPooled.filter { $0 == 0 }.count
 
             var scratch = [Float](repeating: .nan, count: s.scratchSize)
