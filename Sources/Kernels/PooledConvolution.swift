@@ -17,9 +17,9 @@ public func supportsPooledConvolution(_ shape: ConvolutionShape) -> Bool {
 }
 
 /// pooled (F, N, OH / 2, OW / 2) = the 2x2 max-pool of max(0, weight (F, C, 5, 5) correlated with
-/// input (C, N, H, W), plus bias): the convolution (as `rowTiledConvolutionForward` sums it, in the
-/// same order, so to the same bits), its ReLU and `maxPoolForward` in one pass, the convolution's
-/// output never leaving registers unless `unpooled` asks for it.
+/// input (C, N, H, W), plus bias): the convolution, its ReLU and `maxPoolForward` in one pass, the
+/// convolution's output never leaving registers unless `unpooled` asks for it. Each sum starts
+/// from the bias and adds the products channel by channel, each channel's 5 x 5 taps row by row.
 ///
 /// A tile is `tileWindows` windows of a row of windows, 16 filters in a vector: input element j
 /// of a kernel row is broadcast once per position it feeds and multiplied by tap vector kw
@@ -27,7 +27,7 @@ public func supportsPooledConvolution(_ shape: ConvolutionShape) -> Bool {
 /// FMAs. The window's maximum is then one comparison per pair of positions, in registers, and
 /// only a quarter of the positions are transposed out to the (F, N, ...) layout.
 /// - Parameters:
-///   - scratch: `shape.scratchSize` floats (the packed weights).
+///   - scratch: `pooledConvolutionScratchSize(shape)` floats (the packed weights).
 ///   - winners: if given, the pool's winners as `maxPoolForward`'s `argmax` (0...3, row-major).
 ///   - unpooled: if given, the convolution's output after the ReLU, (F, N, OH, OW).
 /// - Precondition: `supportsPooledConvolution(shape)`.
@@ -125,4 +125,37 @@ private struct WindowSums {
         bottomLeft.addProduct(SIMD16(repeating: input[rowLength]), tap)
         bottomRight.addProduct(SIMD16(repeating: input[rowLength + 1]), tap)
     }
+}
+
+/// Floats of `pooledConvolutionForward`'s scratch: its filters packed in groups of 16 and their biases.
+public func pooledConvolutionScratchSize(_ shape: ConvolutionShape) -> Int {
+    (shape.outputChannels + 15) / 16 * 16 * (shape.patchSize + 1)
+}
+
+/// Packs a 5x5 convolution's filters in groups of `lanes`, filter-minor, for the pooled forward
+/// pass, which holds a vector of filters per output position: packed[((g * C + c) * 25 + t) * lanes + f] =
+/// weight[g * lanes + f, c, t], zero past the last filter; the biases follow, a vector per group.
+/// - Returns: where the biases start.
+private func packFilterGroups(
+    _ weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, _ shape: ConvolutionShape, lanes: Int,
+    into packed: UnsafeMutablePointer<Float>
+) -> UnsafeMutablePointer<Float> {
+    let filters = shape.outputChannels, filterSize = shape.inputChannels * 25
+    let groups = (filters + lanes - 1) / lanes
+    let packedBias = packed + groups * filterSize * lanes
+    for g in 0..<groups {
+        for f in 0..<lanes {
+            let filter = g * lanes + f
+            packedBias[g * lanes + f] = filter < filters ? bias[filter] : 0
+            // A filter's C*25 weights, in order, to every `lanes`-th float.
+            let target = packed + g * filterSize * lanes + f
+            if filter < filters {
+                let source = weight + filter * filterSize
+                for k in 0..<filterSize { target[k &* lanes] = source[k] }
+            } else {
+                for k in 0..<filterSize { target[k &* lanes] = 0 }
+            }
+        }
+    }
+    return packedBias
 }

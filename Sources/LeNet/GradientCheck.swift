@@ -83,8 +83,7 @@ public enum GradientCheck {
     /// Every layer's input and parameter gradients, each kernel path of the convolution included.
     public static func layers(fault: Fault? = nil) -> [Result] {
         convolution("C1 convolution (direct forward)", LeNet5.c1.convolution, height: 20, width: 21, count: 2, seed: 1)
-            + convolution("C3 convolution (row-tiled, images in lanes)", LeNet5.c3.convolution, height: 14, width: 14, count: 2, seed: 2)
-            + convolution("3x3 convolution (implicit GEMM)", Convolution(inputChannels: 3, outputChannels: 4, kernel: 3), height: 6, width: 5, count: 3, seed: 3)
+            + convolution("C5-like convolution, 5x5 input (im2col + GEMM)", Convolution(inputChannels: 3, outputChannels: 12, kernel: 5), height: 5, width: 5, count: 3, seed: 2)
             + convolution("3x3 convolution, 7 channels (im2col + GEMM)", Convolution(inputChannels: 7, outputChannels: 20, kernel: 3), height: 5, width: 6, count: 2, seed: 8)
             + convolution("3x3 convolution, 40 filters (im2col + GEMM)", Convolution(inputChannels: 2, outputChannels: 40, kernel: 3), height: 4, width: 4, count: 2, seed: 9)
             + c1ReLUMaxPool() + c3ReLUMaxPool() + linear()
@@ -100,24 +99,26 @@ public enum GradientCheck {
         let r = uniform(shape.outputSize, &random)
         let gemm = GEMMWorkspace()
 
-        func forward(_ input: [Float], _ weight: [Float], _ bias: [Float]) -> (output: [Float], columns: [Float]) {
+        func forward(_ input: [Float], _ weight: [Float], _ bias: [Float]) -> [Float] {
             var output = [Float](repeating: 0, count: shape.outputSize)
             var columns = [Float](repeating: 0, count: shape.scratchSize)
             layer.forward(input, weight: weight, bias: bias, shape, output: &output, columns: &columns, gemmWorkspace: gemm)
-            return (output, columns)
+            return output
         }
-        let columns = forward(input, weight, bias).columns
+        // The backward pass reads the input's column matrix, which the direct forward pass never builds.
+        var columns = [Float](repeating: 0, count: shape.columnsSize)
+        im2col(input, shape, into: &columns)
         var dWeight = [Float](repeating: 0, count: weight.count)
         var dBias = [Float](repeating: 0, count: bias.count)
         var dInput = [Float](repeating: .nan, count: input.count)
-        var dColumns = [Float](repeating: 0, count: shape.scratchSize)
+        var dColumns = [Float](repeating: 0, count: shape.columnsSize)
         layer.backward(
-            input, columns: columns, outputGradient: r, weight: weight, shape, weightGradient: &dWeight,
+            columns: columns, outputGradient: r, weight: weight, shape, weightGradient: &dWeight,
             biasGradient: &dBias, inputGradient: &dInput, columnGradient: &dColumns, gemmWorkspace: gemm)
         return [
-            compare(name, "weight", analytic: dWeight, of: weight) { dot(forward(input, $0, bias).output, r) },
-            compare(name, "bias", analytic: dBias, of: bias) { dot(forward(input, weight, $0).output, r) },
-            compare(name, "input", analytic: dInput, of: input) { dot(forward($0, weight, bias).output, r) },
+            compare(name, "weight", analytic: dWeight, of: weight) { dot(forward(input, $0, bias), r) },
+            compare(name, "bias", analytic: dBias, of: bias) { dot(forward(input, weight, $0), r) },
+            compare(name, "input", analytic: dInput, of: input) { dot(forward($0, weight, bias), r) },
         ]
     }
 
@@ -126,9 +127,10 @@ public enum GradientCheck {
     /// C3's sums over 6 channels take a larger step to stand clear of float32's rounding.
     static func c3ReLUMaxPool() -> [Result] { convolutionReLUMaxPool(LeNet5.c3, height: 10, width: 14, seed: 15, epsilon: 3e-3) }
 
-    /// A convolution (C1 or C3), its ReLU and the max-pool after it as training runs them: the
-    /// forward passes one by one, the backward passes in one, from the pool's output gradient
-    /// (`pooledConvolutionWeightGradient`, and for C3 `pooledConvolutionInputGradient`).
+    /// A convolution (C1 or C3), its ReLU and the max-pool after it as training runs them: C1's
+    /// forward passes one by one, C3's in one (`pooledConvolutionForward`), the backward passes in
+    /// one, from the pool's output gradient (`pooledConvolutionWeightGradient`, and for C3
+    /// `pooledConvolutionInputGradient`).
     static func convolutionReLUMaxPool(_ stage: Stage, height: Int, width: Int, seed: UInt64, epsilon: Float) -> [Result] {
         let layer = stage.convolution
         let shape = layer.shape(height: height, width: width, count: 2)
@@ -138,13 +140,18 @@ public enum GradientCheck {
         let bias = uniform(shape.outputChannels, scale: 0.5, &random)
         let r = uniform(shape.outputSize / 4, &random)
         let planes = shape.outputChannels * shape.count
+        let poolsInForward = LeNet5.stagesPoolingInForward.contains { $0.name == stage.name }
         let gemm = GEMMWorkspace()
         func forward(_ input: [Float], _ weight: [Float], _ bias: [Float]) -> (output: [Float], argmax: [UInt8]) {
-            var activations = [Float](repeating: 0, count: shape.outputSize)
-            var columns = [Float](repeating: 0, count: shape.scratchSize)
-            layer.forward(input, weight: weight, bias: bias, shape, relu: true, output: &activations, columns: &columns, gemmWorkspace: gemm)
+            var scratch = [Float](repeating: 0, count: shape.scratchSize)
             var output = [Float](repeating: 0, count: planes * shape.outputHeight * shape.outputWidth / 4)
             var argmax = [UInt8](repeating: 0, count: output.count)
+            if poolsInForward {
+                pooledConvolutionForward(input, weight: weight, bias: bias, shape, scratch: &scratch, into: &output, winners: &argmax)
+                return (output, argmax)
+            }
+            var activations = [Float](repeating: 0, count: shape.outputSize)
+            layer.forward(input, weight: weight, bias: bias, shape, relu: true, output: &activations, columns: &scratch, gemmWorkspace: gemm)
             maxPoolForward(activations, planes: planes, height: shape.outputHeight, width: shape.outputWidth, into: &output, argmax: &argmax)
             return (output, argmax)
         }
@@ -153,7 +160,7 @@ public enum GradientCheck {
         var dBias = [Float](repeating: 0, count: bias.count)
         pooledConvolutionWeightGradient(
             input, pooledGradient: r, argmax: argmax, pooledOutput: output, shape, weightGradient: &dWeight, biasGradient: &dBias)
-        let name = "\(stage.name) conv + ReLU + max-pool (backward in one)"
+        let name = "\(stage.name) conv + ReLU + max-pool (\(poolsInForward ? "both passes" : "backward") in one)"
         var results = [
             compare(name, "weight", analytic: dWeight, of: weight, epsilon: epsilon, kinks: true) { dot(forward(input, $0, bias).output, r) },
             compare(name, "bias", analytic: dBias, of: bias, epsilon: epsilon, kinks: true) { dot(forward(input, weight, $0).output, r) },

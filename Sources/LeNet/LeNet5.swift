@@ -117,7 +117,7 @@ public final class Workspace {
     let c5Gradient: UnsafeMutablePointer<Float>      // (120, N)
     let s4Gradient: UnsafeMutablePointer<Float>      // (16, N, 5, 5)
     let s2Gradient: UnsafeMutablePointer<Float>      // (6, N, 14, 14)
-    let scratch: UnsafeMutablePointer<Float>     // any convolution's scratch, except C5's columns
+    let scratch: UnsafeMutablePointer<Float>     // C3's packed filters, or C5's column gradient
     public let parameterGradients: UnsafeMutablePointer<Float> // (61,706)
     /// When set, every layer call adds its wall time here (`lenet5 bench --layers`).
     public var profile: LayerProfile?
@@ -149,7 +149,7 @@ public final class Workspace {
         self.s4 = floats(s4.outputCount(n))
         s4Argmax = bytes(s4.outputCount(n))
         let shapes = LeNet5.shapes(count: n)
-        c5Columns = floats(shapes.c5.scratchSize)
+        c5Columns = floats(shapes.c5.columnsSize)
         self.c5 = floats(c5.outputCount(n))
         self.f6 = floats(f6.outputCount(n))
         logits = floats(f7.outputCount(n))
@@ -159,7 +159,7 @@ public final class Workspace {
         c5Gradient = floats(c5.outputCount(n))
         s4Gradient = floats(s4.outputCount(n))
         s2Gradient = floats(s2.outputCount(n))
-        scratch = floats(max(shapes.c1.scratchSize, shapes.c3.scratchSize, shapes.c5.scratchSize))
+        scratch = floats(max(pooledConvolutionScratchSize(shapes.c3), shapes.c5.columnsSize))
         parameterGradients = floats(ParameterLayout.count)
         self.allocations = allocations
     }
@@ -279,7 +279,7 @@ extension LeNet5 {
         ws.timed(.relu(f6), .backward) { reluBackward(output: ws.f6, outputGradient: ws.f6Gradient, count: f6.outputCount(n), into: ws.f6Gradient) }
         ws.timed(.layer(f6), .backward) { f6.linear.backward(ws.c5, outputGradient: ws.f6Gradient, weight: weight(f6), count: n, weightGradient: gw6, biasGradient: gb6, inputGradient: ws.c5Gradient, gemmWorkspace: ws.gemm) }
         ws.timed(.relu(c5), .backward) { reluBackward(output: ws.c5, outputGradient: ws.c5Gradient, count: c5.outputCount(n), into: ws.c5Gradient) }
-        ws.timed(.layer(c5), .backward) { c5.convolution.backward(ws.s4, columns: ws.c5Columns, outputGradient: ws.c5Gradient, weight: weight(c5), shape5, weightGradient: gw5, biasGradient: gb5, inputGradient: ws.s4Gradient, columnGradient: ws.scratch, gemmWorkspace: ws.gemm) }
+        ws.timed(.layer(c5), .backward) { c5.convolution.backward(columns: ws.c5Columns, outputGradient: ws.c5Gradient, weight: weight(c5), shape5, weightGradient: gw5, biasGradient: gb5, inputGradient: ws.s4Gradient, columnGradient: ws.scratch, gemmWorkspace: ws.gemm) }
         // C3's and C1's gradients read S4's and S2's output gradients: the pools' and ReLUs'
         // backward passes are folded in, and only the windows with a gradient are visited.
         ws.timed(.layer(c3), .backward) {

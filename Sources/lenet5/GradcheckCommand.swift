@@ -19,9 +19,9 @@ struct GradcheckCommand: ParsableCommand {
         print("Each layer, element by element. score = |analytic - numerical| / (1e-3 + 1e-2 |numerical|)")
         print("(1e-4 absolute for the softmax); the worst element's score must be at most 1.")
         print()
-        print("  " + "check".padding(toLength: 46, withPad: " ", startingAt: 0) + "gradient  worst score  analytic     numerical")
+        print("  " + "check".padding(toLength: 48, withPad: " ", startingAt: 0) + "gradient  worst score  analytic     numerical")
         for r in layers {
-            print("  " + r.check.padding(toLength: 46, withPad: " ", startingAt: 0) + r.tensor.padding(toLength: 8, withPad: " ", startingAt: 0)
+            print("  " + r.check.padding(toLength: 48, withPad: " ", startingAt: 0) + r.tensor.padding(toLength: 8, withPad: " ", startingAt: 0)
                 + rightAligned(String(format: "%.4f", r.worst), 12) + rightAligned(String(format: "%.6f", r.analytic ?? .nan), 12)
                 + rightAligned(String(format: "%.6f", r.numerical ?? .nan), 12) + (r.passed ? "   ok" : "   FAILED"))
         }

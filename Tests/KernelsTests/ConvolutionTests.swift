@@ -3,9 +3,9 @@ import XCTest
 @testable import Kernels
 
 final class ConvolutionTests: XCTestCase {
-    enum Path: CaseIterable { case direct, rowTiled, implicit, columns }
+    enum Path: CaseIterable { case direct, columns }
 
-    /// Forward through one of the four kernels; `relu` only on the direct one, which fuses it.
+    /// Forward through one of the two kernels; `relu` only on the direct one, which fuses it.
     private func fastForward(_ input: [Float], _ weight: [Float], _ bias: [Float], _ s: ConvolutionShape, path: Path, relu: Bool = false) -> [Float] {
         precondition(!relu || path == .direct)
         var out = [Float](repeating: .nan, count: s.outputSize)
@@ -14,10 +14,6 @@ final class ConvolutionTests: XCTestCase {
         out.withUnsafeMutableBufferPointer { o in
             if path == .direct {
                 directConvolutionForward(input, weight: weight, bias: bias, s, relu: relu, into: o.baseAddress!)
-            } else if path == .rowTiled {
-                rowTiledConvolutionForward(input, weight: weight, bias: bias, s, scratch: &columns, into: o.baseAddress!)
-            } else if path == .implicit {
-                implicitConvolutionForward(input, weight: weight, bias: bias, s, scratch: &columns, into: o.baseAddress!)
             } else {
                 columns.withUnsafeMutableBufferPointer { cols in
                     im2col(input, s, into: cols.baseAddress!)
@@ -48,14 +44,10 @@ final class ConvolutionTests: XCTestCase {
         ConvolutionShape(inputChannels: 16, outputChannels: 120, height: 5, width: 5, kernel: 5, count: 1),
         ConvolutionShape(inputChannels: 3, outputChannels: 5, height: 9, width: 11, kernel: 3, count: 2),
         ConvolutionShape(inputChannels: 1, outputChannels: 4, height: 7, width: 8, kernel: 5, count: 2),
-        // Rows of exactly one SIMD16 and an odd number of them (the implicit input gradient's passes).
+        // Rows of exactly one SIMD16, more filters than a vector holds, and C3 on a chunk of 16
+        // images and an odd shape on 21 (im2col's short-row copies, GEMM's block edges).
         ConvolutionShape(inputChannels: 4, outputChannels: 7, height: 13, width: 16, kernel: 5, count: 2),
-        // More filters than a vector holds, in a last group of 4 (the row-tiled kernel).
         ConvolutionShape(inputChannels: 2, outputChannels: 20, height: 12, width: 15, kernel: 5, count: 2),
-        // Rows of three 5-column tiles and 9 filters (the row-tiled weight gradient).
-        ConvolutionShape(inputChannels: 3, outputChannels: 9, height: 12, width: 19, kernel: 5, count: 3),
-        // C3 on a chunk of 16 images, one per lane, and on 21: a full group of lanes and a part
-        // one, with an odd width (AVX-512 builds take the positions in pairs).
         ConvolutionShape(inputChannels: 6, outputChannels: 16, height: 14, width: 14, kernel: 5, count: 16),
         ConvolutionShape(inputChannels: 5, outputChannels: 3, height: 9, width: 11, kernel: 3, count: 21),
     ]
@@ -66,8 +58,7 @@ final class ConvolutionTests: XCTestCase {
             let (input, weight, bias, _) = operands(s, seed: UInt64(index))
             let expected = Reference.convolutionForward(input, weight: weight, bias: bias, s)
             for path in Path.allCases {
-                if path == .direct && !supportsDirectConvolution(s) || path == .rowTiled && !supportsRowTiledConvolution(s)
-                    || path == .implicit && !supportsImplicitConvolution(s) { continue }
+                if path == .direct && !supportsDirectConvolution(s) { continue }
                 let plain = fastForward(input, weight, bias, s, path: path)
                 assertClose(plain, expected, tolerance: 1e-5, "\(path) \(s)")
                 if path == .direct {
@@ -79,11 +70,10 @@ final class ConvolutionTests: XCTestCase {
                 checked[path, default: 0] += 1
             }
         }
-        XCTAssertEqual(checked, [.direct: 3, .rowTiled: 8, .implicit: 10, .columns: 13])
+        XCTAssertEqual(checked, [.direct: 3, .columns: shapes.count])
     }
 
     func testBackwardMatchesReference() {
-        var imageLaneInputGradients = 0, imageLaneWeightGradients = 0, rowTiledWeightGradients = 0
         for (index, s) in shapes.enumerated() {
             let (input, weight, _, gradient) = operands(s, seed: 100 + UInt64(index))
             let expected = Reference.convolutionBackward(input, weight: weight, outputGradient: gradient, s)
@@ -109,44 +99,9 @@ final class ConvolutionTests: XCTestCase {
                 col2im(dcols.baseAddress!, s, into: &dInput)
             }
             assertClose(dWeight, expected.weight.map { $0 + 0.5 }, tolerance: 1e-4, "weight \(s)")
-            if supportsImplicitConvolution(s) {
-                var implicit = [Float](repeating: 0.5, count: weight.count)
-                var scratch = [Float](repeating: .nan, count: s.scratchSize)
-                implicitConvolutionWeightGradient(input, outputGradient: gradient, s, scratch: &scratch, into: &implicit)
-                assertClose(implicit, expected.weight.map { $0 + 0.5 }, tolerance: 1e-4, "implicit weight \(s)")
-            }
-            if supportsImageLaneWeightGradient(s) {
-                var lanes = [Float](repeating: 0.5, count: weight.count)
-                var scratch = [Float](repeating: .nan, count: s.scratchSize)
-                imageLaneWeightGradient(input, outputGradient: gradient, s, scratch: &scratch, into: &lanes)
-                assertClose(lanes, expected.weight.map { $0 + 0.5 }, tolerance: 1e-4, "image-lane weight \(s)")
-                imageLaneWeightGradients += 1
-            }
-            if supportsRowTiledWeightGradient(s) {
-                #if VECTOR512
-                var rowTiled = [Float](repeating: 0.5, count: weight.count)
-                var scratch = [Float](repeating: .nan, count: s.scratchSize)
-                rowTiledConvolutionWeightGradient(input, outputGradient: gradient, s, scratch: &scratch, into: &rowTiled)
-                assertClose(rowTiled, expected.weight.map { $0 + 0.5 }, tolerance: 1e-4, "row-tiled weight \(s)")
-                rowTiledWeightGradients += 1
-                #endif
-            }
             assertClose(dBias, expected.bias.map { $0 + 0.5 }, tolerance: 1e-4, "bias \(s)")
             assertClose(dInput, expected.input, tolerance: 1e-4, "input \(s)")
-            if supportsImageLaneInputGradient(s) {
-                var lanes = [Float](repeating: .nan, count: input.count)
-                var scratch = [Float](repeating: .nan, count: s.scratchSize)
-                imageLaneInputGradient(gradient, weight: weight, s, scratch: &scratch, into: &lanes)
-                assertClose(lanes, expected.input, tolerance: 1e-4, "image-lane input \(s)")
-                imageLaneInputGradients += 1
-            }
         }
-        // Every 5x5 shape of at most 16 filters: all but C5's two, the 20-filter one and the 3x3 ones.
-        XCTAssertEqual(imageLaneWeightGradients, 8)
-        // Every shape of at most 6 input channels: all but C5's two.
-        XCTAssertEqual(imageLaneInputGradients, shapes.count - 2)
-        // C3 (3 and 16 images) and the 9-filter one in AVX-512 builds; none in the others.
-        XCTAssertEqual(rowTiledWeightGradients, InstructionSet.vectorBits == 512 ? 3 : 0)
     }
 
     /// Applies the ReLU to a convolution's `output` in place and max-pools it: the maxima and
@@ -213,8 +168,8 @@ final class ConvolutionTests: XCTestCase {
         XCTAssertFalse(supportsPooledInputGradient(nine))
     }
 
-    /// The fused forward pass gives the very bits of the passes it replaces: the row-tiled
-    /// convolution, the ReLU, the max-pool and its winners.
+    /// The fused forward pass: its maxima and winners are exactly the ReLU and the max-pool of the
+    /// convolution it also writes out, and that convolution is the reference's.
     func testPooledForwardMatchesConvolutionReluThenPool() {
         let shapes = [
             // C3 on a chunk of 16 images.
@@ -230,22 +185,20 @@ final class ConvolutionTests: XCTestCase {
         for (index, s) in shapes.enumerated() {
             XCTAssertTrue(supportsPooledConvolution(s), "\(s)")
             let (input, weight, bias, _) = operands(s, seed: 400 + UInt64(index))
-            var expected = fastForward(input, weight, bias, s, path: .rowTiled)
-            let (expectedPooled, expectedWinners) = reluThenPool(&expected, s)
-            zeroWindows += expectedPooled.filter { $0 == 0 }.count
-
-            var scratch = [Float](repeating: .nan, count: s.scratchSize)
-            var pooled = [Float](repeating: .nan, count: expectedPooled.count)
+            var scratch = [Float](repeating: .nan, count: pooledConvolutionScratchSize(s))
+            var pooled = [Float](repeating: .nan, count: s.outputSize / 4)
             var winners = [UInt8](repeating: 9, count: pooled.count)
             var unpooled = [Float](repeating: .nan, count: s.outputSize)
             pooledConvolutionForward(input, weight: weight, bias: bias, s, scratch: &scratch, into: &pooled, winners: &winners, unpooled: &unpooled)
-            XCTAssertEqual(pooled.map(\.bitPattern), expectedPooled.map(\.bitPattern), "maxima \(s)")
-            XCTAssertEqual(winners, expectedWinners, "winners \(s)")
-            XCTAssertEqual(unpooled.map(\.bitPattern), expected.map(\.bitPattern), "unpooled \(s)")
-            // And against the reference, so the pair cannot be wrong together.
             var reference = Reference.convolutionForward(input, weight: weight, bias: bias, s)
             reluForward(reference, count: reference.count, into: &reference)
             assertClose(unpooled, reference, tolerance: 1e-4, "reference \(s)")
+            var expected = unpooled
+            let (expectedPooled, expectedWinners) = reluThenPool(&expected, s)
+            XCTAssertEqual(expected.map(\.bitPattern), unpooled.map(\.bitPattern), "the unpooled output is after the ReLU \(s)")
+            XCTAssertEqual(pooled.map(\.bitPattern), expectedPooled.map(\.bitPattern), "maxima \(s)")
+            XCTAssertEqual(winners, expectedWinners, "winners \(s)")
+            zeroWindows += expectedPooled.filter { $0 == 0 }.count
 
             // Inference: no winners, no unpooled output, the same maxima.
             var maxima = [Float](repeating: .nan, count: pooled.count)

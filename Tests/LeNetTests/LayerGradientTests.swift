@@ -14,32 +14,23 @@ final class LayerGradientTests: XCTestCase {
     }
 
     func testConvolutionDirectPath() {
-        // LeNet-5's C1: one input channel, the direct SIMD forward; the backward passes with the
-        // images in lanes (training takes C1's gradients from S2's gradient instead, below).
+        // LeNet-5's C1: one input channel, the direct SIMD forward; the backward pass by GEMM
+        // (training takes C1's gradients from S2's gradient instead, below).
         assertPassed(GradientCheck.convolution("C1", LeNet5.c1.convolution, height: 20, width: 21, count: 2, seed: 1))
     }
 
-    /// The path every training step takes through C1 and C3: their weight and bias gradients,
-    /// and C3's input gradient, read from the pool's output gradient, the ReLU's and the pool's
-    /// backward passes folded in.
-    func testConvolutionReLUMaxPoolBackwardInOne() {
+    /// The path every training step takes through C1 and C3: C3's forward pass with its ReLU and
+    /// S4 in one; their weight and bias gradients, and C3's input gradient, read from the pool's
+    /// output gradient, the ReLU's and the pool's backward passes folded in.
+    func testConvolutionReLUMaxPoolInOne() {
         assertPassed(GradientCheck.c1ReLUMaxPool())
         assertPassed(GradientCheck.c3ReLUMaxPool())
     }
 
-    func testConvolutionImplicitPath() {
-        // C3 as a layer on its own (training reads S4's gradient instead, above): the row-tiled
-        // forward (5x5 kernels), the weight gradient row-tiled (AVX-512 builds)
-        // or with the images in lanes (up to 16 filters), and the input gradient with the images
-        // in lanes (up to 6 input channels); the 3x3 one: the implicit-GEMM forward and weight
-        // gradient, and the image-lane input gradient.
-        assertPassed(GradientCheck.convolution("C3", LeNet5.c3.convolution, height: 14, width: 14, count: 2, seed: 2))
-        assertPassed(GradientCheck.convolution("3x3", Convolution(inputChannels: 3, outputChannels: 4, kernel: 3), height: 6, width: 5, count: 3, seed: 3))
-    }
-
     func testConvolutionColumnPath() {
-        // More filters (C5): im2col + GEMM; more than 6 input channels: the input gradient by
-        // GEMM + col2im.
+        // im2col + GEMM, forward and backward: a kernel as large as its input plane (C5, whose
+        // column matrix is a transpose of the input), and 3x3 kernels with more channels and filters.
+        assertPassed(GradientCheck.convolution("C5-like", Convolution(inputChannels: 3, outputChannels: 12, kernel: 5), height: 5, width: 5, count: 3, seed: 2))
         assertPassed(GradientCheck.convolution("20", Convolution(inputChannels: 7, outputChannels: 20, kernel: 3), height: 5, width: 6, count: 2, seed: 8))
         assertPassed(GradientCheck.convolution("40", Convolution(inputChannels: 2, outputChannels: 40, kernel: 3), height: 4, width: 4, count: 2, seed: 9))
     }
@@ -74,7 +65,7 @@ final class LayerGradientTests: XCTestCase {
 
     func testEveryCheckIsListed() {
         let results = GradientCheck.layers()
-        XCTAssertEqual(results.count, 5 * 3 + 2 + 3 + 3 + 5)
+        XCTAssertEqual(results.count, 4 * 3 + 2 + 3 + 3 + 5)
         XCTAssertTrue(results.allSatisfy(\.passed))
     }
 }

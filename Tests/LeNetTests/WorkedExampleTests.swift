@@ -32,7 +32,7 @@ final class WorkedExampleTests: XCTestCase {
         var dW: [Float] = [0, 0, 0, 0], dB: [Float] = [0], dX = [Float](repeating: .nan, count: 9)
         var dColumns = [Float](repeating: 0, count: shape.scratchSize)
         layer.backward(
-            x, columns: scratch, outputGradient: dY, weight: w, shape, weightGradient: &dW, biasGradient: &dB,
+            columns: scratch, outputGradient: dY, weight: w, shape, weightGradient: &dW, biasGradient: &dB,
             inputGradient: &dX, columnGradient: &dColumns, gemmWorkspace: gemm)
         XCTAssertEqual(dW, [14, 18, 26, 30])
         XCTAssertEqual(dB, [4])
