@@ -267,7 +267,9 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
     /// The weights stopped being finite numbers; nothing was written.
     case nonFiniteWeights(epoch: Int)
     /// A new run would mix with (or replace) the earlier run in this folder.
-    case folderHoldsRun(path: String)
+    /// `resumable`: the folder has the run's resume.safetensors (a run killed in its first
+    /// epoch, between its first checkpoint and its first saved state, has not).
+    case folderHoldsRun(path: String, resumable: Bool)
     /// Another training is writing to this folder.
     case folderInUse(path: String)
 
@@ -295,8 +297,10 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
             "the run has already trained \(done) epochs; it cannot stop at \(requested)"
         case .diverged(let epoch, let batch, let loss, let rate):
             "training diverged at epoch \(epoch), batch \(batch): the batch's mean loss is \(loss); the learning rate \(rate) is too high for this run, try a lower one (the last checkpoints written are the last good ones)"
-        case .folderHoldsRun(let path):
+        case .folderHoldsRun(let path, true):
             "\(path) holds an earlier run; resume it from its resume.safetensors, or start the new run in another folder"
+        case .folderHoldsRun(let path, false):
+            "\(path) holds checkpoints of an earlier run that saved no state to resume from (stopped in its first epoch); start the new run in another folder"
         case .folderInUse(let path):
             "another training is writing to \(path)"
         case .nonFiniteWeights(let epoch):

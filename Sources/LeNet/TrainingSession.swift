@@ -221,7 +221,9 @@ public final class TrainingSession: @unchecked Sendable {
         removeAbandonedTemporaries(in: folder.url)
         let resuming = trainer.epoch > 0 || trainer.batchInEpoch > 0
         if !resuming && folder.holdsRun {
-            guard overwrite else { throw .folderHoldsRun(path: folder.url.relativePath) }
+            guard overwrite else {
+                throw .folderHoldsRun(path: folder.url.relativePath, resumable: FileManager.default.fileExists(atPath: folder.resume.path))
+            }
             do {
                 try folder.clear()
             } catch {
@@ -251,17 +253,19 @@ public final class TrainingSession: @unchecked Sendable {
                 "test_accuracy": "\(test.accuracy)",
             ]), to: url, kind: .epoch)
             trainer.record(validationCorrect: validation?.correct, testCorrect: test.correct)
-            try save(trainer.resumeCheckpoint(), to: folder.resume, kind: .resume)
             let summary = EpochSummary(
                 epoch: trainer.epoch, epochs: configuration.epochs, learningRate: learningRate, loss: loss, train: train.score,
                 validation: validation?.score, test: test.score, trainingSeconds: trainingSeconds,
                 evaluationSeconds: seconds(since: evaluationStart), imagesPerSecond: Double(trainer.train.count) / trainingSeconds,
                 testSample: test.predictions.prefix(Self.testSampleSize).map(Int.init))
+            // metrics.csv before the state to resume from: killed between the two, the run
+            // resumes before this epoch and records it again (a row per epoch, replaced).
             do {
                 try report.record(summary)
             } catch {
                 throw .report(error)
             }
+            try save(trainer.resumeCheckpoint(), to: folder.resume, kind: .resume)
             summaries.append(summary)
             publish(.epoch(summary))
             if trainer.epoch < configuration.epochs && shouldStop() { return try stopHere() }

@@ -281,7 +281,9 @@ struct TrainCommand: AsyncParsableCommand {
         case .selectionNeedsValidation: "\(error); use --select last or test with --validation-size 0"
         case .differentData: "\(error); resume with the same --data"
         case .epochsAlreadyDone(let done, _): "\(error); pass --epochs \(done) or more"
-        case .folderHoldsRun(let path):
+        case .folderHoldsRun(let path, false):
+            "\(path) holds checkpoints of an earlier run that saved no state to resume from (stopped in its first epoch): replace them with --overwrite, or choose another --output"
+        case .folderHoldsRun(let path, true):
             "\(path) holds an earlier run: resume it with --resume \(path)/resume.safetensors, replace it with --overwrite, or choose another --output"
         case .diverged(let epoch, let batch, let loss, let rate):
             "training diverged at epoch \(epoch), batch \(batch) (the batch's mean loss is \(loss)): try a --learning-rate below \(rate); the checkpoints written before are intact"
