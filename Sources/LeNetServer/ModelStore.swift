@@ -31,10 +31,8 @@ public final class ModelStore: @unchecked Sendable {
         self.bundled = bundled
     }
 
-    /// The trained checkpoint shipped with the package (see README for the command that made it).
-    public static var bundledCheckpoint: URL? {
-        Bundle.module.url(forResource: "default-model", withExtension: "safetensors", subdirectory: "Resources")
-    }
+    /// The library's pretrained checkpoint (`Checkpoint.pretrained`).
+    public static var bundledCheckpoint: URL? { Checkpoint.pretrained }
 
     /// The ids and files of every model there is now, the default (first) model first: the
     /// `--checkpoint`, then runs newest first, then the bundled one.

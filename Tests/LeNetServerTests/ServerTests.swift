@@ -1,7 +1,6 @@
 import Datasets
 import Foundation
 import Hummingbird
-import HummingbirdTesting
 import Imaging
 import LeNet
 import TestSupport
@@ -19,11 +18,20 @@ final class ServerTests: XCTestCase {
         folder.remove()
     }
 
-    private func app() -> some ApplicationProtocol {
-        var settings = ServerSettings(data: IDXDataset.bundledMNIST)
-        settings.runs = folder.url("runs")
-        settings.threads = 2
-        return buildApplication(settings)
+    /// Runs `body` with a client of the server's router, as `lenet5 serve` builds it; stops a
+    /// training the body leaves running, as the server does when it shuts down.
+    private func withClient<Value>(_ body: (RouterClient) async throws -> Value) async throws -> Value {
+        let runs = folder.url("runs")
+        let training = TrainingManager(runs: runs, dataDirectory: IDXDataset.bundledMNIST, threads: 2)
+        let router = buildRouter(models: ModelStore(runs: runs, checkpoint: nil), training: training)
+        do {
+            let value = try await body(RouterClient(router))
+            await training.stopAndWait()
+            return value
+        } catch {
+            await training.stopAndWait()
+            throw error
+        }
     }
 
     /// MNIST test image `index`, three times larger, dark ink on white, as PNG bytes.
@@ -39,7 +47,7 @@ final class ServerTests: XCTestCase {
     }
 
     func testPageAndAssetsAreServedByTheBinary() async throws {
-        try await app().test(.router) { client in
+        try await withClient { client in
             try await client.execute(uri: "/", method: .get) { response in
                 XCTAssertEqual(response.status, .ok)
                 XCTAssertEqual(response.headers[.contentType], "text/html; charset=utf-8")
@@ -65,7 +73,7 @@ final class ServerTests: XCTestCase {
         let (png, label) = try Self.picture(0)
         let bundled = try Checkpoint(contentsOf: XCTUnwrap(ModelStore.bundledCheckpoint))
         let expected = try Classifier(checkpoint: bundled).classify(imageData: png, name: "x", activations: true)
-        try await app().test(.router) { client in
+        try await withClient { client in
             try await client.execute(uri: "/api/models", method: .get) { response in
                 let models = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [[String: Any]])
                 XCTAssertEqual(models.map { $0["id"] as? String }, ["bundled"])
@@ -118,7 +126,7 @@ final class ServerTests: XCTestCase {
             ("/api/train/stop", .post, [:], ByteBuffer(), .conflict, "no training is running"),
         ]
         let root = folder.path
-        try await app().test(.router) { client in
+        try await withClient { client in
             for (uri, method, headers, body, status, text) in cases {
                 try await client.execute(uri: uri, method: method, headers: headers, body: body) { response in
                     XCTAssertEqual(response.status, status, "\(method) \(uri)")
@@ -142,7 +150,7 @@ final class ServerTests: XCTestCase {
     /// checkpoint becomes a model.
     func testTrainingThroughTheAPI() async throws {
         let runs = folder.url("runs")
-        try await app().test(.router) { client in
+        try await withClient { client in
             let options = "{\"epochs\": 1, \"trainingImages\": 2000, \"validationSize\": 500, \"batchSize\": 50}"
             let run = try await client.execute(
                 uri: "/api/train", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: options)
@@ -188,7 +196,7 @@ final class ServerTests: XCTestCase {
     /// Pause, resume and stop reach a running training from the API; the sample grid's images
     /// are the test set's first.
     func testPauseResumeStopAndTheTestSample() async throws {
-        try await app().test(.router) { client in
+        try await withClient { client in
             func state() async throws -> String {
                 try await client.execute(uri: "/api/train", method: .get) { try Self.json($0.body)["state"] as? String ?? "" }
             }

@@ -2,18 +2,13 @@ import Datasets
 import Formats
 import Foundation
 import Imaging
-import Kernels
 import LeNet
 import TestSupport
 import XCTest
 
 /// Faults from outside the program: a disk that fills up while it trains, reports or exports, and
-/// kill -9 at random moments. Each must leave only files that load, and at most one clear error.
+/// kill -9 as it writes. Each must leave only files that load, and at most one clear error.
 final class FaultTests: XCTestCase {
-    private static var lenet5: String {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("lenet5").path
-    }
-
     /// Runs `lenet5 arguments` with `disk` a fresh tmpfs of `kilobytes`, in a mount namespace of
     /// its own (so nothing outlives the call), then copies what it wrote to `copy`.
     private func runOnSmallDisk(kilobytes: Int, disk: URL, copy: URL, _ arguments: [String]) throws -> (status: Int32, error: String) {
@@ -29,7 +24,7 @@ final class FaultTests: XCTestCase {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
         let namespace = getuid() == 0 ? ["--mount"] : ["--mount", "--map-root-user"]
-        process.arguments = namespace + ["sh", "-c", script, "sh", disk.path, copy.path, Self.lenet5] + arguments
+        process.arguments = namespace + ["sh", "-c", script, "sh", disk.path, copy.path, lenet5Executable.path] + arguments
         let error = Pipe()
         process.standardOutput = FileHandle.nullDevice
         process.standardError = error
@@ -119,61 +114,60 @@ final class FaultTests: XCTestCase {
         }
     }
 
-    /// kill -9 at random moments of a run, again and again, each time continuing from what is on
-    /// disk: every file loads after every kill, and the run that finishes in the end is bit for
-    /// bit the run that was never interrupted.
-    func testKillNineAtRandomMomentsLeavesFilesThatLoadAndTheRunEndsBitExact() throws {
+    /// kill -9 where a crash hurts most, again and again, each time continuing from what is on
+    /// disk: as the run enters its k-th `rename` (a file written whole beside its destination,
+    /// not yet in place) or its k-th `fsync` (a file written, not yet flushed; or renamed, its
+    /// folder not yet flushed), k growing by one with every run, for each of the two calls in
+    /// turn. strace's fault injection delivers the signal, so the kills land at the same calls on
+    /// every machine, however fast. Every file loads after every kill, and the run that finishes
+    /// in the end is bit for bit the run that was never interrupted.
+    func testKillNineAtEveryWriteLeavesFilesThatLoadAndTheRunEndsBitExact() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/strace") else {
+            throw XCTSkip("needs strace (apt-get install strace) to kill the run at chosen system calls")
+        }
         let folder = try TemporaryDirectory("kill-9")
         defer { folder.remove() }
-        let options = ["--train-images", "3000", "--validation-size", "500", "--epochs", "4", "--batch-size", "32", "--threads", "2"]
-        let started = ContinuousClock.now
+        let options = ["--train-images", "3000", "--validation-size", "500", "--epochs", "3", "--batch-size", "32", "--threads", "2"]
         let reference = try runLenet5(["train", "--output", folder.url("reference").path] + options)
         XCTAssertEqual(reference.status, 0, reference.error)
-        let elapsed = (ContinuousClock.now - started).components
-        let runSeconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
-
         let expected = try Checkpoint(contentsOf: folder.url("reference/best.safetensors"))
         // metrics.csv: the same epochs with the same loss and accuracies (times differ).
         func accuracies(_ url: URL) throws -> [[String]] {
             CSV.decode(try String(contentsOf: url, encoding: .utf8)).map { Array($0.prefix(6)) }
         }
-        var generator = SplitMix64(seed: 9)
-        var kills = 0
-        // Runs, each killed until it finishes on its own (the remaining work shrinks with every
-        // epoch saved), until 20 kills have struck.
-        var attempt = 0
-        while kills < 20 {
-            attempt += 1
-            let run = folder.url("run-\(attempt)")
+        for calls in [["rename", "renameat", "renameat2"], ["fsync"]] {
+            let run = folder.url("run-\(calls[0])")
             let resume = run.appendingPathComponent("resume.safetensors")
-            var killsInRun = 0
-            while true {
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: Self.lenet5)
+            var kills = 0
+            for k in 1... {
+                // Killed before its first resume state, a run is started afresh: the tool refuses the
+                // folder's orphaned checkpoints (nothing to resume) unless told to replace them.
                 let resuming = FileManager.default.fileExists(atPath: resume.path)
-                process.arguments = resuming ? ["train", "--resume", resume.path] : ["train", "--output", run.path] + options
+                let arguments = resuming ? ["train", "--resume", resume.path] : ["train", "--output", run.path, "--overwrite"] + options
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: "/usr/bin/strace")
+                // Without --seccomp-bpf: with it, strace 6.1 injects at the first call only.
+                process.arguments = ["-f", "-o", "/dev/null", "-e", "trace=" + calls.joined(separator: ","),
+                                     "-e", "inject=" + calls.joined(separator: ",") + ":signal=KILL:when=\(k)", lenet5Executable.path] + arguments
                 let error = Pipe()
                 (process.standardOutput, process.standardError) = (FileHandle.nullDevice, error)
                 try process.run()
-                // Anywhere in the first 60% of an uninterrupted run's time; after 8 kills in one run
-                // it may finish (a slow machine's start-up alone could outlast every delay).
-                if killsInRun < 8 {
-                    Thread.sleep(forTimeInterval: Double(generator.nextUnitFloat()) * 0.6 * runSeconds)
-                    kill(process.processIdentifier, SIGKILL)
-                }
                 let message = String(decoding: error.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
                 process.waitUntilExit()
+                // strace ends as its child did: killed by the same signal when the kill struck.
                 if process.terminationReason == .exit {
-                    XCTAssertEqual(process.terminationStatus, 0, "run \(attempt) (resuming: \(resuming)): \(message)")
+                    XCTAssertEqual(process.terminationStatus, 0, "\(calls[0]) \(k): \(message)")
                     break
                 }
+                XCTAssertEqual(process.terminationStatus, SIGKILL, "\(calls[0]) \(k): \(message)")
                 kills += 1
-                killsInRun += 1
-                try assertOnlyWholeFiles(in: run, temporaries: true, "run \(attempt) after kill \(kills)")
+                try assertOnlyWholeFiles(in: run, temporaries: true, "killed entering \(calls[0]) \(k)")
+                if kills > 40 { return XCTFail("\(calls[0]): the run never finished") }
             }
-            try assertOnlyWholeFiles(in: run, "run \(attempt), finished")
+            XCTAssertGreaterThanOrEqual(kills, 5, "\(calls[0]): every run was killed until the calls were few enough to finish")
+            try assertOnlyWholeFiles(in: run, "\(calls[0]), finished")
             let finished = try Checkpoint(contentsOf: run.appendingPathComponent("best.safetensors"))
-            XCTAssertEqual(finished.model.parameters, expected.model.parameters, "run \(attempt): the same weights, bit for bit")
+            XCTAssertEqual(finished.model.parameters, expected.model.parameters, "\(calls[0]): the same weights, bit for bit")
             XCTAssertEqual(finished.metadata["epoch"], expected.metadata["epoch"])
             XCTAssertEqual(try accuracies(run.appendingPathComponent("metrics.csv")), try accuracies(folder.url("reference/metrics.csv")))
         }

@@ -40,6 +40,9 @@ final class CommandLineTests: XCTestCase {
         assertRejected(["test"], "--checkpoint")
         assertRejected(["bench", "--batch-size", "0"], "--batch-size must be between 1 and 60000")
         assertRejected(["fly"], "fly")
+        assertRejected(["train", "--seeds", "1,1"], "--seeds must be up to 100 different whole numbers")
+        assertRejected(["train", "--seeds", "1,2", "--seed", "3"], "--seed and --seeds do not go together")
+        assertRejected(["train", "--seeds", "1,x"], "got '1,x'")
     }
 
     func testPresetsAndOverrides() throws {
@@ -72,87 +75,6 @@ final class CommandLineTests: XCTestCase {
         try runLenet5(arguments)
     }
 
-    /// Starts `lenet5` and waits until its standard output contains `marker`.
-    private func start(_ arguments: [String], waitingFor marker: String) throws -> (Process, Pipe, String) {
-        let products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let process = Process()
-        process.executableURL = products.appendingPathComponent("lenet5")
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = Pipe()
-        try process.run()
-        var seen = ""
-        while !seen.contains(marker) {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            seen += String(decoding: chunk, as: UTF8.self)
-        }
-        return (process, output, seen)
-    }
-
-    func testInterruptSavesStateAndResumeFinishesTheRun() throws {
-        let folder = try TemporaryDirectory("interrupt")
-        defer { folder.remove() }
-        let directory = folder.url
-        // A --data folder of its own (a copy of the bundled files), whose path has a space.
-        let data = folder.url("my data")
-        try FileManager.default.copyItem(at: IDXDataset.bundledMNIST, to: data)
-        let (process, output, _) = try start(
-            ["train", "--epochs", "1", "--output", directory.path, "--data", data.path], waitingFor: "normalisation:")
-        process.interrupt()  // SIGINT, while the first epoch (several seconds) is running
-        let rest = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 130, rest)
-        XCTAssertTrue(rest.contains("stopped by SIGINT after batch"), rest)
-        let saved = try Checkpoint(contentsOf: directory.appendingPathComponent("resume.safetensors"))
-        XCTAssertNotNil(saved.momentum)
-        XCTAssertEqual(saved.metadata["epoch"], "0")
-
-        // The printed command, followed to the letter, finishes the run.
-        let printed = try XCTUnwrap(rest.split(separator: "\n").first { $0.hasPrefix("resume with: swift run -c release lenet5 ") })
-        XCTAssertEqual(
-            String(printed), "resume with: swift run -c release lenet5 train --resume \(directory.path)/resume.safetensors --data '\(data.path)'")
-        let resumed = try run(["train", "--resume", directory.appendingPathComponent("resume.safetensors").path, "--data", data.path])
-        XCTAssertEqual(resumed.status, 0, resumed.error)
-        XCTAssertTrue(resumed.output.contains("resuming"), resumed.output)
-        XCTAssertTrue(resumed.output.contains("final test accuracy (reloaded best checkpoint)"), resumed.output)
-        for name in ["best.safetensors", "metrics.csv", "training-curves.png", "training-curves.svg", "confusion-matrix.png",
-                     "confusion-matrix.svg", "misclassified.png"] {
-            XCTAssertTrue(FileManager.default.fileExists(atPath: directory.appendingPathComponent(name).path), name)
-        }
-        let metrics = try String(contentsOf: directory.appendingPathComponent("metrics.csv"), encoding: .utf8)
-        XCTAssertEqual(metrics.split(separator: "\n").count, 2, "header and the one epoch: \(metrics)")
-    }
-
-    func testTerminateExitsWith143() throws {
-        let folder = try TemporaryDirectory("terminate")
-        defer { folder.remove() }
-        let directory = folder.url
-        let (process, output, _) = try start(["train", "--output", directory.path], waitingFor: "normalisation:")
-        process.terminate()
-        let rest = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 143, rest)
-        XCTAssertTrue(rest.contains("stopped by SIGTERM"), rest)
-    }
-
-    /// A rate that explodes the loss ends the run at once with one line naming the batch and the
-    /// option to lower, and a non-zero exit.
-    func testDivergenceIsReportedWithTheOptionToChange() throws {
-        let folder = try TemporaryDirectory("diverge")
-        defer { folder.remove() }
-        let result = try run([
-            "train", "--train-images", "2000", "--validation-size", "500", "--learning-rate", "5", "--epochs", "2",
-            "--output", folder.url("run").path,
-        ])
-        XCTAssertEqual(result.status, 1)
-        XCTAssertEqual(result.error.split(separator: "\n").count, 1, result.error)
-        XCTAssertTrue(result.error.contains("training diverged at epoch 1, batch"), result.error)
-        XCTAssertTrue(result.error.contains("try a --learning-rate below 5.0"), result.error)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: folder.url("run/epoch-01.safetensors").path))
-    }
-
     /// export and test never write over the checkpoint they read, whatever the path says.
     func testNoCommandOverwritesItsInput() throws {
         let folder = try TemporaryDirectory("overwrite")
@@ -172,82 +94,6 @@ final class CommandLineTests: XCTestCase {
             XCTAssertTrue(result.error.contains("is the checkpoint being read"), result.error)
         }
         XCTAssertEqual(try Data(contentsOf: named), before)
-    }
-
-    /// bench on a data set smaller than its warm-up (1,000 test images) runs instead of trapping.
-    func testBenchOnASmallDataSet() throws {
-        let folder = try TemporaryDirectory("bench-small")
-        defer { folder.remove() }
-        let mnist = try IDXDataset(directory: IDXDataset.bundledMNIST)
-        for (name, images, count) in [("train", mnist.train, 300), ("t10k", mnist.test, 50)] {
-            try writeIDX(dimensions: [count, 28, 28], bytes: Array(images.pixels.prefix(count * 784)), to: folder.url("\(name)-images-idx3-ubyte"))
-            try writeIDX(dimensions: [count], bytes: Array(images.labels.prefix(count)), to: folder.url("\(name)-labels-idx1-ubyte"))
-        }
-        let result = try run(["bench", "--data", folder.path, "--images", "300", "--json"])
-        XCTAssertEqual(result.status, 0, result.error)
-        XCTAssertTrue(result.output.contains("\"train_images\": 300"), result.output)
-        let fields = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
-        for key in ["instruction_set", "machine_instruction_set", "ceiling_gflops", "peak_gflops", "training_percent_of_ceiling", "single_image_bound_seconds"] {
-            XCTAssertNotNil(fields[key], "bench --json lacks \(key)")
-        }
-    }
-
-    /// Runs are never silently overwritten: the default folder moves on to runs/lenet5-2 and says
-    /// so (predict then takes the newest), an explicit --output that holds a run is refused
-    /// unless --overwrite, which removes the old files, and a resume stays in its own folder.
-    func testAFolderHoldingARunIsNeverSilentlyOverwritten() throws {
-        let folder = try TemporaryDirectory("runs")
-        defer { folder.remove() }
-        let quick = ["train", "--train-images", "300", "--validation-size", "100", "--epochs", "1"]
-        let first = try runLenet5(quick, in: folder.url)
-        XCTAssertEqual(first.status, 0, first.error)
-        let second = try runLenet5(quick + ["--seed", "2"], in: folder.url)
-        XCTAssertEqual(second.status, 0, second.error)
-        XCTAssertTrue(second.output.contains("runs/lenet5 holds an earlier run; this one goes to runs/lenet5-2"), second.output)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: folder.url("runs/lenet5-2/best.safetensors").path))
-        let digit = folder.url("digit.pgm")
-        try Data("P5 28 28 255\n".utf8 + IDXDataset(directory: IDXDataset.bundledMNIST).test.pixels.prefix(784)).write(to: digit)
-        let predicted = try runLenet5(["predict", digit.path, "--json"], in: folder.url)
-        XCTAssertEqual(predicted.status, 0, predicted.error)
-        let newest = try Checkpoint(contentsOf: folder.url("runs/lenet5-2/best.safetensors"))
-        XCTAssertEqual(newest.metadata["seed"], "2", "the newest run's checkpoint is the default")
-
-        // An explicit folder with a run: refused, the old files untouched; --overwrite replaces them.
-        let stale = folder.url("runs/lenet5/epoch-07.safetensors")
-        try FileManager.default.copyItem(at: folder.url("runs/lenet5/epoch-01.safetensors"), to: stale)
-        let refused = try runLenet5(quick + ["--output", "runs/lenet5"], in: folder.url)
-        XCTAssertEqual(refused.status, 1)
-        XCTAssertTrue(refused.error.contains("runs/lenet5 holds an earlier run: resume it with --resume runs/lenet5/resume.safetensors"), refused.error)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: stale.path))
-        let replaced = try runLenet5(quick + ["--output", "runs/lenet5", "--overwrite"], in: folder.url)
-        XCTAssertEqual(replaced.status, 0, replaced.error)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: stale.path), "no old epoch file mixes with the new run")
-
-        let elsewhere = try runLenet5(["train", "--resume", "runs/lenet5/resume.safetensors", "--epochs", "2", "--output", "runs/other"], in: folder.url)
-        XCTAssertEqual(elsewhere.status, 1)
-        XCTAssertTrue(elsewhere.error.contains("a resumed run continues in its own folder, runs/lenet5"), elsewhere.error)
-    }
-
-    /// --seeds: one run per seed, each in seed-N with its seed in its checkpoints, then
-    /// summary.csv with each run's accuracy and their mean, standard deviation, min and max.
-    func testSeedsRunOneAfterAnotherIntoTheirOwnFoldersAndSummarize() throws {
-        let folder = try TemporaryDirectory("seeds")
-        defer { folder.remove() }
-        let result = try runLenet5(["train", "--train-images", "300", "--validation-size", "100", "--epochs", "1", "--seeds", "3,4"], in: folder.url)
-        XCTAssertEqual(result.status, 0, result.error)
-        XCTAssertTrue(result.output.contains("== run 2/2: seed 4"), result.output)
-        XCTAssertTrue(result.output.contains("2 runs: test accuracy mean "), result.output)
-        let rows = CSV.decode(try String(contentsOf: folder.url("runs/lenet5/summary.csv"), encoding: .utf8))
-        XCTAssertEqual(rows.map { $0[0] }, ["seed", "3", "4", "mean", "sd", "min", "max"])
-        let accuracies = rows[1...2].map { Double($0[4])! }
-        XCTAssertEqual(Double(rows[3][4])!, (accuracies[0] + accuracies[1]) / 2, accuracy: 0.006)
-        XCTAssertEqual(Double(rows[5][4])!, accuracies.min()!)
-        for seed in ["3", "4"] {
-            XCTAssertEqual(try Checkpoint(contentsOf: folder.url("runs/lenet5/seed-\(seed)/best.safetensors")).metadata["seed"], seed)
-        }
-        assertRejected(["train", "--seeds", "1,1"], "--seeds must be up to 100 different whole numbers")
-        assertRejected(["train", "--seeds", "1,2", "--seed", "3"], "--seed and --seeds do not go together")
-        assertRejected(["train", "--seeds", "1,x"], "got '1,x'")
     }
 
     /// augment draws its picture; test --distort distorts the test images (none at all: the
@@ -274,24 +120,6 @@ final class CommandLineTests: XCTestCase {
         XCTAssertNotEqual(try accuracy(["--distort", "shift=6,rotate=30"]), plain)
         XCTAssertEqual(try accuracy(["--checkpoint", model.path]).prefix(28), plain.prefix(28))
         assertRejected(["test", "--checkpoint", "m", "--distort", "twist=1"], "--distort 'twist=1' is not one of")
-    }
-
-    /// Ctrl-C stops whichever run of --seeds is training (the signal handling is installed
-    /// once: installed again per run, it left SIGINT and SIGTERM ignored from the second run on).
-    func testInterruptStopsTheCurrentRunOfSeveralSeeds() throws {
-        let folder = try TemporaryDirectory("seeds-interrupt")
-        defer { folder.remove() }
-        let (process, output, _) = try start(
-            ["train", "--train-images", "3000", "--validation-size", "100", "--epochs", "3", "--seeds", "1,2",
-             "--output", folder.path],
-            waitingFor: "== run 2/2")
-        process.interrupt()
-        let rest = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 130, rest)
-        XCTAssertTrue(rest.contains("stopped by SIGINT after batch"), rest)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: folder.url("seed-2/resume.safetensors").path))
-        XCTAssertFalse(FileManager.default.fileExists(atPath: folder.url("summary.csv").path))
     }
 
     func testOptimizerRules() throws {
@@ -356,41 +184,3 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(corrupt.error.split(separator: "\n").count, 1, corrupt.error)
     }
 }
-
-final class InspectTests: XCTestCase {
-    func testInspectCountsParametersShowsMetadataAndDrawsFilters() throws {
-        let folder = try TemporaryDirectory("inspect")
-        defer { folder.remove() }
-        let directory = folder.url
-        let model = Model.random(seed: 4)
-        let checkpoint = directory.appendingPathComponent("model.safetensors")
-        try Checkpoint(model: model, metadata: ["epoch": "7", "test_accuracy": "99.01"]).write(to: checkpoint)
-        let filters = directory.appendingPathComponent("filters.png")
-        let result = try runLenet5(["inspect", "--checkpoint", checkpoint.path, "--filters", filters.path])
-        XCTAssertEqual(result.status, 0, result.error)
-        for text in ["C5 conv 5x5 + ReLU", "48,120", "total", "61,706", "conv3.weight", "test_accuracy", "99.01", "normalization_std"] {
-            XCTAssertTrue(result.output.contains(text), "\(text) missing from:\n\(result.output)")
-        }
-        let image = try GrayImage(contentsOf: filters.path)
-        XCTAssertGreaterThan(image.width * image.height, 100_000)
-
-        let missing = try runLenet5(["inspect", "--checkpoint", directory.appendingPathComponent("none.safetensors").path])
-        XCTAssertNotEqual(missing.status, 0)
-        XCTAssertTrue(missing.error.contains("no such file"), missing.error)
-    }
-}
-
-final class GradcheckTests: XCTestCase {
-    func testGradcheckPrintsEveryCheckAndPasses() throws {
-        let result = try runLenet5(["gradcheck"])
-        XCTAssertEqual(result.status, 0, result.error)
-        for text in [
-            "C1 convolution (direct forward)", "C1 conv + ReLU + max-pool (backward in one)",
-            "C3 conv + ReLU + max-pool (backward in one)", "ReLU + max-pool 2x2 (fused backward)",
-            "softmax + cross-entropy, label smoothing 0.1", "fc2.bias", "38 passed, 0 failed",
-        ] {
-            XCTAssertTrue(result.output.contains(text), "\(text) missing from:\n\(result.output)")
-        }
-    }
-}
-

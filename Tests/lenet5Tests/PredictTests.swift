@@ -91,7 +91,7 @@ final class PredictTests: XCTestCase {
             }
         }
         XCTAssertEqual(files.count, 50)
-        let model = root.appendingPathComponent("Sources/LeNetServer/Resources/default-model.safetensors").path
+        let model = root.appendingPathComponent("Sources/LeNet/Resources/pretrained.safetensors").path
         let result = try runLenet5(["predict", "--checkpoint", model, "--json"] + files.map(\.path))
         XCTAssertEqual(result.status, 0, result.error)
         let entries = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [[String: Any]])
@@ -100,21 +100,4 @@ final class PredictTests: XCTestCase {
             XCTAssertEqual(entry["class"] as? Int, file.label, file.path)
         }
     }
-}
-
-/// Runs the `lenet5` executable built beside the tests.
-func runLenet5(_ arguments: [String], in directory: URL? = nil) throws -> (status: Int32, output: String, error: String) {
-    let products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    let process = Process()
-    process.executableURL = products.appendingPathComponent("lenet5")
-    process.arguments = arguments
-    if let directory { process.currentDirectoryURL = directory }
-    let output = Pipe(), error = Pipe()
-    process.standardOutput = output
-    process.standardError = error
-    try process.run()
-    let out = output.fileHandleForReading.readDataToEndOfFile()
-    let err = error.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
 }
