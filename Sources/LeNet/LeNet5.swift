@@ -1,4 +1,6 @@
+import Datasets
 import Dispatch
+import Imaging
 import Kernels
 
 // LeNet-5: Y. LeCun, L. Bottou, Y. Bengio and P. Haffner, "Gradient-based learning applied to
@@ -14,8 +16,9 @@ import Kernels
 
 /// The network's architecture, declared once: every size below and elsewhere derives from it.
 public enum LeNet5 {
-    /// Side of the square images the network classifies (MNIST's).
-    public static let imageSide = 28
+    /// Side of the square images the network classifies: MNIST's, as `DigitPreprocessing`
+    /// prepares pictures.
+    public static let imageSide = DigitPreprocessing.side
     /// Zeros added on each side, so C1's 5x5 kernels see the digit's edges: 28 -> 32.
     public static let padding = 2
     /// Side of the network's input plane.
@@ -29,7 +32,7 @@ public enum LeNet5 {
         .maxPool("S4", window: 2),
         .convolution("C5", parameters: "conv3", channels: 120, kernel: 5, relu: true),
         .fullyConnected("F6", parameters: "fc1", outputs: 84, relu: true),
-        .fullyConnected("F7", parameters: "fc2", outputs: 10, relu: false),
+        .fullyConnected("F7", parameters: "fc2", outputs: LabeledImages.classCount, relu: false),
         .softmax,
     ])
 
@@ -54,6 +57,12 @@ public enum LeNet5 {
     /// their own output stays in registers, and is written out only when `forward` is asked to
     /// keep the activations.
     public static let stagesPoolingInForward = [c3]
+
+    /// The convolutions whose outputs are maps (C1, C3), not a vector (C5): their kernels are
+    /// pictures of what they look for.
+    public static let spatialConvolutions = stages.filter {
+        if case .convolution = $0.kind { $0.output.height > 1 } else { false }
+    }
 
     /// Images processed together by one thread: small enough that a chunk's activations and
     /// gradients stay in L2.

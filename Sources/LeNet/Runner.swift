@@ -22,6 +22,13 @@ extension Model {
         let start = weight.offset + (f * stage.input.channels + c) * k * k
         return Array(parameters[start..<start + k * k])
     }
+
+    /// A stage's weight tensor, in its PyTorch layout (a convolution's (F, C, k, k)).
+    /// - Precondition: the stage has parameters.
+    public func weight(of stage: Stage) -> [Float] {
+        guard let weight = stage.weight else { preconditionFailure("\(stage.name) has no weights") }
+        return Array(parameters[weight.offset..<weight.offset + weight.count])
+    }
 }
 
 /// The outcome of running a model over a set of labelled images.
@@ -47,10 +54,8 @@ public struct Evaluation: Sendable {
         let classes = LeNet5.classes
         var mistakes: [Mistake] = []
         for i in labels.indices where predictions[i] != labels[i] {
-            let row = logits[i * classes..<(i + 1) * classes].map(Double.init)
-            let top = row.max() ?? 0
-            let sum = row.reduce(0) { $0 + exp($1 - top) }
-            mistakes.append(Mistake(index: i, label: Int(labels[i]), predicted: Int(predictions[i]), confidence: 1 / sum))
+            let probabilities = softmax(logits[i * classes..<(i + 1) * classes].map(Double.init))
+            mistakes.append(Mistake(index: i, label: Int(labels[i]), predicted: Int(predictions[i]), confidence: probabilities[Int(predictions[i])]))
         }
         return Array(mistakes.sorted { ($0.confidence, $1.index) > ($1.confidence, $0.index) }.prefix(limit))
     }

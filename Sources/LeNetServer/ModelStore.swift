@@ -13,10 +13,12 @@ public struct ModelInfo: Sendable, Codable, Equatable {
 }
 
 /// The checkpoints the server can classify with: the bundled one, the one given with
-/// `--checkpoint`, and the `best.safetensors` of every run under `--runs` (found anew on each
-/// listing, so a run that finishes appears). Classifiers are loaded once per file version.
+/// `--checkpoint`, and the `best.safetensors` of every run under `--runs`. The list is found
+/// again when `refresh` says a run finished, or when it is older than `rescanInterval` (a run
+/// copied in by hand); classifiers are loaded once per file version.
 ///
-/// `@unchecked Sendable`: `loaded` is only touched under `lock`; everything else is immutable.
+/// `@unchecked Sendable`: `loaded` and `scanned` are only touched under `lock`; everything else
+/// is immutable.
 public final class ModelStore: @unchecked Sendable {
     public let runs: URL
     let checkpoint: URL?
@@ -24,6 +26,9 @@ public final class ModelStore: @unchecked Sendable {
 
     private let lock = NSLock()
     private var loaded: [String: (modified: Date, checkpoint: Checkpoint, classifier: Classifier)] = [:]
+    private var scanned: (at: ContinuousClock.Instant, files: [(id: String, url: URL)])?
+    /// How long a listing of the runs folder stands.
+    static let rescanInterval = Duration.seconds(2)
 
     public init(runs: URL, checkpoint: URL?, bundled: URL? = ModelStore.bundledCheckpoint) {
         self.runs = runs
@@ -34,9 +39,23 @@ public final class ModelStore: @unchecked Sendable {
     /// The library's pretrained checkpoint (`Checkpoint.pretrained`).
     public static var bundledCheckpoint: URL? { Checkpoint.pretrained }
 
-    /// The ids and files of every model there is now, the default (first) model first: the
-    /// `--checkpoint`, then runs newest first, then the bundled one.
+    /// Lists the models again at the next request (a run has written its best checkpoint).
+    public func refresh() {
+        lock.withLock { scanned = nil }
+    }
+
+    /// The ids and files of every model, the default (first) model first: the `--checkpoint`,
+    /// then runs newest first, then the bundled one.
     func files() -> [(id: String, url: URL)] {
+        lock.withLock {
+            if let scanned, .now - scanned.at < Self.rescanInterval { return scanned.files }
+            let found = scan()
+            scanned = (.now, found)
+            return found
+        }
+    }
+
+    private func scan() -> [(id: String, url: URL)] {
         var found: [(String, URL)] = []
         if let checkpoint { found.append(("checkpoint", checkpoint)) }
         found += RunFolder.bestCheckpoints(in: runs).map { ("runs/" + $0.deletingLastPathComponent().lastPathComponent, $0) }
@@ -60,15 +79,16 @@ public final class ModelStore: @unchecked Sendable {
         }
     }
 
-    /// The classifier of model `id`, or of the default model when `id` is nil.
+    /// Model `id`, or the default model when `id` is nil: its id and its classifier, from one
+    /// listing, so an answer names the model that gave it.
     /// - Throws: `APIError` 404 for an unknown id, 500 for a file that no longer loads.
-    public func classifier(id: String?) throws(APIError) -> Classifier {
+    public func model(id: String?) throws(APIError) -> (id: String, classifier: Classifier) {
         let all = files()
         guard let (id, url) = id.map({ wanted in all.first { $0.id == wanted } }) ?? all.first else {
             throw APIError(status: .notFound, message: id.map { "no model '\($0)'" } ?? "no model is available")
         }
         do {
-            return try load(id: id, url: url).classifier
+            return (id, try load(id: id, url: url).classifier)
         } catch {
             throw APIError(status: .internalServerError, message: "model '\(id)' cannot be loaded: \(error.problem)")
         }

@@ -43,41 +43,91 @@ struct TestSample: Codable {
     let images: [[UInt8]]
 }
 
-/// The API's routes: each decodes its input, calls the library and encodes the answer.
+/// The server's routes, a controller for each part of the API; every path answers the methods
+/// it does not take with 405 and the ones it does.
 func buildRouter(models: ModelStore, training: TrainingManager) -> Router<BasicRequestContext> {
     let router = Router()
     router.add(middleware: JSONErrorMiddleware())
+    let endpoints = [AssetController().endpoints, ModelController(models: models).endpoints, TrainingController(training: training).endpoints]
+    for part in endpoints { router.addRoutes(part.routes) }
+    router.addRoutes(Endpoints.methodNotAllowed(besides: endpoints))
+    return router
+}
+
+/// A controller's routes, and the methods each of its paths answers.
+struct Endpoints {
+    let routes = RouteCollection(context: BasicRequestContext.self)
+    private(set) var methods: [String: [HTTPRequest.Method]] = [:]
+
+    typealias Handler = @Sendable (Request, BasicRequestContext) async throws -> Response
+
+    mutating func on(_ path: String, _ method: HTTPRequest.Method, use handler: @escaping Handler) {
+        routes.on(RouterPath(path), method: method, use: handler)
+        methods[path, default: []].append(method)
+    }
+
+    /// 405, naming the methods that are allowed, for every other method on the paths of `parts`
+    /// (HEAD goes with GET).
+    static func methodNotAllowed(besides parts: [Endpoints]) -> RouteCollection<BasicRequestContext> {
+        let routes = RouteCollection(context: BasicRequestContext.self)
+        let methods: [HTTPRequest.Method] = [.get, .post, .put, .delete, .patch, .head, .options]
+        for (path, accepted) in parts.flatMap(\.methods) {
+            let allow = accepted.map(\.rawValue).joined(separator: ", ")
+            for method in methods where !accepted.contains(method) && !(method == .head && accepted.contains(.get)) {
+                routes.on(RouterPath(path), method: method) { _, _ in
+                    var response = APIError(status: .methodNotAllowed, message: "\(method.rawValue) is not allowed here; use \(allow)").response
+                    response.headers[.allow] = allow
+                    return response
+                }
+            }
+        }
+        return routes
+    }
+}
+
+/// The page, its script and its style sheet.
+struct AssetController {
     let assets = Assets()
 
-    var allowed: [String: [HTTPRequest.Method]] = [:]
-    func route(_ path: String, _ method: HTTPRequest.Method, _ handler: @escaping @Sendable (Request, BasicRequestContext) async throws -> Response) {
-        router.on(RouterPath(path), method: method, use: handler)
-        allowed[path, default: []].append(method)
-    }
-
-    for (path, asset) in assets.files {
-        route(path, .get) { _, _ in asset.response }
-    }
-
-    route("/api/models", .get) { _, _ in jsonResponse(models.list()) }
-
-    route("/api/filters", .get) { request, _ in
-        let model = request.uri.queryParameters.get("model")
-        let classifier = try models.classifier(id: model)
-        let filters = LeNet5.stages.compactMap { stage -> StageFilters? in
-            guard case .convolution(let k) = stage.kind, stage.name != "C5" else { return nil }
-            let weights = (0..<stage.output.channels).flatMap { f in
-                (0..<stage.input.channels).flatMap { c in classifier.model.kernel(of: stage, output: f, input: c) }
-            }
-            return StageFilters(stage: stage.name, inputs: stage.input.channels, outputs: stage.output.channels, kernel: k, weights: weights)
+    var endpoints: Endpoints {
+        var endpoints = Endpoints()
+        for (path, asset) in assets.files {
+            endpoints.on(path, .get) { _, _ in asset.response }
         }
-        return jsonResponse(filters)
+        return endpoints
+    }
+}
+
+/// The models to pick from, their kernels, and classification.
+struct ModelController {
+    let models: ModelStore
+
+    var endpoints: Endpoints {
+        var endpoints = Endpoints()
+        endpoints.on("/api/models", .get, use: list)
+        endpoints.on("/api/filters", .get, use: filters)
+        endpoints.on("/api/predict", .post, use: predict)
+        return endpoints
     }
 
-    route("/api/predict", .post) { request, _ in
+    @Sendable func list(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        jsonResponse(models.list())
+    }
+
+    /// The kernels of the convolutions whose outputs are maps, for drawing.
+    @Sendable func filters(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let model = try models.model(id: request.uri.queryParameters.get("model")).classifier.model
+        return jsonResponse(LeNet5.spatialConvolutions.map { stage in
+            StageFilters(
+                stage: stage.name, inputs: stage.input.channels, outputs: stage.output.channels,
+                kernel: stage.weight?.shape.last ?? 0, weights: model.weight(of: stage))
+        })
+    }
+
+    /// A picture (PNG, JPEG, PGM) or `{"pixels": [...]}` classified by the chosen model.
+    @Sendable func predict(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let parameters = request.uri.queryParameters
-        let modelID = parameters.get("model")
-        let classifier = try models.classifier(id: modelID)
+        let (modelID, classifier) = try models.model(id: parameters.get("model"))
         let activations = ["1", "true", "yes"].contains(parameters.get("activations") ?? "")
         var request = request
         let body = try await request.collectBody(upTo: maximumBodyBytes)
@@ -86,21 +136,38 @@ func buildRouter(models: ModelStore, training: TrainingManager) -> Router<BasicR
             let pixels = try APIRequest.pixels(Data(buffer: body))
             classification = classifier.classify(prepared: pixels, activations: activations)
         } else {
-            do {
+            do throws(ImageError) {
                 classification = try classifier.classify(imageData: Data(buffer: body), name: "the image", activations: activations)
-            } catch let error as ImageError {
+            } catch {
                 throw APIError(image: error)
             }
         }
-        let side = classification.input.width
         return jsonResponse(PredictionResponse(
-            model: modelID ?? models.files().first?.id ?? "", classNames: classifier.classNames,
+            model: modelID, classNames: classifier.classNames,
             probabilities: classification.probabilities, ranked: classification.ranked,
-            input: .init(width: side, height: classification.input.height, pixels: classification.input.pixels),
+            input: .init(width: classification.input.width, height: classification.input.height, pixels: classification.input.pixels),
             activations: classification.activations))
     }
+}
 
-    route("/api/test-sample", .get) { _, _ in
+/// Training from the page: start, pause, resume, stop, its status and its events as they come,
+/// and the test images whose guesses the page shows.
+struct TrainingController {
+    let training: TrainingManager
+
+    var endpoints: Endpoints {
+        var endpoints = Endpoints()
+        endpoints.on("/api/test-sample", .get, use: testSample)
+        endpoints.on("/api/train", .get) { _, _ in jsonResponse(await training.status()) }
+        endpoints.on("/api/train", .post, use: start)
+        endpoints.on("/api/train/pause", .post) { _, _ in try await training.pause(); return jsonResponse(await training.status()) }
+        endpoints.on("/api/train/resume", .post) { _, _ in try await training.resume(); return jsonResponse(await training.status()) }
+        endpoints.on("/api/train/stop", .post) { _, _ in try await training.stop(); return jsonResponse(await training.status()) }
+        endpoints.on("/api/train/events", .get, use: events)
+        return endpoints
+    }
+
+    @Sendable func testSample(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let test = try await training.data().test
         let count = min(TrainingSession.testSampleSize, test.count)
         let size = test.width * test.height
@@ -109,26 +176,21 @@ func buildRouter(models: ModelStore, training: TrainingManager) -> Router<BasicR
             images: (0..<count).map { Array(test.pixels[$0 * size..<($0 + 1) * size]) }))
     }
 
-    route("/api/train", .get) { _, _ in jsonResponse(await training.status()) }
-
-    route("/api/train", .post) { request, _ in
+    @Sendable func start(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         var request = request
         let body = try await request.collectBody(upTo: maximumBodyBytes)
         let run = try await training.start(try APIRequest.trainingOptions(Data(buffer: body)))
         return jsonResponse(["run": run], status: .accepted)
     }
 
-    route("/api/train/pause", .post) { _, _ in try await training.pause(); return jsonResponse(await training.status()) }
-    route("/api/train/resume", .post) { _, _ in try await training.resume(); return jsonResponse(await training.status()) }
-    route("/api/train/stop", .post) { _, _ in try await training.stop(); return jsonResponse(await training.status()) }
-
-    route("/api/train/events", .get) { _, _ in
+    /// The run's events so far, then as they come (batches at most ten times a second, and each
+    /// epoch's last: a page cannot show more), as Server-Sent Events.
+    @Sendable func events(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let status = await training.status()
         let live = await training.subscribe()
         let body = ResponseBody { writer in
             for event in status.events { try await writer.write(serverSentEvent(event)) }
             if let live {
-                // Batches at most ten times a second (and each epoch's last): a page cannot show more.
                 var lastBatch = ContinuousClock.now - .seconds(1)
                 for await event in live {
                     if case .batch(let progress) = event {
@@ -141,23 +203,8 @@ func buildRouter(models: ModelStore, training: TrainingManager) -> Router<BasicR
             try await writer.write(ByteBuffer(string: "event: end\ndata: {}\n\n"))
             try await writer.finish(nil)
         }
-        return Response(
-            status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"], body: body)
+        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"], body: body)
     }
-
-    // Every other method on a known path: 405 with the methods that are allowed.
-    let methods: [HTTPRequest.Method] = [.get, .post, .put, .delete, .patch, .head, .options]
-    for (path, accepted) in allowed {
-        let allow = accepted.map(\.rawValue).joined(separator: ", ")
-        for method in methods where !accepted.contains(method) && !(method == .head && accepted.contains(.get)) {
-            router.on(RouterPath(path), method: method) { _, _ in
-                var response = APIError(status: .methodNotAllowed, message: "\(method.rawValue) is not allowed here; use \(allow)").response
-                response.headers[.allow] = allow
-                return response
-            }
-        }
-    }
-    return router
 }
 
 extension APIError {

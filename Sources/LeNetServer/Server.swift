@@ -44,7 +44,7 @@ public struct APIError: Error, Equatable, Sendable {
 /// - Parameter onServerRunning: called once the server listens.
 public func buildApplication(_ settings: ServerSettings, onServerRunning: @escaping @Sendable () async -> Void = {}) -> some ApplicationProtocol {
     let models = ModelStore(runs: settings.runs, checkpoint: settings.checkpoint)
-    let training = TrainingManager(runs: settings.runs, dataDirectory: settings.data, threads: settings.threads)
+    let training = TrainingManager(runs: settings.runs, dataDirectory: settings.data, threads: settings.threads) { models.refresh() }
     return Application(
         router: buildRouter(models: models, training: training),
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "swift-lenet"),

@@ -18,6 +18,8 @@ public actor TrainingManager {
     let runs: URL
     let dataDirectory: URL
     let threads: Int
+    /// Called when a run has written its best checkpoint: a new model.
+    let onBestCheckpoint: @Sendable () -> Void
     private var dataset: IDXDataset?
     private var session: TrainingSession?
     private var runName: String?
@@ -25,10 +27,11 @@ public actor TrainingManager {
     private var latestBatch: TrainingEvent?
     private var paused = false
 
-    public init(runs: URL, dataDirectory: URL, threads: Int) {
+    public init(runs: URL, dataDirectory: URL, threads: Int, onBestCheckpoint: @escaping @Sendable () -> Void = {}) {
         self.runs = runs
         self.dataDirectory = dataDirectory
         self.threads = threads
+        self.onBestCheckpoint = onBestCheckpoint
     }
 
     /// The data set training uses, read once.
@@ -101,7 +104,7 @@ public actor TrainingManager {
         guard source === session else { return }
         switch event {
         case .batch: latestBatch = event
-        case .checkpoint: break
+        case .checkpoint(let written): if written.kind == .best { onBestCheckpoint() }
         case .paused: paused = true; history.append(event)
         case .resumed: paused = false; history.append(event)
         default: history.append(event)

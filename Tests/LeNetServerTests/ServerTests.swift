@@ -7,23 +7,14 @@ import TestSupport
 import XCTest
 @testable import LeNetServer
 
-final class ServerTests: XCTestCase {
-    private var folder: TemporaryDirectory!
-
-    override func setUpWithError() throws {
-        folder = try TemporaryDirectory("server")
-    }
-
-    override func tearDown() {
-        folder.remove()
-    }
-
+final class ServerTests: TemporaryDirectoryTestCase {
     /// Runs `body` with a client of the server's router, as `lenet5 serve` builds it; stops a
     /// training the body leaves running, as the server does when it shuts down.
     private func withClient<Value>(_ body: (RouterClient) async throws -> Value) async throws -> Value {
         let runs = folder.url("runs")
-        let training = TrainingManager(runs: runs, dataDirectory: IDXDataset.bundledMNIST, threads: 2)
-        let router = buildRouter(models: ModelStore(runs: runs, checkpoint: nil), training: training)
+        let models = ModelStore(runs: runs, checkpoint: nil)
+        let training = TrainingManager(runs: runs, dataDirectory: IDXDataset.bundledMNIST, threads: 2) { models.refresh() }
+        let router = buildRouter(models: models, training: training)
         do {
             let value = try await body(RouterClient(router))
             await training.stopAndWait()
@@ -186,10 +177,16 @@ final class ServerTests: XCTestCase {
                 "best.safetensors", "confusion-matrix.png", "confusion-matrix.svg", "epoch-01.safetensors", "metrics.csv",
                 "misclassified.png", "resume.safetensors", "training-curves.png", "training-curves.svg",
             ])
-            try await client.execute(uri: "/api/models", method: .get) { response in
-                let models = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [[String: Any]])
-                XCTAssertEqual(models.map { $0["id"] as? String }, ["runs/\(run)", "bundled"])
+            // The new model is listed once the server has seen the run's best checkpoint: its
+            // own record of the events, a moment after this stream's (or the list's rescan).
+            func models() async throws -> [String?] {
+                try await client.execute(uri: "/api/models", method: .get) { response in
+                    try XCTUnwrap(JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [[String: Any]]).map { $0["id"] as? String }
+                }
             }
+            for _ in 0..<100 where try await models().count < 2 { try await Task.sleep(for: .milliseconds(50)) }
+            let listed = try await models()
+            XCTAssertEqual(listed, ["runs/\(run)", "bundled"])
         }
     }
 
