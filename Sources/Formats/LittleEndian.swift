@@ -13,6 +13,4 @@ extension Array where Element == Float {
 extension FixedWidthInteger {
     /// The value's bytes, least significant first.
     public var littleEndianBytes: [UInt8] { withUnsafeBytes(of: littleEndian, Array.init) }
-    /// The value's bytes, most significant first.
-    public var bigEndianBytes: [UInt8] { withUnsafeBytes(of: bigEndian, Array.init) }
 }

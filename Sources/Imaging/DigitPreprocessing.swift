@@ -3,6 +3,7 @@
 /// aspect ratio and placed so its centre of mass is at the centre of the 28x28 field (LeCun et
 /// al., the MNIST page); for Fashion-MNIST scaled so its longest side is 28 and centred.
 public enum DigitPreprocessing {
+    /// Side of the prepared image: MNIST's.
     public static let side = 28
     /// Larger pictures are first shrunk to this longest side (`GrayImage.reduced`).
     public static let workingSide = 1024

@@ -48,6 +48,15 @@ public func softmaxCrossEntropy(
     return total
 }
 
+/// The probabilities of one sample's logits, shifted by their maximum so none overflows: the
+/// softmax of `softmaxCrossEntropy`, for a single row (reports, ensembles).
+public func softmax(_ logits: [Double]) -> [Double] {
+    let top = logits.max() ?? 0
+    let e = logits.map { exp($0 - top) }
+    let total = e.reduce(0, +)
+    return e.map { $0 / total }
+}
+
 /// The index of the largest of `classes` values in column n of a (K, N) matrix.
 public func argmaxColumn(_ values: UnsafePointer<Float>, classes: Int, count: Int, column n: Int) -> Int {
     var best = 0

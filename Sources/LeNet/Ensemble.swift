@@ -1,6 +1,7 @@
 import Datasets
 import Foundation
 import Imaging
+import Kernels
 
 /// Several trained models that decide together: each image's class is the one of highest mean
 /// probability over the models (the average of their softmax outputs).
@@ -32,7 +33,7 @@ public struct Ensemble: Sendable {
         var logProbabilities = [Float](repeating: 0, count: images.count * classes)
         var loss = 0.0
         for i in 0..<images.count {
-            let mean = Self.mean(logits.map { softmax(Array($0[i * classes..<(i + 1) * classes])) })
+            let mean = Self.mean(logits.map { softmax($0[i * classes..<(i + 1) * classes].map(Double.init)).map(Float.init) })
             let best = mean.indices.max { (mean[$0], $1) < (mean[$1], $0) } ?? 0
             predictions[i] = UInt8(best)
             for k in 0..<classes { logProbabilities[i * classes + k] = log(max(mean[k], .leastNormalMagnitude)) }
@@ -44,12 +45,4 @@ public struct Ensemble: Sendable {
     private static func mean(_ rows: [[Float]]) -> [Float] {
         rows.dropFirst().reduce(rows[0]) { zip($0, $1).map(+) }.map { $0 / Float(rows.count) }
     }
-}
-
-/// Probabilities from logits, shifted by their maximum.
-private func softmax(_ logits: [Float]) -> [Float] {
-    let top = logits.max() ?? 0
-    let e = logits.map { exp($0 - top) }
-    let total = e.reduce(0, +)
-    return e.map { $0 / total }
 }

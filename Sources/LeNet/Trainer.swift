@@ -296,7 +296,7 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
         case .epochsAlreadyDone(let done, let requested):
             "the run has already trained \(done) epochs; it cannot stop at \(requested)"
         case .diverged(let epoch, let batch, let loss, let rate):
-            "training diverged at epoch \(epoch), batch \(batch): the batch's mean loss is \(loss); the learning rate \(rate) is too high for this run, try a lower one (the last checkpoints written are the last good ones)"
+            "training diverged at epoch \(epoch), batch \(batch) (the batch's mean loss is \(loss), at a learning rate of \(rate)); the checkpoints written before are intact"
         case .folderHoldsRun(let path, true):
             "\(path) holds an earlier run; resume it from its resume.safetensors, or start the new run in another folder"
         case .folderHoldsRun(let path, false):
@@ -304,7 +304,7 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
         case .folderInUse(let path):
             "another training is writing to \(path)"
         case .nonFiniteWeights(let epoch):
-            "training diverged in epoch \(epoch): the weights are no longer finite numbers; try a lower learning rate (nothing was written)"
+            "training diverged in epoch \(epoch): the weights are no longer finite numbers (nothing was written)"
         }
     }
 }

@@ -41,6 +41,8 @@ public struct TrainingConfiguration: Sendable, Equatable, Codable {
     public var validationSize = 5000
     /// Results are bit-identical for a given seed and thread count.
     public var threads = ProcessInfo.processInfo.activeProcessorCount
+    /// The thread counts a run may use (the command line's --threads, a resume state's).
+    public static let threadRange = 1...256
     public var selection = ModelSelection.validation
     /// Train on only the first this many training images (after the validation split); nil for all.
     public var trainingImages: Int?

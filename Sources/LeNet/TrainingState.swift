@@ -105,7 +105,7 @@ public struct TrainingState: Sendable, Equatable, Codable {
             ("momentum", (0..<1).contains(c.momentum), "\(c.momentum)"),
             ("weight_decay", c.weightDecay >= 0 && c.weightDecay.isFinite, "\(c.weightDecay)"),
             ("validation_size", c.validationSize >= 0, "\(c.validationSize)"),
-            ("threads", (1...256).contains(c.threads), "\(c.threads)"),
+            ("threads", TrainingConfiguration.threadRange.contains(c.threads), "\(c.threads)"),
             ("train_images", (c.trainingImages ?? 1) >= 1, "\(c.trainingImages ?? 0)"),
             ("epoch", epoch >= 0, "\(epoch)"),
             ("step", step >= 0, "\(step)"),

@@ -57,7 +57,10 @@ struct DataOptions: ParsableArguments {
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
     func validate() throws {
-        guard (1...256).contains(threads) else { throw ValidationError("--threads must be between 1 and 256, got \(threads)") }
+        let range = TrainingConfiguration.threadRange
+        guard range.contains(threads) else {
+            throw ValidationError("--threads must be between \(range.lowerBound) and \(range.upperBound), got \(threads)")
+        }
     }
 }
 

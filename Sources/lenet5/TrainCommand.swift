@@ -285,10 +285,8 @@ struct TrainCommand: AsyncParsableCommand {
             "\(path) holds checkpoints of an earlier run that saved no state to resume from (stopped in its first epoch): replace them with --overwrite, or choose another --output"
         case .folderHoldsRun(let path, true):
             "\(path) holds an earlier run: resume it with --resume \(path)/resume.safetensors, replace it with --overwrite, or choose another --output"
-        case .diverged(let epoch, let batch, let loss, let rate):
-            "training diverged at epoch \(epoch), batch \(batch) (the batch's mean loss is \(loss)): try a --learning-rate below \(rate); the checkpoints written before are intact"
-        case .nonFiniteWeights(let epoch):
-            "training diverged in epoch \(epoch): the weights are no longer finite; try a lower --learning-rate (nothing was written)"
+        case .diverged(_, _, _, let rate): "\(error); try a --learning-rate below \(rate)"
+        case .nonFiniteWeights: "\(error); try a lower --learning-rate"
         default: error.description
         }
     }

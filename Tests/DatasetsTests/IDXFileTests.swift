@@ -4,18 +4,7 @@ import TestSupport
 import XCTest
 @testable import Datasets
 
-final class IDXFileTests: XCTestCase {
-    private var folder: TemporaryDirectory!
-    private var directory: URL { folder.url }
-
-    override func setUpWithError() throws {
-        folder = try TemporaryDirectory("idx-tests")
-    }
-
-    override func tearDown() {
-        folder.remove()
-    }
-
+final class IDXFileTests: TemporaryDirectoryTestCase {
     private func url(_ name: String) -> URL { folder.url(name) }
 
     /// Writes raw bytes, gzip-compressed when the name ends in .gz.
@@ -191,32 +180,5 @@ final class IDXFileTests: XCTestCase {
         var counts = [Int](repeating: 0, count: 10)
         for label in mnist.test.labels { counts[Int(label)] += 1 }
         XCTAssertEqual(counts, [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009])
-    }
-}
-
-final class ClassNamesTests: XCTestCase {
-    func testRecognizesMNISTAsDigitsAndRoundTripsNames() throws {
-        let mnist = try IDXDataset(directory: IDXDataset.bundledMNIST)
-        XCTAssertEqual(ClassNames.recognized(mnist), ClassNames.digits)
-        XCTAssertEqual(ClassNames.decode(ClassNames.encode(ClassNames.fashionMNIST)), ClassNames.fashionMNIST)
-        XCTAssertNil(ClassNames.decode("[\"only one\"]"))
-        XCTAssertNil(ClassNames.decode(nil))
-    }
-
-    func testRecognizesFashionMNISTWhenInstalled() throws {
-        let directory = URL(fileURLWithPath: "/usr/share/datasets/fashion-mnist")
-        try XCTSkipUnless(FileManager.default.fileExists(atPath: directory.path), "dataset-fashion-mnist is not installed")
-        XCTAssertEqual(ClassNames.recognized(try IDXDataset(directory: directory)), ClassNames.fashionMNIST)
-    }
-
-    func testClassNamesFile() throws {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("names-\(UUID().uuidString).txt")
-        defer { try? FileManager.default.removeItem(at: file) }
-        try Data("zero\none\n\ntwo\n3\n4\n5\n6\n7\n8\n  nine  \n".utf8).write(to: file)
-        XCTAssertEqual(try ClassNames.read(contentsOf: file.path).last, "nine")
-        try Data("a\nb\n".utf8).write(to: file)
-        XCTAssertThrowsError(try ClassNames.read(contentsOf: file.path)) { error in
-            XCTAssertTrue("\(error)".contains("expected 10 names, one per line; found 2"), "\(error)")
-        }
     }
 }

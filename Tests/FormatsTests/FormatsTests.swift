@@ -42,7 +42,7 @@ final class FormatsTests: XCTestCase {
     }
 
     func testIDXEncoding() {
-        let data = IDX.encode(dimensions: [2, 1, 3], bytes: [1, 2, 3, 4, 5, 6])
+        let data = encodeIDX(dimensions: [2, 1, 3], bytes: [1, 2, 3, 4, 5, 6])
         XCTAssertEqual(Array(data), [0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 3, 1, 2, 3, 4, 5, 6])
     }
 

@@ -5,18 +5,7 @@ import TestSupport
 import XCTest
 @testable import LeNet
 
-final class CheckpointTests: XCTestCase {
-    private var folder: TemporaryDirectory!
-    private var directory: URL { folder.url }
-
-    override func setUpWithError() throws {
-        folder = try TemporaryDirectory("checkpoint-tests")
-    }
-
-    override func tearDown() {
-        folder.remove()
-    }
-
+final class CheckpointTests: TemporaryDirectoryTestCase {
     private func sample() -> Checkpoint {
         var generator = SplitMix64(seed: 5)
         var parameters = Initialization.pytorch.parameters(using: &generator)

@@ -7,18 +7,7 @@ import TestSupport
 import XCTest
 @testable import Reports
 
-final class ReportsTests: XCTestCase {
-    private var folder: TemporaryDirectory!
-    private var directory: URL { folder.url }
-
-    override func setUpWithError() throws {
-        folder = try TemporaryDirectory("reports")
-    }
-
-    override func tearDown() {
-        folder.remove()
-    }
-
+final class ReportsTests: TemporaryDirectoryTestCase {
     private func row(_ epoch: Int, validation: Double? = 98.5) -> EpochMetrics {
         EpochMetrics(epoch: epoch, loss: 0.3 / Double(epoch), trainAccuracy: 97 + Double(epoch) * 0.4, validationAccuracy: validation,
                      testAccuracy: 97.1 + Double(epoch) * 0.3, learningRate: 0.03, seconds: 1.2, imagesPerSecond: 45_000)

@@ -1,4 +1,5 @@
 import Foundation
+import XCTest
 
 /// A fresh, empty folder under the system's temporary directory, for one test.
 public struct TemporaryDirectory {
@@ -18,5 +19,22 @@ public struct TemporaryDirectory {
     /// Deletes the folder and everything in it.
     public func remove() {
         try? FileManager.default.removeItem(at: url)
+    }
+}
+
+/// A test case that gets a fresh temporary folder for each test, removed after it.
+open class TemporaryDirectoryTestCase: XCTestCase {
+    /// This test's folder.
+    public private(set) var folder: TemporaryDirectory!
+    public var directory: URL { folder.url }
+
+    open override func setUpWithError() throws {
+        try super.setUpWithError()
+        folder = try TemporaryDirectory(String(describing: type(of: self)))
+    }
+
+    open override func tearDown() {
+        folder.remove()
+        super.tearDown()
     }
 }
