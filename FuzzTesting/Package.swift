@@ -14,7 +14,9 @@ let package = Package(
     ],
     targets: [
         .executableTarget(name: "FuzzIDX", dependencies: [.product(name: "Datasets", package: "swift-lenet")]),
-        .executableTarget(name: "FuzzCheckpoint", dependencies: [.product(name: "LeNet", package: "swift-lenet")]),
+        .executableTarget(
+            name: "FuzzCheckpoint",
+            dependencies: [.product(name: "LeNet", package: "swift-lenet"), .product(name: "Training", package: "swift-lenet")]),
         .executableTarget(name: "FuzzImage", dependencies: [.product(name: "Imaging", package: "swift-lenet")]),
         .executableTarget(
             name: "FuzzRequest",

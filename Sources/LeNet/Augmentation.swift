@@ -407,3 +407,15 @@ private func blurPlane(_ values: UnsafeMutablePointer<Float>, taps: SIMD8<Float>
         return (sum.0 + w * (b.0 + a.0), sum.1 + w * (b.1 + a.1))
     }, start: { (taps[2] * $0.0, taps[2] * $0.1) })
 }
+
+/// What distorts a training epoch's images: the augmentation, and the run's seed and epoch that
+/// with each image's position draw its distortion.
+public struct Distortion: Sendable {
+    public let augmentation: Augmentation
+    public let seed: UInt64
+    public let epoch: Int
+
+    public init(augmentation: Augmentation, seed: UInt64, epoch: Int) {
+        (self.augmentation, self.seed, self.epoch) = (augmentation, seed, epoch)
+    }
+}

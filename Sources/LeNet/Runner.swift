@@ -2,75 +2,6 @@ import Datasets
 import Foundation
 import Kernels
 
-/// LeNet-5's weights together with the input normalisation they were trained with.
-public struct Model: Sendable, Equatable {
-    /// Flat, in `ParameterLayout` order.
-    public var parameters: [Float]
-    public var normalization: Normalization
-
-    public init(parameters: [Float], normalization: Normalization) {
-        precondition(parameters.count == ParameterLayout.count)
-        self.parameters = parameters
-        self.normalization = normalization
-    }
-}
-
-extension Model {
-    /// The kernel from input channel `c` to output channel `f` of a convolution stage, row-major.
-    public func kernel(of stage: Stage, output f: Int, input c: Int) -> [Float] {
-        guard let weight = stage.weight, case .convolution(let k) = stage.kind else { preconditionFailure("\(stage.name) is not a convolution") }
-        let start = weight.offset + (f * stage.input.channels + c) * k * k
-        return Array(parameters[start..<start + k * k])
-    }
-
-    /// A stage's weight tensor, in its PyTorch layout (a convolution's (F, C, k, k)).
-    /// - Precondition: the stage has parameters.
-    public func weight(of stage: Stage) -> [Float] {
-        guard let weight = stage.weight else { preconditionFailure("\(stage.name) has no weights") }
-        return Array(parameters[weight.offset..<weight.offset + weight.count])
-    }
-}
-
-/// The outcome of running a model over a set of labelled images.
-public struct Evaluation: Sendable {
-    public let predictions: [UInt8]
-    public let labels: [UInt8]
-    /// Summed cross-entropy.
-    public let loss: Double
-    /// (count, 10) row-major, when asked for.
-    public var logits: [Float]? = nil
-
-    public var count: Int { labels.count }
-    public var correct: Int { zip(predictions, labels).reduce(0) { $0 + ($1.0 == $1.1 ? 1 : 0) } }
-    /// In percent.
-    public var accuracy: Double { count == 0 ? 0 : 100 * Double(correct) / Double(count) }
-    public var meanLoss: Double { count == 0 ? 0 : loss / Double(count) }
-
-    /// Wrong predictions with the softmax probability of the predicted class, most confident
-    /// first, at most `limit`.
-    /// - Precondition: the logits were kept.
-    public func mistakes(limit: Int) -> [Mistake] {
-        guard let logits else { preconditionFailure("mistakes need the logits") }
-        let classes = LeNet5.classes
-        var mistakes: [Mistake] = []
-        for i in labels.indices where predictions[i] != labels[i] {
-            let probabilities = softmax(logits[i * classes..<(i + 1) * classes].map(Double.init))
-            mistakes.append(Mistake(index: i, label: Int(labels[i]), predicted: Int(predictions[i]), confidence: probabilities[Int(predictions[i])]))
-        }
-        return Array(mistakes.sorted { ($0.confidence, $1.index) > ($1.confidence, $0.index) }.prefix(limit))
-    }
-
-    /// Correct answers out of the count.
-    public var score: Score { Score(correct: correct, count: count) }
-
-    /// matrix[true][predicted] counts.
-    public var confusionMatrix: [[Int]] {
-        var matrix = [[Int]](repeating: [Int](repeating: 0, count: LeNet5.classes), count: LeNet5.classes)
-        for (p, t) in zip(predictions, labels) { matrix[Int(t)][Int(p)] += 1 }
-        return matrix
-    }
-}
-
 /// Runs LeNet-5 on `threads` threads, each with its own workspace. Work is split into fixed,
 /// contiguous shares and per-thread sums are combined in thread order, so a given thread count
 /// always gives bit-identical results.
@@ -95,8 +26,9 @@ public final class Runner {
         losses.deallocate()
     }
 
-    /// Calls `body(thread, range)` on every thread for its share of 0..<count.
-    func parallel(_ count: Int, _ body: (Int, Range<Int>) -> Void) {
+    /// Calls `body(thread, range)` on every thread of the runner for its share of 0..<count: the
+    /// network's work, and the work beside it that its threads share (the optimiser's step).
+    public func parallel(_ count: Int, _ body: (Int, Range<Int>) -> Void) {
         let used = min(threads, count)
         guard used > 1 else {
             body(0, 0..<count)
@@ -148,8 +80,8 @@ public final class Runner {
             logits: keepLogits ? Array(logits) : nil)
     }
 
-    /// Accumulates the gradient of the mean loss over `indices` of `images` into the first
-    /// workspace's `parameterGradients` (overwritten).
+    /// The gradient of the mean loss over `indices` of `images`, written to `gradients`
+    /// (`ParameterLayout.count` floats, overwritten).
     /// - Parameters:
     ///   - distortion: distorts each image by draws from its position in the epoch
     ///     (`indices`' own positions: a batch is a slice of the epoch's order).
@@ -157,7 +89,7 @@ public final class Runner {
     /// - Returns: the summed loss of the batch (against the smoothed targets).
     public func gradient(
         of model: Model, on images: LabeledImages, indices: ArraySlice<Int>, distortion: Distortion? = nil,
-        labelSmoothing: Float = 0
+        labelSmoothing: Float = 0, into gradients: UnsafeMutablePointer<Float>
     ) -> Double {
         let batch = indices.count
         let losses = self.losses
@@ -178,33 +110,16 @@ public final class Runner {
                 }
             }
         }
-        // Sum the threads' gradients into the first, each thread over its own slice of the
-        // parameters; every element is still summed in thread order.
+        // Sum the threads' gradients, each thread over its own slice of the parameters; every
+        // element is summed in thread order.
         let used = min(threads, batch)
-        if used > 1 {
-            let total = workspaces[0].parameterGradients
-            parallel(ParameterLayout.count) { _, slice in
-                for ws in workspaces[1..<used] {
-                    for i in slice { total[i] += ws.parameterGradients[i] }
-                }
+        parallel(ParameterLayout.count) { _, slice in
+            for i in slice { gradients[i] = workspaces[0].parameterGradients[i] }
+            for ws in workspaces[1..<used] {
+                for i in slice { gradients[i] += ws.parameterGradients[i] }
             }
         }
         return losses.reduce(0, +)
-    }
-
-    /// The gradient left by the last `gradient` call.
-    public var parameterGradients: UnsafeMutablePointer<Float> { workspaces[0].parameterGradients }
-}
-
-/// What distorts a training epoch's images: the augmentation, and the run's seed and epoch that
-/// with each image's position draw its distortion.
-public struct Distortion: Sendable {
-    public let augmentation: Augmentation
-    public let seed: UInt64
-    public let epoch: Int
-
-    public init(augmentation: Augmentation, seed: UInt64, epoch: Int) {
-        (self.augmentation, self.seed, self.epoch) = (augmentation, seed, epoch)
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Imaging
 import LeNet
+import Training
 
 /// The API's JSON request bodies, decoded and checked as its routes do (public for FuzzTesting).
 public enum APIRequest {

@@ -1,6 +1,7 @@
 import Datasets
 import Foundation
 import LeNet
+import Training
 
 /// A model the page can pick: its id in URLs, and what the picker shows.
 public struct ModelInfo: Sendable, Codable, Equatable {

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Imaging
 import LeNet
+import Training
 
 /// The largest request body accepted: an image to classify, or training options.
 let maximumBodyBytes = 1 << 20

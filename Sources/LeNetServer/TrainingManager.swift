@@ -1,6 +1,7 @@
 import Datasets
 import Foundation
 import LeNet
+import Training
 
 /// Where the one training the server runs at a time stands, for a page that (re)opens.
 public struct TrainingStatus: Sendable, Codable {

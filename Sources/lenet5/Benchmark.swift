@@ -3,6 +3,7 @@ import Dispatch
 import Imaging
 import Kernels
 import LeNet
+import Training
 
 /// Throughput of training and inference on this machine, measured on real images.
 struct BenchmarkResult: Sendable {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Kernels
 import LeNet
+import Training
 
 @main
 struct LeNet5Command: AsyncParsableCommand {

@@ -4,6 +4,7 @@ import Formats
 import Foundation
 import Imaging
 import LeNet
+import Training
 
 struct PredictCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,7 @@
 import Foundation
 import LeNet
 import Reports
+import Training
 
 /// A one-line progress bar redrawn in place on a terminal; silent when output is not one.
 struct ProgressBar {

@@ -4,6 +4,7 @@ import Formats
 import Foundation
 import LeNet
 import Reports
+import Training
 
 struct TestCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -4,6 +4,7 @@ import Formats
 import Foundation
 import LeNet
 import Reports
+import Training
 
 struct TrainCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

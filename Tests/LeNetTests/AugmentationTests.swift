@@ -2,6 +2,7 @@ import Datasets
 import Foundation
 import Kernels
 import TestSupport
+import Training
 import XCTest
 @testable import LeNet
 
@@ -26,7 +27,7 @@ final class AugmentationTests: XCTestCase {
     }
 
     func testIdentityParametersGiveBackTheIdenticalImage() throws {
-        let test = TrainerTests.small.test
+        let test = IDXDataset.small.test
         for index in [0, 1, 7] {
             let pixels = Array(test.pixels[index * 784..<(index + 1) * 784])
             // Ranges of zero, drawn from: every draw is the identity.
@@ -63,7 +64,7 @@ final class AugmentationTests: XCTestCase {
 
     /// A stroke thickened covers more ink, thinned less, and blur spreads it without adding any.
     func testStrokeAndBlurChangeTheInkAsTheySay() {
-        let pixels = Array(TrainerTests.small.test.pixels[0..<784])
+        let pixels = Array(IDXDataset.small.test.pixels[0..<784])
         func ink(_ plane: [Float]) -> Float { plane.reduce(0) { $0 + ($1 - normalization.value(0)) } }
         var draw = Augmentation.Draw()
         let plain = ink(undistorted(pixels))
@@ -79,13 +80,14 @@ final class AugmentationTests: XCTestCase {
     /// The distortions depend on (seed, epoch, position) only: one thread or three give the same
     /// gradient up to the summation order, while another epoch's distortions give another.
     func testTheSameSeedGivesTheSameBatchWhateverTheThreadCount() {
-        let train = TrainerTests.small.train
+        let train = IDXDataset.small.train
         let model = Model.random(seed: 2)
         let indices = Array(0..<96)[...]
         func gradient(threads: Int, epoch: Int) -> [Float] {
-            let runner = Runner(threads: threads)
-            _ = runner.gradient(of: model, on: train, indices: indices, distortion: Distortion(augmentation: .standard, seed: 5, epoch: epoch))
-            return Array(UnsafeBufferPointer(start: runner.parameterGradients, count: ParameterLayout.count))
+            var gradients = [Float](repeating: .nan, count: ParameterLayout.count)
+            _ = Runner(threads: threads).gradient(
+                of: model, on: train, indices: indices, distortion: Distortion(augmentation: .standard, seed: 5, epoch: epoch), into: &gradients)
+            return gradients
         }
         let one = gradient(threads: 1, epoch: 0), three = gradient(threads: 3, epoch: 0), later = gradient(threads: 1, epoch: 1)
         let scale = one.map(abs).max() ?? 1
@@ -104,22 +106,22 @@ final class AugmentationTests: XCTestCase {
             configuration.optimizer = optimizer
             if optimizer.isAdam { configuration.schedule = .cosine(base: 0.001) }
             if perStep { (configuration.schedule, configuration.labelSmoothing) = (.oneCycle(peak: 0.05), 0.1) }
-            let straight = try Trainer(configuration: configuration, dataset: TrainerTests.small)
+            let straight = try Trainer(configuration: configuration, dataset: IDXDataset.small)
             _ = try straight.trainEpoch()
             _ = try straight.trainEpoch()
 
-            let first = try Trainer(configuration: configuration, dataset: TrainerTests.small)
+            let first = try Trainer(configuration: configuration, dataset: IDXDataset.small)
             XCTAssertNil(try first.trainEpoch(shouldStop: { first.batchInEpoch == 30 }))
             let batches = first.batchesPerEpoch
             XCTAssertEqual(first.learningRate, configuration.schedule.rate(step: 30, stepsPerEpoch: batches, epochs: 2))
             let saved = try Checkpoint(decoding: first.resumeCheckpoint().encoded(), path: "resume")
             XCTAssertEqual(saved.secondMoment != nil, optimizer.isAdam, "\(optimizer)")
-            let resumed = try Trainer(resuming: saved, dataset: TrainerTests.small)
+            let resumed = try Trainer(resuming: saved, dataset: IDXDataset.small)
             XCTAssertEqual(resumed.configuration, configuration)
             _ = try resumed.trainEpoch()
             _ = try resumed.trainEpoch()
             XCTAssertEqual(resumed.model.parameters.map(\.bitPattern), straight.model.parameters.map(\.bitPattern), "\(optimizer), \(configuration.schedule)")
-            XCTAssertNotEqual(straight.model.parameters, try Trainer(configuration: configuration, dataset: TrainerTests.small).model.parameters)
+            XCTAssertNotEqual(straight.model.parameters, try Trainer(configuration: configuration, dataset: IDXDataset.small).model.parameters)
         }
     }
 

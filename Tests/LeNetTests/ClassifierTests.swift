@@ -2,6 +2,7 @@ import Datasets
 import Foundation
 import Imaging
 import Kernels
+import TestSupport
 import XCTest
 @testable import LeNet
 
@@ -9,7 +10,7 @@ final class ClassifierTests: XCTestCase {
     private static let model: Model = Model.random(seed: 11)
 
     private func testImage(_ index: Int) -> GrayImage {
-        let test = TrainerTests.small.test
+        let test = IDXDataset.small.test
         let size = test.width * test.height
         return GrayImage(width: test.width, height: test.height, pixels: Array(test.pixels[index * size..<(index + 1) * size]))
     }
@@ -84,7 +85,7 @@ final class ClassifierTests: XCTestCase {
         let top = logits.max()!
         let sum = logits.reduce(0) { $0 + exp($1 - top) }
         for (p, l) in zip(result.probabilities, logits) { XCTAssertEqual(Double(p), exp(l - top) / sum, accuracy: 1e-6) }
-        let batched = Runner(threads: 1).evaluate(Self.model, on: TrainerTests.small.test, range: 0..<16, keepLogits: true)
+        let batched = Runner(threads: 1).evaluate(Self.model, on: IDXDataset.small.test, range: 0..<16, keepLogits: true)
         for (a, e) in zip(activations[6].values, batched.logits![30..<40]) { XCTAssertEqual(a, e, accuracy: 1e-4) }
     }
 

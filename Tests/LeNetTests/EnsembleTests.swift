@@ -7,7 +7,7 @@ import XCTest
 @testable import LeNet
 
 final class EnsembleTests: XCTestCase {
-    private let images = TrainerTests.small.test.slice(0..<200)
+    private let images = IDXDataset.small.test.slice(0..<200)
 
     private func softmax(_ z: ArraySlice<Float>) -> [Float] {
         let top = z.max()!

@@ -1,5 +1,7 @@
+import Datasets
 import Foundation
 import Kernels
+import TestSupport
 import XCTest
 @testable import LeNet
 
@@ -20,7 +22,7 @@ final class ExportTests: XCTestCase {
 
     func testEvaluationKeepsLogitsInRowMajorOrder() {
         let model = Model.random(seed: 2)
-        let images = TrainerTests.small.test.slice(0..<37)
+        let images = IDXDataset.small.test.slice(0..<37)
         let evaluation = Runner(threads: 2).evaluate(model, on: images, keepLogits: true)
         let logits = try! XCTUnwrap(evaluation.logits)
         XCTAssertEqual(logits.count, 370)

@@ -1,6 +1,7 @@
 import Foundation
 import Kernels
 import Formats
+import Training
 import XCTest
 @testable import LeNet
 

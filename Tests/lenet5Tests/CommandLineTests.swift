@@ -6,6 +6,7 @@ import Imaging
 import Kernels
 import LeNet
 import TestSupport
+import Training
 import XCTest
 @testable import lenet5
 

@@ -3,6 +3,7 @@ import Foundation
 import Imaging
 import LeNet
 import TestSupport
+import Training
 import XCTest
 
 /// `lenet5 predict` on image files made from MNIST test digits the way people's images differ

@@ -1,5 +1,6 @@
 import Foundation
 import LeNet
+import Training
 
 /// Bytes as a checkpoint: safetensors parsing, LeNet-5's tensors, the metadata, and the training
 /// state a resume would read.

@@ -1,4 +1,5 @@
 import Foundation
+import LeNet
 
 /// The learning rate of each step. The first three change only from one epoch to the next; the
 /// last two change every step.

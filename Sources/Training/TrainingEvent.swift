@@ -1,4 +1,5 @@
 import Foundation
+import LeNet
 
 /// What a training session publishes, in order: `started`, then `batch` after every SGD step
 /// and `epoch` after every epoch (each followed by its `checkpoint`s), possibly `paused` and
@@ -63,36 +64,6 @@ public struct BatchProgress: Sendable, Equatable, Codable {
     public let elapsed: Double
 }
 
-/// Correct answers out of a count; as JSON with its `accuracy` too.
-public struct Score: Sendable, Equatable, Codable {
-    public let correct: Int
-    public let count: Int
-
-    public init(correct: Int, count: Int) {
-        self.correct = correct
-        self.count = count
-    }
-
-    /// In percent.
-    public var accuracy: Double { count == 0 ? 0 : 100 * Double(correct) / Double(count) }
-
-    private enum Key: String, CodingKey {
-        case correct, count, accuracy
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: Key.self)
-        self.init(correct: try container.decode(Int.self, forKey: .correct), count: try container.decode(Int.self, forKey: .count))
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: Key.self)
-        try container.encode(correct, forKey: .correct)
-        try container.encode(count, forKey: .count)
-        try container.encode(accuracy, forKey: .accuracy)
-    }
-}
-
 /// What one epoch did.
 public struct EpochSummary: Sendable, Equatable, Codable {
     /// 1-based.
@@ -126,16 +97,6 @@ public struct CheckpointWritten: Sendable, Equatable, Codable {
     public let kind: Kind
     public let path: String
     public let epoch: Int
-}
-
-/// One of the final test's mistakes.
-public struct Mistake: Sendable, Equatable, Codable {
-    /// Index in the test set.
-    public let index: Int
-    public let label: Int
-    public let predicted: Int
-    /// Softmax probability of the predicted class.
-    public let confidence: Double
 }
 
 /// How a finished run ended.

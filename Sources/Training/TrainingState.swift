@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import LeNet
 
 /// The accuracies that select the best epoch, kept in resumable checkpoints.
 public struct EpochRecord: Sendable, Equatable, Codable {

@@ -1,6 +1,7 @@
 import Datasets
 import Formats
 import Foundation
+import LeNet
 import Reports
 
 /// The files of one run's folder, named in one place.

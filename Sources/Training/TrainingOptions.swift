@@ -1,3 +1,5 @@
+import LeNet
+
 /// A training run as a person asks for it: a preset and the options given on top of it. The
 /// command line and the web page both fill one of these, so both follow the same rules.
 public struct TrainingOptions: Sendable, Equatable, Codable {

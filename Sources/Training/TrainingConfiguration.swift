@@ -1,4 +1,5 @@
 import Foundation
+import LeNet
 
 /// Which epoch's checkpoint the final test uses.
 public enum ModelSelection: String, CaseIterable, Sendable, Codable {

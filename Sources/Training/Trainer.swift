@@ -2,6 +2,7 @@ import Datasets
 import Formats
 import Foundation
 import Kernels
+import LeNet
 
 /// Trains LeNet-5 with SGD: the data split, the model, the optimizer state and a `TrainingState`
 /// it advances batch by batch.
@@ -20,6 +21,8 @@ public final class Trainer {
     private var velocity: [Float]
     /// Adam's second moments (empty for SGD).
     private var secondMoment: [Float]
+    /// The current batch's gradient of the mean loss.
+    private var gradients = [Float](repeating: 0, count: ParameterLayout.count)
     package let runner: Runner
 
     public var configuration: TrainingConfiguration { state.configuration }
@@ -145,7 +148,8 @@ public final class Trainer {
             let indices = order[b * batchSize..<min((b + 1) * batchSize, order.count)]
             let learningRate = rate(batch: b)
             let loss = runner.gradient(
-                of: model, on: train, indices: indices, distortion: distortion, labelSmoothing: configuration.labelSmoothing)
+                of: model, on: train, indices: indices, distortion: distortion, labelSmoothing: configuration.labelSmoothing,
+                into: &gradients)
             let meanLoss = loss / Double(indices.count)
             guard meanLoss.isFinite, meanLoss <= Self.divergenceLoss else {
                 throw .diverged(epoch: state.epoch + 1, batch: b + 1, loss: meanLoss, learningRate: learningRate)
@@ -170,31 +174,42 @@ public final class Trainer {
         return (loss, seconds(since: start))
     }
 
-    /// One update of the weights from the gradient in `runner`, by the configured optimiser,
-    /// each thread over its own slice of the parameters (element by element: the same result
-    /// whatever the slices).
+    /// One update of the weights from `gradients`, by the configured optimiser, each of the
+    /// runner's threads over its own slice of the parameters (element by element: the same
+    /// result whatever the slices).
     private func step(learningRate: Float) {
         let c = configuration
-        let gradients = runner.parameterGradients
-        model.parameters.withUnsafeMutableBufferPointer { parameters in
-            velocity.withUnsafeMutableBufferPointer { velocity in
-                secondMoment.withUnsafeMutableBufferPointer { secondMoment in
-                    runner.parallel(ParameterLayout.count) { _, slice in
-                        let first = slice.lowerBound
-                        switch c.optimizer {
-                        case .sgd, .nesterov:
-                            sgdStep(
-                                parameters: parameters.baseAddress! + first, gradients: gradients + first,
-                                velocity: velocity.baseAddress! + first, count: slice.count, learningRate: learningRate,
-                                momentum: c.momentum, weightDecay: c.weightDecay, nesterov: c.optimizer == .nesterov)
-                        case .adam, .adamw:
-                            adamStep(
-                                parameters: parameters.baseAddress! + first, gradients: gradients + first,
-                                firstMoment: velocity.baseAddress! + first, secondMoment: secondMoment.baseAddress! + first,
-                                count: slice.count, learningRate: learningRate, beta1: Optimizer.beta1, beta2: Optimizer.beta2,
-                                epsilon: Optimizer.epsilon, weightDecay: c.weightDecay, decoupled: c.optimizer == .adamw,
-                                step: state.step + 1)
-                        }
+        let step = state.step + 1
+        withUnsafePointers { parameters, gradients, velocity, secondMoment in
+            runner.parallel(ParameterLayout.count) { _, slice in
+                let first = slice.lowerBound
+                switch c.optimizer {
+                case .sgd, .nesterov:
+                    sgdStep(
+                        parameters: parameters + first, gradients: gradients + first, velocity: velocity + first,
+                        count: slice.count, learningRate: learningRate, momentum: c.momentum, weightDecay: c.weightDecay,
+                        nesterov: c.optimizer == .nesterov)
+                case .adam, .adamw:
+                    adamStep(
+                        parameters: parameters + first, gradients: gradients + first, firstMoment: velocity + first,
+                        secondMoment: secondMoment! + first, count: slice.count, learningRate: learningRate,
+                        beta1: Optimizer.beta1, beta2: Optimizer.beta2, epsilon: Optimizer.epsilon, weightDecay: c.weightDecay,
+                        decoupled: c.optimizer == .adamw, step: step)
+                }
+            }
+        }
+    }
+
+    /// Calls `body` with the weights, the gradient, the momentum (Adam's first moments) and
+    /// Adam's second moments (nil for SGD).
+    private func withUnsafePointers(
+        _ body: (UnsafeMutablePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>?) -> Void
+    ) {
+        gradients.withUnsafeBufferPointer { gradients in
+            model.parameters.withUnsafeMutableBufferPointer { parameters in
+                velocity.withUnsafeMutableBufferPointer { velocity in
+                    secondMoment.withUnsafeMutableBufferPointer { secondMoment in
+                        body(parameters.baseAddress!, gradients.baseAddress!, velocity.baseAddress!, secondMoment.baseAddress)
                     }
                 }
             }

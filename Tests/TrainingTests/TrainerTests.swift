@@ -2,17 +2,12 @@ import Datasets
 import Foundation
 import Formats
 import Kernels
+import LeNet
 import TestSupport
 import XCTest
-@testable import LeNet
+@testable import Training
 
 final class TrainerTests: XCTestCase {
-    /// 3,000 training and 1,000 test images of the bundled MNIST, loaded once.
-    static let small: IDXDataset = {
-        let mnist = try! IDXDataset(directory: IDXDataset.bundledMNIST)
-        return IDXDataset(train: mnist.train.slice(0..<3000), test: mnist.test.slice(0..<1000))
-    }()
-
     private func configuration(threads: Int, seed: UInt64 = 7) -> TrainingConfiguration {
         var c = TrainingConfiguration()
         c.epochs = 3
@@ -35,7 +30,7 @@ final class TrainerTests: XCTestCase {
     func testLearnsFarBetterThanChanceAndIsDeterministic() async throws {
         let folder = try TemporaryDirectory("trainer")
         defer { folder.remove() }
-        let trainer = try Trainer(configuration: configuration(threads: 2), dataset: Self.small)
+        let trainer = try Trainer(configuration: configuration(threads: 2), dataset: IDXDataset.small)
         let (outcome, events) = await run(TrainingSession(trainer: trainer, directory: folder.url))
         guard case .finished(let result) = outcome else { return XCTFail("\(outcome)") }
         XCTAssertEqual(result.epochs.map(\.epoch), [1, 2, 3])
@@ -53,11 +48,11 @@ final class TrainerTests: XCTestCase {
             XCTAssertTrue(FileManager.default.fileExists(atPath: folder.url(name).path), name)
         }
 
-        let again = try Trainer(configuration: configuration(threads: 2), dataset: Self.small)
+        let again = try Trainer(configuration: configuration(threads: 2), dataset: IDXDataset.small)
         for _ in 0..<3 { XCTAssertNotNil(try again.trainEpoch()) }
         XCTAssertEqual(again.model.parameters, trainer.model.parameters, "same seed and threads, same weights")
 
-        let otherSeed = try Trainer(configuration: configuration(threads: 2, seed: 8), dataset: Self.small)
+        let otherSeed = try Trainer(configuration: configuration(threads: 2, seed: 8), dataset: IDXDataset.small)
         _ = try otherSeed.trainEpoch()
         XCTAssertNotEqual(otherSeed.model.parameters, again.model.parameters)
     }
@@ -70,7 +65,7 @@ final class TrainerTests: XCTestCase {
         defer { folder.remove() }
         var c = configuration(threads: 1)
         c.epochs = 2
-        let (_, events) = await run(TrainingSession(trainer: try Trainer(configuration: c, dataset: Self.small), directory: folder.url))
+        let (_, events) = await run(TrainingSession(trainer: try Trainer(configuration: c, dataset: IDXDataset.small), directory: folder.url))
         func kind(_ event: TrainingEvent) -> String {
             switch event {
             case .started: "started"
@@ -101,12 +96,12 @@ final class TrainerTests: XCTestCase {
     func testPauseStopAndResumeFromAnotherTaskIsExact() async throws {
         let root = try TemporaryDirectory("resume")
         defer { root.remove() }
-        let straight = try Trainer(configuration: configuration(threads: 2), dataset: Self.small)
+        let straight = try Trainer(configuration: configuration(threads: 2), dataset: IDXDataset.small)
         guard case .finished(let expected) = TrainingSession(trainer: straight, directory: root.url("straight")).run() else {
             return XCTFail("the straight run stopped")
         }
 
-        let first = try Trainer(configuration: configuration(threads: 2), dataset: Self.small)
+        let first = try Trainer(configuration: configuration(threads: 2), dataset: IDXDataset.small)
         let session = TrainingSession(trainer: first, directory: root.url("stopped"))
         let events = session.events()
         // Requested before the start, the pause holds training after its first batch.
@@ -148,7 +143,7 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(stop.position, p, "the stop lands where training was paused")
         XCTAssertTrue(p.epoch == 2 && p.batch >= 20 || p.epoch == 3, "\(p)")
 
-        let resumed = try Trainer(resuming: try Checkpoint(contentsOf: URL(fileURLWithPath: stop.resumeCheckpoint)), dataset: Self.small)
+        let resumed = try Trainer(resuming: try Checkpoint(contentsOf: URL(fileURLWithPath: stop.resumeCheckpoint)), dataset: IDXDataset.small)
         XCTAssertEqual([resumed.epoch, resumed.batchInEpoch, resumed.step], [p.epoch - 1, p.batch, (p.epoch - 1) * 79 + p.batch])
         guard case .finished(let result) = TrainingSession(trainer: resumed, directory: root.url("stopped")).run() else {
             return XCTFail("stopped again")
@@ -161,11 +156,11 @@ final class TrainerTests: XCTestCase {
     }
 
     func testResumeRefusesWeightsOnlyCheckpointsOtherDataAndImpossibleStates() throws {
-        let trainer = try Trainer(configuration: configuration(threads: 1), dataset: Self.small)
-        XCTAssertThrowsError(try Trainer(resuming: trainer.weightsCheckpoint(), dataset: Self.small)) { error in
+        let trainer = try Trainer(configuration: configuration(threads: 1), dataset: IDXDataset.small)
+        XCTAssertThrowsError(try Trainer(resuming: trainer.weightsCheckpoint(), dataset: IDXDataset.small)) { error in
             XCTAssertEqual(error as? TrainingError, .notResumable(.weightsOnly))
         }
-        let other = IDXDataset(train: Self.small.train.slice(1..<3000), test: Self.small.test)
+        let other = IDXDataset(train: IDXDataset.small.train.slice(1..<3000), test: IDXDataset.small.test)
         XCTAssertThrowsError(try Trainer(resuming: trainer.resumeCheckpoint(), dataset: other)) { error in
             XCTAssertEqual(error as? TrainingError, .differentData)
         }
@@ -185,18 +180,18 @@ final class TrainerTests: XCTestCase {
             ("threads", { $0.configuration.threads = 0 }),
         ]
         for (field, edit) in cases {
-            XCTAssertThrowsError(try Trainer(resuming: edited(edit), dataset: Self.small)) { error in
+            XCTAssertThrowsError(try Trainer(resuming: edited(edit), dataset: IDXDataset.small)) { error in
                 guard case .notResumable(.invalid(field, _))? = error as? TrainingError else { return XCTFail("\(field): \(error)") }
             }
         }
         var garbled = trainer.resumeCheckpoint()
         garbled.metadata[TrainingState.metadataKey] = "{\"epoch\": \"x\"}"
-        XCTAssertThrowsError(try Trainer(resuming: garbled, dataset: Self.small)) { error in
+        XCTAssertThrowsError(try Trainer(resuming: garbled, dataset: IDXDataset.small)) { error in
             guard case .notResumable(.unreadable)? = error as? TrainingError else { return XCTFail("\(error)") }
         }
         _ = try trainer.trainEpoch()
         trainer.record(validationCorrect: 400, testCorrect: 800)
-        XCTAssertThrowsError(try Trainer(resuming: trainer.resumeCheckpoint(), dataset: Self.small, epochs: 0)) { error in
+        XCTAssertThrowsError(try Trainer(resuming: trainer.resumeCheckpoint(), dataset: IDXDataset.small, epochs: 0)) { error in
             XCTAssertEqual(error as? TrainingError, .epochsAlreadyDone(done: 1, requested: 0))
         }
     }
@@ -204,7 +199,7 @@ final class TrainerTests: XCTestCase {
     /// Resume files written before the training state had its own JSON (separate keys, history
     /// as "epoch:validation:test,...") still continue where they stopped.
     func testLegacyResumeFilesStillLoad() throws {
-        let trainer = try Trainer(configuration: configuration(threads: 1), dataset: Self.small)
+        let trainer = try Trainer(configuration: configuration(threads: 1), dataset: IDXDataset.small)
         _ = try trainer.trainEpoch(shouldStop: { trainer.batchInEpoch == 5 })
         var legacy = trainer.resumeCheckpoint()
         let state = trainer.state
@@ -213,10 +208,10 @@ final class TrainerTests: XCTestCase {
             "batch_in_epoch": "\(state.batchInEpoch)", "epoch_loss_sum": "\(state.epochLossSum)", "rng_state": "\(state.randomState)",
             "history": "", "data_fingerprint": state.dataFingerprint,
         ]) { $1 }
-        let resumed = try Trainer(resuming: legacy, dataset: Self.small)
+        let resumed = try Trainer(resuming: legacy, dataset: IDXDataset.small)
         XCTAssertEqual(resumed.state, state)
         legacy.metadata["history"] = "1:x:3"
-        XCTAssertThrowsError(try Trainer(resuming: legacy, dataset: Self.small)) { error in
+        XCTAssertThrowsError(try Trainer(resuming: legacy, dataset: IDXDataset.small)) { error in
             XCTAssertEqual(error as? TrainingError, .notResumable(.invalid(field: "history", value: "1:x:3")))
         }
     }
@@ -248,8 +243,8 @@ final class TrainerTests: XCTestCase {
     }
 
     func testThreadCountOnlyChangesRounding() throws {
-        let one = try Trainer(configuration: configuration(threads: 1), dataset: Self.small)
-        let two = try Trainer(configuration: configuration(threads: 2), dataset: Self.small)
+        let one = try Trainer(configuration: configuration(threads: 1), dataset: IDXDataset.small)
+        let two = try Trainer(configuration: configuration(threads: 2), dataset: IDXDataset.small)
         _ = try one.trainEpoch()
         _ = try two.trainEpoch()
         let largest = zip(one.model.parameters, two.model.parameters).map { abs($0 - $1) }.max() ?? 0
@@ -284,11 +279,11 @@ final class TrainerTests: XCTestCase {
     func testConfigurationErrors() {
         var c = configuration(threads: 1)
         c.validationSize = 3000
-        XCTAssertThrowsError(try Trainer(configuration: c, dataset: Self.small)) { error in
+        XCTAssertThrowsError(try Trainer(configuration: c, dataset: IDXDataset.small)) { error in
             XCTAssertEqual(error as? TrainingError, .validationTooLarge(validation: 3000, available: 3000))
         }
         c.validationSize = 0
-        XCTAssertThrowsError(try Trainer(configuration: c, dataset: Self.small)) { error in
+        XCTAssertThrowsError(try Trainer(configuration: c, dataset: IDXDataset.small)) { error in
             XCTAssertEqual(error as? TrainingError, .selectionNeedsValidation)
         }
         let wide = LabeledImages(count: 1, height: 28, width: 30, pixels: [UInt8](repeating: 0, count: 840), labels: [1])
@@ -304,7 +299,7 @@ final class TrainerTests: XCTestCase {
         defer { folder.remove() }
         var c = configuration(threads: 2)
         c.schedule = .list([0.03, 50])
-        let trainer = try Trainer(configuration: c, dataset: Self.small)
+        let trainer = try Trainer(configuration: c, dataset: IDXDataset.small)
         let outcome = TrainingSession(trainer: trainer, directory: folder.url).run()
         guard case .failed(.diverged(let epoch, let batch, let loss, let rate)) = outcome else { return XCTFail("\(outcome)") }
         XCTAssertEqual(epoch, 2)
@@ -316,7 +311,7 @@ final class TrainerTests: XCTestCase {
         let written = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".safetensors") }.sorted()
         XCTAssertEqual(written, ["epoch-01.safetensors", "resume.safetensors"])
         for name in written { XCTAssertNoThrow(try Checkpoint(contentsOf: folder.url(name)), name) }
-        XCTAssertEqual(try Trainer(resuming: Checkpoint(contentsOf: folder.url("resume.safetensors")), dataset: Self.small).epoch, 1)
+        XCTAssertEqual(try Trainer(resuming: Checkpoint(contentsOf: folder.url("resume.safetensors")), dataset: IDXDataset.small).epoch, 1)
     }
 
     /// A folder holding a run refuses a new one unless told to overwrite (which clears the old
@@ -326,21 +321,21 @@ final class TrainerTests: XCTestCase {
         defer { folder.remove() }
         var c = configuration(threads: 1)
         c.epochs = 1
-        XCTAssertEqual(TrainingSession(trainer: try Trainer(configuration: c, dataset: Self.small), directory: folder.url).run().isFinished, true)
+        XCTAssertEqual(TrainingSession(trainer: try Trainer(configuration: c, dataset: IDXDataset.small), directory: folder.url).run().isFinished, true)
         let stale = folder.url("epoch-09.safetensors")
         try FileManager.default.copyItem(at: folder.url("epoch-01.safetensors"), to: stale)
-        let refused = TrainingSession(trainer: try Trainer(configuration: c, dataset: Self.small), directory: folder.url).run()
+        let refused = TrainingSession(trainer: try Trainer(configuration: c, dataset: IDXDataset.small), directory: folder.url).run()
         XCTAssertEqual(refused, .failed(.folderHoldsRun(path: folder.url.relativePath, resumable: true)))
         // Checkpoints without the state to resume from: a run killed in its first epoch.
         try FileManager.default.removeItem(at: folder.url("resume.safetensors"))
-        let unresumable = TrainingSession(trainer: try Trainer(configuration: c, dataset: Self.small), directory: folder.url).run()
+        let unresumable = TrainingSession(trainer: try Trainer(configuration: c, dataset: IDXDataset.small), directory: folder.url).run()
         XCTAssertEqual(unresumable, .failed(.folderHoldsRun(path: folder.url.relativePath, resumable: false)))
-        let replaced = TrainingSession(trainer: try Trainer(configuration: c, dataset: Self.small), directory: folder.url, overwrite: true).run()
+        let replaced = TrainingSession(trainer: try Trainer(configuration: c, dataset: IDXDataset.small), directory: folder.url, overwrite: true).run()
         XCTAssertEqual(replaced.isFinished, true)
         XCTAssertFalse(FileManager.default.fileExists(atPath: stale.path))
 
         let held = try XCTUnwrap(try RunFolder(folder.url("busy")).lockAfterCreating())
-        let blocked = TrainingSession(trainer: try Trainer(configuration: c, dataset: Self.small), directory: folder.url("busy")).run()
+        let blocked = TrainingSession(trainer: try Trainer(configuration: c, dataset: IDXDataset.small), directory: folder.url("busy")).run()
         XCTAssertEqual(blocked, .failed(.folderInUse(path: folder.url("busy").relativePath)))
         withExtendedLifetime(held) {}
     }
@@ -352,11 +347,11 @@ final class TrainerTests: XCTestCase {
         defer { folder.remove() }
         var c = configuration(threads: 1)
         c.epochs = 1
-        guard case .finished(let first) = TrainingSession(trainer: try Trainer(configuration: c, dataset: Self.small), directory: folder.url).run() else {
+        guard case .finished(let first) = TrainingSession(trainer: try Trainer(configuration: c, dataset: IDXDataset.small), directory: folder.url).run() else {
             return XCTFail("the first run did not finish")
         }
         XCTAssertFalse(first.stopCameLate)
-        let done = try Trainer(resuming: Checkpoint(contentsOf: folder.url("resume.safetensors")), dataset: Self.small)
+        let done = try Trainer(resuming: Checkpoint(contentsOf: folder.url("resume.safetensors")), dataset: IDXDataset.small)
         let session = TrainingSession(trainer: done, directory: folder.url)
         session.stop()
         guard case .finished(let result) = session.run() else { return XCTFail("\(String(describing: session.outcome))") }
@@ -368,7 +363,7 @@ final class TrainerTests: XCTestCase {
         let folder = try TemporaryDirectory("blocked")
         defer { folder.remove() }
         try Data("x".utf8).write(to: folder.url("file"))
-        let trainer = try Trainer(configuration: configuration(threads: 1), dataset: Self.small)
+        let trainer = try Trainer(configuration: configuration(threads: 1), dataset: IDXDataset.small)
         let outcome = TrainingSession(trainer: trainer, directory: folder.url("file/run")).run()
         XCTAssertEqual(outcome, .failed(.cannotCreateDirectory(FileWriteError(path: folder.url("file").path, code: ENOTDIR))))
     }
