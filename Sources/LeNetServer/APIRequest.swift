@@ -18,9 +18,15 @@ public enum APIRequest {
         return GrayImage(width: side, height: side, pixels: body.pixels.map { UInt8($0) })
     }
 
-    /// A JSON object of training options (`TrainingOptions`' keys); their values are checked
-    /// when a run starts from them (`TrainingOptions.configuration`).
+    /// A JSON object of training options (`TrainingOptions`' keys, any other refused, naming
+    /// it); their values are checked when a run starts from them (`TrainingOptions.configuration`).
     public static func trainingOptions(_ data: Data) throws(APIError) -> TrainingOptions {
+        if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let unknown = object.keys.sorted().first(where: { TrainingOptions.Field(rawValue: $0) == nil })
+        {
+            let known = TrainingOptions.Field.allCases.map(\.rawValue).joined(separator: ", ")
+            throw APIError(status: .badRequest, message: "'\(unknown)' is not a training option; the options are \(known)", field: unknown)
+        }
         do {
             return try JSONDecoder().decode(TrainingOptions.self, from: data)
         } catch {

@@ -1,7 +1,10 @@
+import Foundation
 import LeNet
 
 /// A training run as a person asks for it: a preset and the options given on top of it. The
-/// command line and the web page both fill one of these, so both follow the same rules.
+/// command line and the web page both fill one of these, so both follow the same rules. Its
+/// properties are the options, declared once: `Field` names them (and, as the coding keys, is
+/// the web form's JSON), and the tool's flags are checked against them by its tests.
 public struct TrainingOptions: Sendable, Equatable, Codable {
     public enum Preset: String, Sendable, Codable, CaseIterable {
         /// Momentum SGD with a cosine schedule.
@@ -12,11 +15,13 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
         case best
     }
 
-    /// Names of the options, as errors report them.
-    public enum Field: String, Sendable, Codable, CaseIterable {
+    /// Names of the options: the properties below, the JSON keys, what errors name.
+    public enum Field: String, Sendable, Codable, CaseIterable, CodingKey {
         case preset, epochs, batchSize, schedule, learningRate, momentum, weightDecay, initialization, seed
         case validationSize, selection, trainingImages, augment, optimizer, warmupEpochs, labelSmoothing
     }
+
+    typealias CodingKeys = Field
 
     /// An option the rules refuse.
     public struct Problem: Error, Equatable, CustomStringConvertible {
@@ -27,7 +32,8 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
         public var description: String { "\(field.rawValue) \(message)" }
     }
 
-    public var preset = Preset.fast
+    /// The recipe the other options change (`fast` when not given).
+    public var preset: Preset?
     public var epochs: Int?
     public var batchSize: Int?
     /// `original`, `constant`, `cosine`, `warmup-cosine`, `one-cycle`, or per-epoch rates such as `0.05,0.02`.
@@ -50,30 +56,15 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
 
     public init() {}
 
-    private enum CodingKeys: String, CodingKey {
-        case preset, epochs, batchSize, schedule, learningRate, momentum, weightDecay, initialization, seed
-        case validationSize, selection, trainingImages, augment, optimizer, warmupEpochs, labelSmoothing
-    }
-
-    /// Every key is optional, `preset` included.
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        preset = try c.decodeIfPresent(Preset.self, forKey: .preset) ?? .fast
-        epochs = try c.decodeIfPresent(Int.self, forKey: .epochs)
-        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize)
-        schedule = try c.decodeIfPresent(String.self, forKey: .schedule)
-        learningRate = try c.decodeIfPresent(Float.self, forKey: .learningRate)
-        momentum = try c.decodeIfPresent(Float.self, forKey: .momentum)
-        weightDecay = try c.decodeIfPresent(Float.self, forKey: .weightDecay)
-        initialization = try c.decodeIfPresent(Initialization.self, forKey: .initialization)
-        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed)
-        validationSize = try c.decodeIfPresent(Int.self, forKey: .validationSize)
-        selection = try c.decodeIfPresent(ModelSelection.self, forKey: .selection)
-        trainingImages = try c.decodeIfPresent(Int.self, forKey: .trainingImages)
-        augment = try c.decodeIfPresent(String.self, forKey: .augment)
-        optimizer = try c.decodeIfPresent(Optimizer.self, forKey: .optimizer)
-        warmupEpochs = try c.decodeIfPresent(Int.self, forKey: .warmupEpochs)
-        labelSmoothing = try c.decodeIfPresent(Float.self, forKey: .labelSmoothing)
+    /// The options that are given (not nil), in `Field` order: what a resumed run must not change.
+    public var given: [Field] {
+        // The encoding writes exactly the given options, under their fields' names.
+        let encoder = JSONEncoder()
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        guard let data = try? encoder.encode(self),
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else { return [] }
+        return Field.allCases.filter { object[$0.rawValue] != nil }
     }
 
     /// The preset with every given option applied on top, on `threads` threads.
@@ -95,6 +86,7 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
         if let trainingImages { try check(.trainingImages, trainingImages >= 1, "must be at least 1, got \(trainingImages)") }
         if let labelSmoothing { try check(.labelSmoothing, (0..<1).contains(labelSmoothing), "must be in [0, 1), got \(labelSmoothing)") }
 
+        let preset = preset ?? .fast
         var c = switch preset {
         case .fast: TrainingConfiguration()
         case .original: TrainingConfiguration.original

@@ -11,12 +11,12 @@ struct TrainCommand: AsyncParsableCommand {
         commandName: "train",
         abstract: "Train LeNet-5, checkpoint every epoch, then test the best checkpoint.",
         discussion: """
-            Defaults reach about 99.2% test accuracy in under 30 seconds on two cores. \
+            The defaults reach about 99.3% test accuracy in 13 to 18 seconds on two cores. \
             Options given explicitly override the preset.
             """)
 
-    @Option(help: "Starting hyper-parameters: fast (momentum, cosine), original (the course exercise's exactly) or best (distorted images, 60 epochs).")
-    var preset: TrainingOptions.Preset = .fast
+    @Option(help: "Starting hyper-parameters: fast (momentum, cosine; the default), original (the course exercise's exactly) or best (distorted images, 60 epochs).")
+    var preset: TrainingOptions.Preset?
 
     @Option(parsing: .unconditional, help: "Epochs to train (fast: 15, original: 20).")
     var epochs: Int?
@@ -116,14 +116,7 @@ struct TrainCommand: AsyncParsableCommand {
 
     func validate() throws {
         if resume != nil {
-            let fixed: [(TrainingOptions.Field, Bool)] = [
-                (.preset, preset != .fast), (.batchSize, batchSize != nil), (.schedule, schedule != nil),
-                (.learningRate, learningRate != nil), (.momentum, momentum != nil), (.weightDecay, weightDecay != nil),
-                (.initialization, initialization != nil), (.seed, seed != nil), (.validationSize, validationSize != nil),
-                (.selection, selection != nil), (.trainingImages, trainingImages != nil), (.augment, augment != nil),
-                (.optimizer, optimizer != nil), (.warmupEpochs, warmupEpochs != nil), (.labelSmoothing, labelSmoothing != nil),
-            ]
-            if let (field, _) = fixed.first(where: { $0.1 }) {
+            if let field = options.given.first {
                 throw ValidationError("\(Self.flag(field)) cannot change when resuming: the run continues with its saved hyper-parameters")
             }
             if overwrite { throw ValidationError("--overwrite does not go with --resume: a resumed run continues its own files") }

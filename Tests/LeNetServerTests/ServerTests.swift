@@ -113,6 +113,8 @@ final class ServerTests: TemporaryDirectoryTestCase {
             ("/api/train", .post, [.contentType: "application/json"], ByteBuffer(string: "{\"epochs\": 0}"), .badRequest, "between 1 and 10000"),
             ("/api/train", .post, [.contentType: "application/json"], ByteBuffer(string: "{\"batchSize\": \"big\"}"), .badRequest, "batchSize"),
             ("/api/train", .post, [.contentType: "application/json"], ByteBuffer(string: "{\"schedule\": \"fast\"}"), .badRequest, "schedule"),
+            ("/api/train", .post, [.contentType: "application/json"], ByteBuffer(string: "{\"epoch\": 1, \"learning_rate\": 0.001}"), .badRequest,
+             "'epoch' is not a training option; the options are preset, epochs, batchSize"),
             ("/api/train/pause", .post, [:], ByteBuffer(), .conflict, "no training is running"),
             ("/api/train/stop", .post, [:], ByteBuffer(), .conflict, "no training is running"),
         ]

@@ -123,6 +123,31 @@ final class CommandLineTests: XCTestCase {
         assertRejected(["test", "--checkpoint", "m", "--distort", "twist=1"], "--distort 'twist=1' is not one of")
     }
 
+    /// The training options are TrainingOptions' fields: each has its flag, the flag sets that
+    /// field alone, `--help` shows it, and README's table of options lists it.
+    func testEveryTrainingOptionHasItsFlagHelpAndREADMERow() throws {
+        // A value for each, and the options it needs beside it.
+        let samples: [TrainingOptions.Field: [String]] = [
+            .preset: ["best"], .epochs: ["3"], .batchSize: ["32"], .schedule: ["constant"], .learningRate: ["0.01"], .momentum: ["0.5"],
+            .weightDecay: ["0.001"], .initialization: ["normal"], .seed: ["3"], .validationSize: ["100"], .selection: ["last"],
+            .trainingImages: ["500"], .augment: ["standard"], .optimizer: ["nesterov"], .labelSmoothing: ["0.1"],
+            .warmupEpochs: ["2", "--schedule", "warmup-cosine"],
+        ]
+        let help = TrainCommand.helpMessage()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
+        for field in TrainingOptions.Field.allCases {
+            let flag = TrainCommand.flag(field)
+            let value = try XCTUnwrap(samples[field], "a sample value for \(field)")
+            let command = try XCTUnwrap(try LeNet5Command.parseAsRoot(["train", flag] + value) as? TrainCommand, flag)
+            XCTAssertTrue(command.options.given.contains(field), flag)
+            XCTAssertEqual(command.options.given.count, (value.count + 1) / 2, "\(flag) sets its field alone")
+            XCTAssertTrue(help.contains(flag + " "), "--help lacks \(flag)")
+            XCTAssertTrue(readme.contains("| `\(flag) "), "README's options table lacks \(flag)")
+        }
+        assertRejected(["train", "--resume", "x.safetensors", "--preset", "fast"], "--preset cannot change when resuming")
+    }
+
     func testOptimizerRules() throws {
         assertRejected(["train", "--optimizer", "adam", "--momentum", "0.9"], "--momentum is for sgd and nesterov")
         assertRejected(["train", "--optimizer", "nesterov", "--momentum", "0"], "--optimizer nesterov needs a momentum above 0")
