@@ -138,6 +138,6 @@ let package = Package(
         .testTarget(name: "lenet5Tests", dependencies: ["lenet5", "LeNet", "Training", "Formats", "Imaging", "Datasets", "TestSupport"]),
         // The slow tier, which README's test command skips: the built tool run whole (signals,
         // resumes, seeds), full disks and kill -9 at every write. CI runs it.
-        .testTarget(name: "SystemTests", dependencies: ["lenet5", "LeNet", "Training", "Formats", "Imaging", "Datasets", "TestSupport"]),
+        .testTarget(name: "SystemTests", dependencies: ["lenet5", "LeNet", "Training", "Kernels", "Formats", "Imaging", "Datasets", "TestSupport"]),
     ]
 )

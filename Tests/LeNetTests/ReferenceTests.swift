@@ -10,21 +10,21 @@ import XCTest
 /// gradients and first 10 SGD-with-momentum losses as the hand-written passes here.
 final class ReferenceTests: XCTestCase {
     /// Each tensor (logits, gradients, parameters and momentum after SGD steps) within this
-    /// fraction of its largest value; measured: at most 8.9e-7 (README: Proof of correctness).
+    /// fraction of its largest value; measured: at most 8.9e-7 (docs/correctness.md).
     static let tensorTolerance: Float = 2e-6
-    /// Each mean loss within this, absolute (the losses are about 2); measured: at most 3.7e-7.
+    /// Each mean loss within this, absolute (the losses are about 2); measured: at most 3.8e-7 (docs/correctness.md).
     static let lossTolerance = 1e-6
     /// Adam after 10 steps: it divides each gradient by its own running magnitude, so a weight
     /// whose gradient is near zero moves by about the learning rate whatever the gradient's
     /// rounding, and the last bits of the gradients show in the weights. Measured on the machine
-    /// of README's figures: weights within 2.7e-4 of each tensor's largest, moments within
+    /// of docs/correctness.md's figures: weights within 2.7e-4 of each tensor's largest, moments within
     /// 4.5e-5 (the largest over Nesterov, Adam and AdamW, AVX-512 build). A missing bias
     /// correction, or one without its square root, fails every tensor and loss here (checked by
     /// breaking each).
     static let adamWeightTolerance: Float = 1e-3
     static let adamMomentTolerance: Float = 1e-4
 
-    /// Read once: the fixture is 5 MB.
+    /// Read once: the fixture is 7.7 MB.
     static let shared = Result { try Fixture() }
 
     struct Fixture {

@@ -252,7 +252,7 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(one.runner.evaluate(one.model, on: one.test).predictions.count, 1000)
     }
 
-    /// The statistics docs/how-it-works.md and README quote for MNIST's 55,000 training images,
+    /// The statistics docs/how-it-works.md and docs/results.md quote for MNIST's 55,000 training images,
     /// padded: 0.1001 and 0.2753 (not the unpadded 0.1307 and 0.3081).
     func testMNISTNormalizationIsOfThePaddedTrainingImages() throws {
         let train = try IDXDataset(directory: IDXDataset.bundledMNIST).train.slice(0..<55_000)

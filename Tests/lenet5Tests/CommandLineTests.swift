@@ -124,8 +124,8 @@ final class CommandLineTests: XCTestCase {
     }
 
     /// The training options are TrainingOptions' fields: each has its flag, the flag sets that
-    /// field alone, `--help` shows it, and README's table of options lists it.
-    func testEveryTrainingOptionHasItsFlagHelpAndREADMERow() throws {
+    /// field alone, `--help` shows it, and the table of options in docs/commands.md lists it.
+    func testEveryTrainingOptionHasItsFlagHelpAndDocumentedRow() throws {
         // A value for each, and the options it needs beside it.
         let samples: [TrainingOptions.Field: [String]] = [
             .preset: ["best"], .epochs: ["3"], .batchSize: ["32"], .schedule: ["constant"], .learningRate: ["0.01"], .momentum: ["0.5"],
@@ -135,7 +135,7 @@ final class CommandLineTests: XCTestCase {
         ]
         let help = TrainCommand.helpMessage()
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
+        let table = try String(contentsOf: root.appendingPathComponent("docs/commands.md"), encoding: .utf8)
         for field in TrainingOptions.Field.allCases {
             let flag = TrainCommand.flag(field)
             let value = try XCTUnwrap(samples[field], "a sample value for \(field)")
@@ -143,7 +143,7 @@ final class CommandLineTests: XCTestCase {
             XCTAssertTrue(command.options.given.contains(field), flag)
             XCTAssertEqual(command.options.given.count, (value.count + 1) / 2, "\(flag) sets its field alone")
             XCTAssertTrue(help.contains(flag + " "), "--help lacks \(flag)")
-            XCTAssertTrue(readme.contains("| `\(flag) "), "README's options table lacks \(flag)")
+            XCTAssertTrue(table.contains("| `\(flag) "), "docs/commands.md's options table lacks \(flag)")
         }
         assertRejected(["train", "--resume", "x.safetensors", "--preset", "fast"], "--preset cannot change when resuming")
     }

@@ -79,7 +79,7 @@ final class PredictTests: XCTestCase {
 
     /// The 40 digits drawn on the page's pad (scripts/draw_digits.py: four styles of each, the
     /// last small, far off-centre, slanted and shaky) and the ten typed ones in docs/images, read
-    /// by the model `lenet5 serve` bundles: every one right, as README says.
+    /// by the model `lenet5 serve` bundles: every one right, as docs/results.md says.
     func testTheBundledModelReadsTheDrawnAndTypedDigits() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let images = root.appendingPathComponent("docs/images")
