@@ -81,14 +81,19 @@ public enum SafeTensors {
             guard let shape = integers(entry["shape"]), shape.allSatisfy({ $0 >= 0 && $0 <= payload }) else {
                 throw .badShape(name: name)
             }
+            // The product of the sizes and its 4 bytes each, checked: a shape read from a file may
+            // multiply past Int.max.
             let (elements, overflow) = shape.reduce((1, false)) { acc, d in
                 let (p, o) = acc.0.multipliedReportingOverflow(by: d)
                 return (p, acc.1 || o)
             }
-            guard let offsets = integers(entry["data_offsets"]), offsets.count == 2, !overflow,
-                offsets[0] >= 0, offsets[1] - offsets[0] == 4 * elements, offsets[1] <= payload
+            let (bytesNeeded, tooMany) = elements.multipliedReportingOverflow(by: 4)
+            // Both offsets within the data before they are subtracted: -2^63 would overflow.
+            guard let offsets = integers(entry["data_offsets"]), offsets.count == 2, !overflow, !tooMany,
+                (0...payload).contains(offsets[0]), (offsets[0]...payload).contains(offsets[1]),
+                offsets[1] - offsets[0] == bytesNeeded
             else {
-                throw .badOffsets(name: name, expectedBytes: overflow ? nil : 4 * elements, available: payload)
+                throw .badOffsets(name: name, expectedBytes: overflow || tooMany ? nil : bytesNeeded, available: payload)
             }
             spans.append((offsets[0], offsets[1], name, shape))
         }

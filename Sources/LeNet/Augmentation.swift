@@ -49,6 +49,14 @@ public struct Augmentation: Sendable, Equatable, Codable {
         ]
     }
 
+    /// The first parameter outside the range `init(parsing:)` accepts, as a message; nil when
+    /// all are within (an augmentation decoded from JSON has been through no parser).
+    public var problem: String? {
+        Self.keys.first { !$0.range.contains(self[keyPath: $0.value]) }.map { key in
+            "\(key.name) must be a number from \(key.range.lowerBound) to \(key.range.upperBound), got \(self[keyPath: key.value])"
+        }
+    }
+
     /// Every parameter as `name=value`, comma-separated: what checkpoints record.
     public var token: String {
         Self.keys.map { "\($0.name)=\(self[keyPath: $0.value])" }.joined(separator: ",")

@@ -82,6 +82,11 @@ public final class Trainer {
         guard state.batchInEpoch < batches else {
             throw .notResumable(.invalid(field: "batch_in_epoch", value: "\(state.batchInEpoch) of \(batches) batches"))
         }
+        // Both factors are range-checked (epochs, batches of at most 60,000 images): no overflow.
+        guard state.step == state.epoch * batches + state.batchInEpoch else {
+            throw .notResumable(.invalid(
+                field: "step", value: "\(state.step), where \(state.epoch) epochs of \(batches) batches and \(state.batchInEpoch) more make \(state.epoch * batches + state.batchInEpoch)"))
+        }
         if state.configuration.optimizer.isAdam && checkpoint.secondMoment == nil {
             throw .notResumable(.invalid(field: "second_moment", value: "missing for \(state.configuration.optimizer.rawValue)"))
         }

@@ -44,6 +44,10 @@ public struct TrainingConfiguration: Sendable, Equatable, Codable {
     public var threads = ProcessInfo.processInfo.activeProcessorCount
     /// The thread counts a run may use (the command line's --threads, a resume state's).
     public static let threadRange = 1...256
+    /// The epochs and batch sizes a run may have: what `train`, the web form and a resume state
+    /// are all held to (`problem`).
+    public static let epochRange = 1...10_000
+    public static let batchSizeRange = 1...60_000
     public var selection = ModelSelection.validation
     /// Train on only the first this many training images (after the validation split); nil for all.
     public var trainingImages: Int?
@@ -143,6 +147,38 @@ public struct TrainingConfiguration: Sendable, Equatable, Codable {
         if let text = m["augmentation"], text != "none" {
             augmentation = try value("augmentation") { try? Augmentation(parsing: $0) }
         }
+    }
+}
+
+extension TrainingConfiguration {
+    /// The first setting outside the ranges `lenet5 train` accepts, as (the option's field name,
+    /// what is wrong); nil when every one is within. A configuration read from a resume state
+    /// has been through no option parser, so its every number is checked here before use.
+    public var problem: (field: String, message: String)? {
+        func positive(_ rate: Float) -> Bool { rate > 0 && rate.isFinite }
+        let rates: [Float] = switch schedule {
+        case .constant(let rate): [rate]
+        case .cosine(let base), .warmupCosine(let base, _): [base]
+        case .list(let list): list
+        case .oneCycle(let peak): [peak]
+        }
+        var warmupOK = true
+        if case .warmupCosine(_, let warmup) = schedule { warmupOK = (1..<max(epochs, 2)).contains(warmup) }
+        let checks: [(String, Bool, String)] = [
+            ("epochs", Self.epochRange.contains(epochs), "must be between 1 and 10000, got \(epochs)"),
+            ("batchSize", Self.batchSizeRange.contains(batchSize), "must be between 1 and 60000, got \(batchSize)"),
+            ("learningRate", !rates.isEmpty && rates.allSatisfy(positive), "must be positive numbers, got \(rates)"),
+            ("warmupEpochs", warmupOK, "must be at least 1 and fewer than the epochs (\(epochs))"),
+            ("momentum", (0..<1).contains(momentum), "must be in [0, 1), got \(momentum)"),
+            ("weightDecay", weightDecay >= 0 && weightDecay.isFinite, "must be a non-negative number, got \(weightDecay)"),
+            ("validationSize", validationSize >= 0, "must be 0 or more, got \(validationSize)"),
+            ("threads", Self.threadRange.contains(threads), "must be between 1 and 256, got \(threads)"),
+            ("trainingImages", (trainingImages ?? 1) >= 1, "must be at least 1, got \(trainingImages ?? 0)"),
+            ("augment", augmentation?.problem == nil, augmentation?.problem ?? ""),
+            ("labelSmoothing", (0..<1).contains(labelSmoothing), "must be in [0, 1), got \(labelSmoothing)"),
+            ("optimizer", optimizer != .nesterov || momentum > 0, "nesterov needs a momentum above 0"),
+        ]
+        return checks.first { !$0.1 }.map { ($0.0, $0.2) }
     }
 }
 

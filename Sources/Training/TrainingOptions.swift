@@ -73,8 +73,10 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
         func check(_ field: Field, _ ok: Bool, _ message: @autoclosure () -> String) throws(Problem) {
             if !ok { throw Problem(field: field, message: message()) }
         }
-        if let epochs { try check(.epochs, (1...10_000).contains(epochs), "must be between 1 and 10000, got \(epochs)") }
-        if let batchSize { try check(.batchSize, (1...60_000).contains(batchSize), "must be between 1 and 60000, got \(batchSize)") }
+        if let epochs { try check(.epochs, TrainingConfiguration.epochRange.contains(epochs), "must be between 1 and 10000, got \(epochs)") }
+        if let batchSize {
+            try check(.batchSize, TrainingConfiguration.batchSizeRange.contains(batchSize), "must be between 1 and 60000, got \(batchSize)")
+        }
         if let learningRate {
             try check(.learningRate, learningRate > 0 && learningRate.isFinite, "must be a positive number, got \(learningRate)")
         }
@@ -150,6 +152,8 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
             c.selection = .last
         }
         try check(.selection, !(c.selection == .validation && c.validationSize == 0), "validation needs a validation split above 0")
+        // What a resume state is held to too; the checks above name the option as it was given.
+        if let (field, message) = c.problem { throw Problem(field: Field(rawValue: field) ?? .preset, message: message) }
         return c
     }
 }

@@ -97,22 +97,20 @@ public struct TrainingState: Sendable, Equatable, Codable {
         classNames = ClassNames.decode(m["class_names"]) ?? ClassNames.digits
     }
 
-    /// Refuses values no run could have written, naming the field.
+    /// Refuses values no run could have written, naming the field: the configuration is held to
+    /// the ranges `lenet5 train` accepts (a resume cannot do what `train` refuses), the position
+    /// to within the run. That `step` is the batches before it is checked where the batches per
+    /// epoch are known (`Trainer(resuming:)`).
     func validate() throws(StateError) {
+        if let (field, message) = configuration.problem { throw .invalid(field: field, value: message) }
         let c = configuration
         let checks: [(String, Bool, String)] = [
-            ("epochs", c.epochs >= 1, "\(c.epochs)"),
-            ("batch_size", c.batchSize >= 1, "\(c.batchSize)"),
-            ("momentum", (0..<1).contains(c.momentum), "\(c.momentum)"),
-            ("weight_decay", c.weightDecay >= 0 && c.weightDecay.isFinite, "\(c.weightDecay)"),
-            ("validation_size", c.validationSize >= 0, "\(c.validationSize)"),
-            ("threads", TrainingConfiguration.threadRange.contains(c.threads), "\(c.threads)"),
-            ("train_images", (c.trainingImages ?? 1) >= 1, "\(c.trainingImages ?? 0)"),
-            ("epoch", epoch >= 0, "\(epoch)"),
+            ("epoch", (0...c.epochs).contains(epoch), "\(epoch) of \(c.epochs) epochs"),
             ("step", step >= 0, "\(step)"),
-            ("batch_in_epoch", batchInEpoch >= 0, "\(batchInEpoch)"),
+            ("batch_in_epoch", (0...TrainingConfiguration.batchSizeRange.upperBound).contains(batchInEpoch), "\(batchInEpoch)"),
             ("epoch_loss_sum", epochLossSum >= 0 && epochLossSum.isFinite, "\(epochLossSum)"),
             ("history", history.enumerated().allSatisfy { $1.epoch == $0 + 1 } && history.count == epoch, "\(history.count) records for \(epoch) epochs"),
+            ("history", history.allSatisfy { ($0.validationCorrect ?? 0) >= 0 && $0.testCorrect >= 0 }, "a negative count of correct answers"),
             ("class_names", classNames.count == LeNet5.classes, "\(classNames.count) names"),
         ]
         if let (field, _, value) = checks.first(where: { !$0.1 }) { throw .invalid(field: field, value: value) }

@@ -72,6 +72,18 @@ final class FormatsTests: XCTestCase {
         var nan = data
         nan.replaceSubrange(data.count - 4..<data.count, with: Float.nan.bitPattern.littleEndianBytes)
         assertError(nan, .nonFinite(name: "b", element: 0))
+
+        // Well-formed headers with extreme numbers: refused, never a trap on their arithmetic.
+        func file(_ header: String, data: Int = 4) -> Data {
+            Data(UInt64(header.utf8.count).littleEndianBytes) + Data(header.utf8) + Data(repeating: 0, count: data)
+        }
+        assertError(file(#"{"t":{"dtype":"F32","shape":[1],"data_offsets":[1,-9223372036854775808]}}"#), .badOffsets(name: "t", expectedBytes: 4, available: 4))
+        assertError(file(#"{"t":{"dtype":"F32","shape":[1],"data_offsets":[-9223372036854775808,4]}}"#), .badOffsets(name: "t", expectedBytes: 4, available: 4))
+        assertError(file(#"{"t":{"dtype":"F32","shape":[4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4],"data_offsets":[0,4]}}"#),
+                    .badOffsets(name: "t", expectedBytes: nil, available: 4))
+        // 2^61 elements fit an Int; their 4 bytes each do not.
+        assertError(file(#"{"t":{"dtype":"F32","shape":[2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2],"data_offsets":[0,4]}}"#),
+                    .badOffsets(name: "t", expectedBytes: nil, available: 4))
     }
 
     func testFileReadingRefusesWhatItCannotReadWhole() throws {

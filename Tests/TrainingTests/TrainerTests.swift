@@ -171,17 +171,32 @@ final class TrainerTests: XCTestCase {
             checkpoint.metadata[TrainingState.metadataKey] = state.metadataValue
             return checkpoint
         }
+        // Every number of the state within what `lenet5 train` accepts, and the position within
+        // the run: the largest integers trapped in arithmetic before they were checked.
         let cases: [(String, (inout TrainingState) -> Void)] = [
-            ("batch_size", { $0.configuration.batchSize = 0 }),
+            ("batchSize", { $0.configuration.batchSize = 0 }),
+            ("batchSize", { $0.configuration.batchSize = .max }),
+            ("epochs", { $0.configuration.epochs = .max }),
             ("epoch", { $0.epoch = -3 }),
+            ("epoch", { $0.epoch = .max }),
+            ("step", { $0.step = .max }),
             ("batch_in_epoch", { $0.batchInEpoch = -1 }),
             ("batch_in_epoch", { $0.batchInEpoch = 99_999_999 }),
             ("history", { $0.history = [EpochRecord(epoch: 5, validationCorrect: nil, testCorrect: 1)] }),
             ("threads", { $0.configuration.threads = 0 }),
+            ("warmupEpochs", { $0.configuration.schedule = .warmupCosine(base: 0.03, warmupEpochs: .max) }),
+            ("augment", { $0.configuration.augmentation = Augmentation(rotation: 1e30) }),
+            ("labelSmoothing", { $0.configuration.labelSmoothing = 50 }),
         ]
         for (field, edit) in cases {
             XCTAssertThrowsError(try Trainer(resuming: edited(edit), dataset: IDXDataset.small)) { error in
                 guard case .notResumable(.invalid(field, _))? = error as? TrainingError else { return XCTFail("\(field): \(error)") }
+            }
+        }
+        // A schedule's rates are checked as it is read back from its text form.
+        for schedule in [LearningRateSchedule.list([0.1, -1]), .cosine(base: .infinity)] {
+            XCTAssertThrowsError(try Trainer(resuming: edited { $0.configuration.schedule = schedule }, dataset: IDXDataset.small)) { error in
+                guard case .notResumable(.unreadable)? = error as? TrainingError else { return XCTFail("\(schedule): \(error)") }
             }
         }
         var garbled = trainer.resumeCheckpoint()
