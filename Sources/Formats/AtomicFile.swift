@@ -11,6 +11,14 @@ public struct FileWriteError: Error, Equatable, CustomStringConvertible {
         self.code = code
     }
 
+    /// The failure of the call that just failed, `errno` read before anything else runs: working
+    /// out a URL's path may itself make calls that change it (a read-only folder was reported as
+    /// "No such file or directory").
+    public static func ofLastCall(path: @autoclosure () -> String) -> FileWriteError {
+        let code = errno
+        return FileWriteError(path: path(), code: code)
+    }
+
     public var reason: String { String(cString: strerror(code)) }
     public var description: String { "cannot write \(path): \(reason)" }
 }
@@ -22,7 +30,7 @@ public func writeAtomically(_ data: Data, to url: URL) throws(FileWriteError) {
     // Unique per process and call, so two writers of the same file never share a temporary.
     let temporary = url.deletingLastPathComponent()
         .appendingPathComponent(".\(url.lastPathComponent)\(temporaryMarker)\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
-    func failure() -> FileWriteError { FileWriteError(path: url.path, code: errno) }
+    func failure() -> FileWriteError { .ofLastCall(path: url.path) }
     let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o644)
     guard fd >= 0 else { throw failure() }
     let written = data.withUnsafeBytes { raw -> Bool in

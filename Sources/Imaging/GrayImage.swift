@@ -165,23 +165,31 @@ public struct GrayImage: Sendable, Equatable {
         guard !overflow, count <= maximumPixels else {
             throw .tooLarge(name: name, width: width, height: height, limit: maximumPixels)
         }
-        var values = [Int](repeating: 0, count: count)
+        // Nothing is allocated for the pixels before the bytes are known to hold them: a 17-byte
+        // header may claim 40 megapixels.
+        func gray(_ value: Int) -> UInt8 { UInt8(min(value, maxValue) * 255 / maxValue) }
+        var pixels: [UInt8] = []
         if bytes[1] == UInt8(ascii: "5") {
             index += 1  // the single whitespace after the maximum value
             let size = maxValue > 255 ? 2 : 1
             guard bytes.count - index >= count * size else {
                 throw .corrupt(name: name, reason: "PGM data is truncated: expected \(count * size) bytes, found \(bytes.count - index)")
             }
-            for i in 0..<count {
-                values[i] = size == 1 ? Int(bytes[index + i]) : Int(bytes[index + 2 * i]) << 8 | Int(bytes[index + 2 * i + 1])
+            pixels = (0..<count).map { i in
+                gray(size == 1 ? Int(bytes[index + i]) : Int(bytes[index + 2 * i]) << 8 | Int(bytes[index + 2 * i + 1]))
             }
         } else {
+            // Each value is a digit or more and, but for the last, a separator.
+            guard count <= (bytes.count - index + 1) / 2 else {
+                throw .corrupt(name: name, reason: "PGM data is truncated: \(count) pixels need at least \(2 * count - 1) bytes, found \(bytes.count - index)")
+            }
+            pixels.reserveCapacity(count)
             for i in 0..<count {
                 guard let value = token() else { throw .corrupt(name: name, reason: "PGM data is truncated at pixel \(i) of \(count)") }
-                values[i] = value
+                pixels.append(gray(value))
             }
         }
-        return GrayImage(width: width, height: height, pixels: values.map { UInt8(min($0, maxValue) * 255 / maxValue) })
+        return GrayImage(width: width, height: height, pixels: pixels)
     }
 }
 

@@ -50,7 +50,7 @@ public struct RunFolder: Sendable {
     /// Deletes what an earlier run wrote here (and nothing else), so a new run does not mix with it.
     func clear() throws(FileWriteError) {
         for name in runFiles where unlink(url.appendingPathComponent(name).path) != 0 && errno != ENOENT {
-            throw FileWriteError(path: url.appendingPathComponent(name).path, code: errno)
+            throw .ofLastCall(path: url.appendingPathComponent(name).path)
         }
     }
 
@@ -58,7 +58,7 @@ public struct RunFolder: Sendable {
     /// process or session holds it.
     func lock() throws(FileWriteError) -> FolderLock? {
         let fd = open(lockFile.path, O_RDWR | O_CREAT, 0o644)
-        guard fd >= 0 else { throw FileWriteError(path: lockFile.path, code: errno) }
+        guard fd >= 0 else { throw .ofLastCall(path: lockFile.path) }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             close(fd)
             return nil

@@ -48,9 +48,6 @@ struct TestCommand: ParsableCommand {
         let checkpoints = try checkpoint.map(loadCheckpoint)
         let loaded = checkpoints[0]
         let test = try data.loadTestSet()
-        guard test.height == LeNet5.imageSide, test.width == LeNet5.imageSide else {
-            throw CommandFailure(TrainingError.unsupportedImageSize(height: test.height, width: test.width))
-        }
         let runner = Runner(threads: data.threads)
         let distortion = try distortion()
         let evaluation = checkpoints.count == 1

@@ -392,12 +392,19 @@ extension DataOptions {
     }
 
     /// Only its test images and labels (the training files are not read).
+    /// The test images at `--data`, or the bundled MNIST's, refused unless the network takes their
+    /// size (`test` and `augment` need nothing else).
     func loadTestSet() throws -> LabeledImages {
+        let test: LabeledImages
         do {
-            return try IDXDataset.testSet(in: url)
+            test = try IDXDataset.testSet(in: url)
         } catch {
             throw CommandFailure(error)
         }
+        guard test.height == LeNet5.imageSide, test.width == LeNet5.imageSide else {
+            throw CommandFailure(TrainingError.unsupportedImageSize(height: test.height, width: test.width))
+        }
+        return test
     }
 }
 

@@ -109,6 +109,12 @@ final class GrayImageTests: TemporaryDirectoryTestCase {
         // Sides whose product overflows Int are refused the same way, not trapped on.
         try Data("P5\n9999999999 9999999999\n255\n".utf8).write(to: url("overflow.pgm"))
         assertThrows(url("overflow.pgm").path) { if case .tooLarge = $0 { true } else { false } }
+        // 36 megapixels claimed by 17 bytes, binary and ASCII: refused by the bytes there are,
+        // before the pixels are allocated (they once cost 8 bytes each, ~280 MB, first).
+        for (name, header) in [("claims.pgm", "P5 6000 6000 255\n"), ("claims-ascii.pgm", "P2 6000 6000 255\n7 8")] {
+            try Data(header.utf8).write(to: url(name))
+            assertThrows(url(name).path) { if case .corrupt(_, let reason) = $0 { reason.hasPrefix("PGM data is truncated") } else { false } }
+        }
     }
 
     func testReductionAveragesWholeAndPartialBlocks() {

@@ -9,14 +9,17 @@ import XCTest
 /// Faults from outside the program: a disk that fills up while it trains, reports or exports, and
 /// kill -9 as it writes. Each must leave only files that load, and at most one clear error.
 final class FaultTests: XCTestCase {
-    /// Runs `lenet5 arguments` with `disk` a fresh tmpfs of `kilobytes`, in a mount namespace of
-    /// its own (so nothing outlives the call), then copies what it wrote to `copy`.
-    private func runOnSmallDisk(kilobytes: Int, disk: URL, copy: URL, _ arguments: [String]) throws -> (status: Int32, error: String) {
+    /// Runs `lenet5 arguments` with `disk` a fresh tmpfs of `kilobytes` (read-only if `readOnly`),
+    /// in a mount namespace of its own (so nothing outlives the call), then copies what it wrote
+    /// to `copy`.
+    private func runOnSmallDisk(
+        kilobytes: Int, readOnly: Bool = false, disk: URL, copy: URL, _ arguments: [String]
+    ) throws -> (status: Int32, error: String) {
         try FileManager.default.createDirectory(at: disk, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(at: copy, withIntermediateDirectories: true)
         let script = """
             disk=$1; copy=$2; shift 2
-            mount -t tmpfs -o size=\(kilobytes)k tmpfs "$disk" || exit 99
+            mount -t tmpfs -o size=\(kilobytes)k\(readOnly ? ",ro" : "") tmpfs "$disk" || exit 99
             "$@"; status=$?
             cp -a "$disk"/. "$copy"/
             exit $status
@@ -111,6 +114,25 @@ final class FaultTests: XCTestCase {
             XCTAssertEqual(result.error.split(separator: "\n").count, 1, result.error)
             XCTAssertTrue(result.error.contains("cannot write \(written.last!): No space left on device"), result.error)
             XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: copy.path), [], "\(arguments)")
+        }
+    }
+
+    /// A read-only disk is named as such by every writer (building the path once overwrote the
+    /// errno of the call that failed: "No such file or directory").
+    func testAReadOnlyDiskIsReportedAsOne() throws {
+        let folder = try TemporaryDirectory("read-only")
+        defer { folder.remove() }
+        let checkpoint = folder.url("model.safetensors")
+        try Checkpoint(model: Model.random(seed: 5)).write(to: checkpoint)
+        // The run's folder is the disk itself: it exists, and its lock file cannot be made.
+        for (index, (arguments, output)) in [
+            (["train", "--train-images", "300", "--validation-size", "100", "--epochs", "1", "--output"], ""),
+            (["export", "--checkpoint", checkpoint.path, "--output"], "/model.onnx"),
+        ].enumerated() {
+            let disk = folder.url("disk-\(index)"), copy = folder.url("copy-\(index)")
+            let result = try runOnSmallDisk(kilobytes: 64, readOnly: true, disk: disk, copy: copy, arguments + [disk.path + output])
+            XCTAssertEqual(result.status, 1, "\(arguments): \(result.error)")
+            XCTAssertTrue(result.error.contains("Read-only file system"), result.error)
         }
     }
 

@@ -176,6 +176,22 @@ final class CommandLineTests: XCTestCase {
         assertRejected(["train", "--schedule", "two-cycle"], "must be original, constant, cosine, warmup-cosine, one-cycle or a list")
     }
 
+    /// Commands that read only the test images refuse images of another size, naming it, before
+    /// anything assumes 28x28.
+    func testTestAndAugmentRefuseImagesOfAnotherSize() throws {
+        let folder = try TemporaryDirectory("ten-by-ten")
+        defer { folder.remove() }
+        try writeIDX(dimensions: [3, 10, 10], bytes: [UInt8](repeating: 9, count: 300), to: folder.url("t10k-images-idx3-ubyte"))
+        try writeIDX(dimensions: [3], bytes: [1, 2, 3], to: folder.url("t10k-labels-idx1-ubyte"))
+        try Checkpoint(model: Model.random(seed: 4)).write(to: folder.url("m.safetensors"))
+        for arguments in [["augment", "--output", folder.url("a.png").path], ["test", "--checkpoint", folder.url("m.safetensors").path]] {
+            let result = try run(arguments + ["--data", folder.path])
+            XCTAssertEqual(result.status, 1, "\(arguments): \(result.error)")
+            XCTAssertTrue(result.error.contains("takes 28x28 images (padded to 32x32); the data set has 10x10"), result.error)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder.url("a.png").path))
+    }
+
     /// test reads the test files only: a folder without training files (or with broken ones) is fine.
     func testTestReadsOnlyTheTestFiles() throws {
         let folder = try TemporaryDirectory("test-only")
