@@ -20,13 +20,37 @@ public enum ClassNames {
         fnv1a(test.labels) == fashionMNISTTestLabels ? fashionMNIST : digits
     }
 
-    /// Reads one name per line (blank lines ignored); there must be exactly 10.
+    /// The longest name accepted, in characters: room for any data set's labels ("T-shirt/top"),
+    /// and a bound on the charts that print them.
+    public static let maximumLength = 40
+
+    /// Why `names` cannot name the classes, or nil: exactly 10 names of 1 to `maximumLength`
+    /// characters, none of them a control character (which a report's SVG could not hold).
+    public static func problem(_ names: [String]) -> String? {
+        guard names.count == LabeledImages.classCount else {
+            return "expected \(LabeledImages.classCount) names, one per line; found \(names.count)"
+        }
+        for (index, name) in names.enumerated() {
+            guard (1...maximumLength).contains(name.count) else {
+                return "name \(index + 1) has \(name.count) characters; at most \(maximumLength) are allowed"
+            }
+            guard !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+                return "name \(index + 1) holds a control character"
+            }
+        }
+        return nil
+    }
+
+    /// Reads one name per line (blank lines ignored); there must be exactly 10, each as `problem`
+    /// allows.
     public static func read(contentsOf path: String) throws(ClassNamesError) -> [String] {
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
+        guard let size, size <= 64 << 10 else {
+            throw ClassNamesError(path: path, reason: size.map { "it is \($0) bytes; ten names take at most 64 KB" } ?? "cannot read it")
+        }
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw ClassNamesError(path: path, reason: "cannot read it as UTF-8 text") }
         let names = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        guard names.count == LabeledImages.classCount else {
-            throw ClassNamesError(path: path, reason: "expected \(LabeledImages.classCount) names, one per line; found \(names.count)")
-        }
+        if let problem = problem(names) { throw ClassNamesError(path: path, reason: problem) }
         return names
     }
 
@@ -35,9 +59,10 @@ public enum ClassNames {
         String(decoding: (try? JSONSerialization.data(withJSONObject: names)) ?? Data("[]".utf8), as: UTF8.self)
     }
 
+    /// The names `encode` wrote, or nil when they are not names `problem` allows.
     public static func decode(_ text: String?) -> [String]? {
         guard let text, let names = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String],
-            names.count == LabeledImages.classCount
+            problem(names) == nil
         else { return nil }
         return names
     }

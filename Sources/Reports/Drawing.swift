@@ -256,7 +256,10 @@ public final class SVGDocument: Drawing {
     }
 
     public func text(_ string: String, x: Double, y: Double, size: Int, color: Color, anchor: TextAnchor, bold: Bool, rotated: Bool) {
-        let escaped = string.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+        // XML's three special characters escaped, and the control characters it cannot hold at
+        // all replaced.
+        let printable = String(String.UnicodeScalarView(string.unicodeScalars.map { $0.properties.generalCategory == .control ? "\u{FFFD}" : $0 }))
+        let escaped = printable.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
         let anchorName = anchor == .start ? "start" : anchor == .middle ? "middle" : "end"
         // SVG places text by its baseline; the ascent of DejaVu Sans is about 0.93 em.
         let ascent = Double(Font.named(bold: bold, size: size).ascent)

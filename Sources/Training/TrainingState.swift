@@ -111,7 +111,7 @@ public struct TrainingState: Sendable, Equatable, Codable {
             ("epoch_loss_sum", epochLossSum >= 0 && epochLossSum.isFinite, "\(epochLossSum)"),
             ("history", history.enumerated().allSatisfy { $1.epoch == $0 + 1 } && history.count == epoch, "\(history.count) records for \(epoch) epochs"),
             ("history", history.allSatisfy { ($0.validationCorrect ?? 0) >= 0 && $0.testCorrect >= 0 }, "a negative count of correct answers"),
-            ("class_names", classNames.count == LeNet5.classes, "\(classNames.count) names"),
+            ("class_names", ClassNames.problem(classNames) == nil, ClassNames.problem(classNames) ?? ""),
         ]
         if let (field, _, value) = checks.first(where: { !$0.1 }) { throw .invalid(field: field, value: value) }
     }

@@ -24,9 +24,23 @@ final class ClassNamesTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: file) }
         try Data("zero\none\n\ntwo\n3\n4\n5\n6\n7\n8\n  nine  \n".utf8).write(to: file)
         XCTAssertEqual(try ClassNames.read(contentsOf: file.path).last, "nine")
-        try Data("a\nb\n".utf8).write(to: file)
-        XCTAssertThrowsError(try ClassNames.read(contentsOf: file.path)) { error in
-            XCTAssertTrue("\(error)".contains("expected 10 names, one per line; found 2"), "\(error)")
+        // Counts, lengths and characters a report cannot draw or write as SVG are refused before
+        // training (ten names of 450,000 characters once trained a whole run, then made
+        // checkpoints the tool could not read back; names of 10,000 a 75,536-pixel-wide chart).
+        let nine = (1...9).map(String.init).joined(separator: "\n") + "\n"
+        for (text, fragment) in [
+            ("a\nb\n", "expected 10 names, one per line; found 2"),
+            (nine + String(repeating: "x", count: 41), "name 10 has 41 characters; at most 40 are allowed"),
+            (nine + "bell\u{07}", "name 10 holds a control character"),
+            (nine + String(repeating: "y", count: 70_000), "bytes; ten names take at most 64 KB"),
+        ] {
+            try Data(text.utf8).write(to: file)
+            XCTAssertThrowsError(try ClassNames.read(contentsOf: file.path)) { error in
+                XCTAssertTrue("\(error)".contains(fragment), "\(error)")
+            }
         }
+        // Names from a checkpoint's metadata are held to the same rules.
+        XCTAssertNil(ClassNames.decode(ClassNames.encode((0..<9).map(String.init) + ["bell\u{07}"])))
+        XCTAssertEqual(ClassNames.decode(ClassNames.encode(ClassNames.fashionMNIST)), ClassNames.fashionMNIST)
     }
 }

@@ -75,6 +75,11 @@ final class ReportsTests: TemporaryDirectoryTestCase {
         let drawn = try GrayImage(decoding: canvas.pngData(), name: "canvas").pixels
         XCTAssertLessThan(drawn[3 * 10 + 5], 200, "the rectangle was clipped and drawn")
         XCTAssertEqual(drawn[8 * 10 + 5], 255, "nothing else was")
+
+        // Text XML cannot hold (control characters) or must escape stays well-formed SVG.
+        let svg = SVGDocument(width: 10, height: 10)
+        svg.text("bell\u{07} <&> \u{1B}[0m", x: 0, y: 0, size: 13, color: .text, anchor: .start, bold: false, rotated: false)
+        XCTAssertTrue(XMLParser(data: Data(svg.text.utf8)).parse(), svg.text)
     }
 
     func testTicksAreRound() {
