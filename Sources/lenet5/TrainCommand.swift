@@ -116,7 +116,8 @@ struct TrainCommand: AsyncParsableCommand {
 
     func validate() throws {
         if resume != nil {
-            if let field = options.given.first {
+            // --epochs may extend a resumed run; every other option is the run's own.
+            if let field = options.given.first(where: { $0 != .epochs }) {
                 throw ValidationError("\(Self.flag(field)) cannot change when resuming: the run continues with its saved hyper-parameters")
             }
             if overwrite { throw ValidationError("--overwrite does not go with --resume: a resumed run continues its own files") }

@@ -146,6 +146,7 @@ final class CommandLineTests: XCTestCase {
             XCTAssertTrue(table.contains("| `\(flag) "), "docs/commands.md's options table lacks \(flag)")
         }
         assertRejected(["train", "--resume", "x.safetensors", "--preset", "fast"], "--preset cannot change when resuming")
+        XCTAssertNoThrow(try LeNet5Command.parseAsRoot(["train", "--resume", "x.safetensors", "--epochs", "30"]), "--epochs extends a resumed run")
     }
 
     func testOptimizerRules() throws {
