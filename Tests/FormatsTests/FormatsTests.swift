@@ -125,6 +125,46 @@ final class FormatsTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder.path), ["blocked"])
     }
 
+    /// A symbolic link is written through (its target replaced, the link kept); a device, a FIFO
+    /// or a folder at the path is refused and left as it was, never replaced by a file.
+    func testLinksAreWrittenThroughAndDevicesRefused() throws {
+        let temporary = try TemporaryDirectory("links")
+        defer { temporary.remove() }
+        let folder = temporary.url
+        let target = folder.appendingPathComponent("target.bin"), link = folder.appendingPathComponent("link.bin")
+        try Data([0]).write(to: target)
+        try FileManager.default.createSymbolicLink(atPath: link.path, withDestinationPath: "target.bin")
+        try writeAtomically(Data([1, 2]), to: link)
+        XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: link.path), "target.bin", "the link stays a link")
+        XCTAssertEqual(try Data(contentsOf: target), Data([1, 2]))
+        // A link to a file not there yet creates it; a link to a link is followed too.
+        let dangling = folder.appendingPathComponent("dangling"), chain = folder.appendingPathComponent("chain")
+        try FileManager.default.createSymbolicLink(atPath: dangling.path, withDestinationPath: folder.appendingPathComponent("new.bin").path)
+        try FileManager.default.createSymbolicLink(atPath: chain.path, withDestinationPath: "dangling")
+        try writeAtomically(Data([3]), to: chain)
+        XCTAssertEqual(try Data(contentsOf: folder.appendingPathComponent("new.bin")), Data([3]))
+
+        func assertRefused(_ url: URL, _ fragment: String, line: UInt = #line) {
+            XCTAssertThrowsError(try writeAtomically(Data([9]), to: url), line: line) { error in
+                XCTAssertTrue("\(error)".contains(fragment), "\(error)", line: line)
+            }
+        }
+        let fifo = folder.appendingPathComponent("fifo")
+        XCTAssertEqual(mkfifo(fifo.path, 0o644), 0)
+        assertRefused(fifo, "is a device, FIFO or socket")
+        assertRefused(folder, "it is a folder")
+        // A device node (a copy of /dev/null's, made where we may) is left a device node.
+        let device = folder.appendingPathComponent("null")
+        if mknod(device.path, S_IFCHR | 0o666, (1 << 8) | 3) == 0 {  // major 1, minor 3
+            assertRefused(device, "is a device, FIFO or socket")
+            var status = stat()
+            XCTAssertEqual(lstat(device.path, &status), 0)
+            XCTAssertEqual(status.st_mode & S_IFMT, S_IFCHR, "still a device")
+        }
+        let left = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.contains(".tmp-") }
+        XCTAssertEqual(left, [], "no temporary left behind")
+    }
+
     /// A writer killed mid-write leaves its temporary file; the next cleaning removes it, and
     /// leaves a live writer's and every other file alone.
     func testAbandonedTemporariesAreRemoved() throws {
