@@ -16,7 +16,10 @@ let package = Package(
         .executableTarget(name: "FuzzIDX", dependencies: [.product(name: "Datasets", package: "swift-lenet")]),
         .executableTarget(
             name: "FuzzCheckpoint",
-            dependencies: [.product(name: "LeNet", package: "swift-lenet"), .product(name: "Training", package: "swift-lenet")]),
+            dependencies: [
+                .product(name: "LeNet", package: "swift-lenet"), .product(name: "Training", package: "swift-lenet"),
+                .product(name: "Datasets", package: "swift-lenet"),
+            ]),
         .executableTarget(name: "FuzzImage", dependencies: [.product(name: "Imaging", package: "swift-lenet")]),
         .executableTarget(
             name: "FuzzRequest",

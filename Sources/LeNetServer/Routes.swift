@@ -46,9 +46,12 @@ struct TestSample: Codable {
 
 /// The server's routes, a controller for each part of the API; every path answers the methods
 /// it does not take with 405 and the ones it does.
-func buildRouter(models: ModelStore, training: TrainingManager) -> Router<BasicRequestContext> {
+/// - Parameter hosts: the host names the server answers to besides `localhost`, `127.0.0.1` and
+///   `[::1]` (`SameOriginMiddleware`).
+func buildRouter(models: ModelStore, training: TrainingManager, hosts: [String] = []) -> Router<BasicRequestContext> {
     let router = Router()
     router.add(middleware: JSONErrorMiddleware())
+    router.add(middleware: SameOriginMiddleware(hosts: hosts))
     let endpoints = [AssetController().endpoints, ModelController(models: models).endpoints, TrainingController(training: training).endpoints]
     for part in endpoints { router.addRoutes(part.routes) }
     router.addRoutes(Endpoints.methodNotAllowed(besides: endpoints))
@@ -133,7 +136,7 @@ struct ModelController {
         var request = request
         let body = try await request.collectBody(upTo: maximumBodyBytes)
         let classification: Classification
-        if request.headers[.contentType]?.hasPrefix("application/json") == true {
+        if request.headers[.contentType]?.lowercased().hasPrefix("application/json") == true {
             let pixels = try APIRequest.pixels(Data(buffer: body))
             classification = classifier.classify(prepared: pixels, activations: activations)
         } else {

@@ -7,6 +7,9 @@ import ServiceLifecycle
 public struct ServerSettings: Sendable {
     public var host = "127.0.0.1"
     public var port = 8080
+    /// Host names besides `localhost`, `127.0.0.1`, `[::1]` and `host` that requests may name
+    /// (a name this machine is reached by); any other is refused, against DNS rebinding.
+    public var allowedHosts: [String] = []
     /// Folder of training runs: browsed for models, and where the page's runs go.
     public var runs = URL(fileURLWithPath: "runs")
     /// A checkpoint to offer first, if any.
@@ -46,7 +49,7 @@ public func buildApplication(_ settings: ServerSettings, onServerRunning: @escap
     let models = ModelStore(runs: settings.runs, checkpoint: settings.checkpoint)
     let training = TrainingManager(runs: settings.runs, dataDirectory: settings.data, threads: settings.threads) { models.refresh() }
     return Application(
-        router: buildRouter(models: models, training: training),
+        router: buildRouter(models: models, training: training, hosts: [settings.host] + settings.allowedHosts),
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "swift-lenet"),
         services: [TrainingShutdown(training: training)],
         onServerRunning: { _ in await onServerRunning() })

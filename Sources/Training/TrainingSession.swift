@@ -44,6 +44,14 @@ public struct RunFolder: Sendable {
             .map(\.0)
     }
 
+    /// `text` with the folder's base (the server's runs folder, when the folder is named relative
+    /// to it) cut from the paths in it: what the events may show a page, which must not learn
+    /// where the server keeps its files.
+    func relativeToBase(_ text: String) -> String {
+        guard let base = url.baseURL?.standardizedFileURL.path else { return text }
+        return text.replacingOccurrences(of: base + "/", with: "").replacingOccurrences(of: base, with: "the runs folder")
+    }
+
     /// Whether an earlier run left checkpoints here.
     public var holdsRun: Bool { runFiles.contains { $0.hasSuffix(".safetensors") } }
 
@@ -201,7 +209,7 @@ public final class TrainingSession: @unchecked Sendable {
         let event: TrainingEvent = switch outcome {
         case .finished(let result): .finished(result)
         case .stopped(let stop): .stopped(stop)
-        case .failed(let error): .failed(RunFailure(message: error.description))
+        case .failed(let error): .failed(RunFailure(message: folder.relativeToBase(error.description)))
         }
         condition.withLock { result = outcome }
         publish(event)

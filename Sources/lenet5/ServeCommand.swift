@@ -27,6 +27,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "Port to listen on.")
     var port = 8080
 
+    @Option(name: .customLong("allow-host"), help: ArgumentHelp(
+        "A host name requests may name besides localhost, 127.0.0.1, [::1] and --host (repeatable): the name this machine is reached by. Any other is refused, so a web site cannot reach the server through a name of its own.",
+        valueName: "name"))
+    var allowedHosts: [String] = []
+
     @OptionGroup var data: DataOptions
 
     func validate() throws {
@@ -38,6 +43,7 @@ struct ServeCommand: AsyncParsableCommand {
         var settings = ServerSettings(data: data.directory.map { URL(fileURLWithPath: $0) } ?? IDXDataset.bundledMNIST)
         settings.host = host
         settings.port = port
+        settings.allowedHosts = allowedHosts
         settings.runs = URL(fileURLWithPath: runs)
         settings.checkpoint = checkpoint.map { URL(fileURLWithPath: $0) }
         settings.threads = data.threads

@@ -24,14 +24,15 @@ struct RouterClient {
 
     /// The router's answer to one request, passed to `check`.
     @discardableResult
+    /// - Parameter authority: the `Host` the request names.
     func execute<Value>(
-        uri: String, method: HTTPRequest.Method, headers: HTTPFields = [:], body: ByteBuffer? = nil,
+        uri: String, method: HTTPRequest.Method, headers: HTTPFields = [:], body: ByteBuffer? = nil, authority: String = "localhost:8080",
         _ check: (Response) async throws -> Value
     ) async throws -> Value {
         var headers = headers
         if let body { headers[.contentLength] = String(body.readableBytes) }
         let request = Request(
-            head: HTTPRequest(method: method, scheme: "http", authority: "localhost", path: uri, headerFields: headers),
+            head: HTTPRequest(method: method, scheme: "http", authority: authority, path: uri, headerFields: headers),
             body: RequestBody(buffer: body ?? ByteBuffer()))
         let context = BasicRequestContext(source: ApplicationRequestContextSource(channel: EmbeddedChannel(), logger: logger))
         let response = try await responder.respond(to: request, context: context)

@@ -138,6 +138,68 @@ final class ServerTests: TemporaryDirectoryTestCase {
         }
     }
 
+    /// Another web site cannot drive the server: a POST from a foreign origin, a text/plain or
+    /// form body, and a Host the server does not answer to (DNS rebinding) are refused before
+    /// any route runs; the page's own requests pass, JSON of any letter case included.
+    func testOtherSitesAreShutOut() async throws {
+        let options = ByteBuffer(string: "{\"epochs\": 1, \"trainingImages\": 200, \"validationSize\": 100}")
+        try await withClient { client in
+            let refused: [(String, HTTPFields, String, HTTPResponse.Status, String)] = [
+                ("/api/train", [.contentType: "application/json", .origin: "https://attacker.example"], "localhost:8080", .forbidden, "another site"),
+                ("/api/train/stop", [.origin: "http://localhost:9999"], "localhost:8080", .forbidden, "another site"),
+                ("/api/train", [.contentType: "text/plain"], "localhost:8080", .unsupportedMediaType, "send JSON"),
+                ("/api/train", [.contentType: "application/x-www-form-urlencoded"], "localhost:8080", .unsupportedMediaType, "send JSON"),
+                ("/api/train", [.contentType: "multipart/form-data; boundary=x"], "localhost:8080", .unsupportedMediaType, "send JSON"),
+                ("/api/train", [.contentType: "application/json"], "attacker.example:8080", .misdirectedRequest, "does not answer to the host"),
+                ("/api/models", [:], "attacker.example", .misdirectedRequest, "does not answer to the host"),
+            ]
+            for (uri, headers, authority, status, text) in refused {
+                let method: HTTPRequest.Method = uri == "/api/models" ? .get : .post
+                try await client.execute(uri: uri, method: method, headers: headers, body: options, authority: authority) { response in
+                    XCTAssertEqual(response.status, status, "\(headers) \(authority)")
+                    XCTAssertTrue(String(buffer: response.body).contains(text), String(buffer: response.body))
+                }
+            }
+            try await client.execute(uri: "/api/train", method: .get) { response in
+                XCTAssertEqual(try Self.json(response.body)["state"] as? String, "idle", "nothing refused above started a run")
+            }
+            // The page's own requests: its origin, JSON in any letter case, the addresses it is served on.
+            let (png, _) = try Self.picture(2)
+            let pixels = try Classifier.pretrained().classify(imageData: png, name: "x").input.pixels
+            let body = ByteBuffer(string: "{\"pixels\": [" + pixels.map(String.init).joined(separator: ",") + "]}")
+            for (type, authority) in [("Application/JSON; charset=UTF-8", "127.0.0.1:8080"), ("application/json", "[::1]:8080")] {
+                try await client.execute(
+                    uri: "/api/predict", method: .post, headers: [.contentType: type, .origin: "http://\(authority)"], body: body, authority: authority
+                ) { response in
+                    XCTAssertEqual(response.status, .ok, "\(type) \(authority): \(String(buffer: response.body))")
+                }
+            }
+        }
+    }
+
+    /// A run that fails on the file system says why without saying where the server keeps its
+    /// files: paths are relative to the runs folder.
+    func testAFailedRunNamesNoServerPath() async throws {
+        try Data("a file where the runs folder should be".utf8).write(to: folder.url("runs"))
+        try await withClient { client in
+            try await client.execute(
+                uri: "/api/train", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: "{\"epochs\": 1}")
+            ) { response in
+                XCTAssertEqual(response.status, .accepted, String(buffer: response.body))
+            }
+            var status: [String: Any] = [:]
+            for _ in 0..<200 {
+                status = try await client.execute(uri: "/api/train", method: .get) { try Self.json($0.body) }
+                if status["state"] as? String == "failed" { break }
+                try await Task.sleep(for: .milliseconds(25))
+            }
+            XCTAssertEqual(status["state"] as? String, "failed")
+            let text = String(decoding: try JSONSerialization.data(withJSONObject: status), as: UTF8.self)
+            XCTAssertTrue(text.contains("the runs folder"), text)
+            XCTAssertFalse(text.contains(folder.path), text)
+        }
+    }
+
     /// A run started through the API trains in a folder under --runs with the same files as
     /// `lenet5 train`, refuses a second start while it runs, streams its events, and its best
     /// checkpoint becomes a model.
