@@ -80,18 +80,23 @@ public final class ModelStore: @unchecked Sendable {
         }
     }
 
-    /// Model `id`, or the default model when `id` is nil: its id and its classifier, from one
+    /// Model `id`, or the default model when `id` is nil (the first that loads: a --checkpoint
+    /// deleted or broken since gives way to the next): its id and its classifier, from one
     /// listing, so an answer names the model that gave it.
-    /// - Throws: `APIError` 404 for an unknown id, 500 for a file that no longer loads.
+    /// - Throws: `APIError` 404 for an unknown id or one whose file no longer loads.
     public func model(id: String?) throws(APIError) -> (id: String, classifier: Classifier) {
         let all = files()
-        guard let (id, url) = id.map({ wanted in all.first { $0.id == wanted } }) ?? all.first else {
-            throw APIError(status: .notFound, message: id.map { "no model '\($0)'" } ?? "no model is available")
+        guard let id else {
+            for (id, url) in all {
+                if let loaded = try? load(id: id, url: url) { return (id, loaded.classifier) }
+            }
+            throw APIError(status: .notFound, message: "no model is available")
         }
+        guard let url = all.first(where: { $0.id == id })?.url else { throw APIError(status: .notFound, message: "no model '\(id)'") }
         do {
             return (id, try load(id: id, url: url).classifier)
         } catch {
-            throw APIError(status: .internalServerError, message: "model '\(id)' cannot be loaded: \(error.problem)")
+            throw APIError(status: .notFound, message: "model '\(id)' cannot be loaded: \(error.problem)")
         }
     }
 

@@ -49,7 +49,8 @@ struct TestSample: Codable {
 /// - Parameter hosts: the host names the server answers to besides `localhost`, `127.0.0.1` and
 ///   `[::1]` (`SameOriginMiddleware`).
 func buildRouter(models: ModelStore, training: TrainingManager, hosts: [String] = []) -> Router<BasicRequestContext> {
-    let router = Router()
+    // HEAD answers as GET does, without the body, as clients expect.
+    let router = Router(options: .autoGenerateHeadEndpoints)
     router.add(middleware: JSONErrorMiddleware())
     router.add(middleware: SameOriginMiddleware(hosts: hosts))
     let endpoints = [AssetController().endpoints, ModelController(models: models).endpoints, TrainingController(training: training).endpoints]

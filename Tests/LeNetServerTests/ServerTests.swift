@@ -53,10 +53,35 @@ final class ServerTests: TemporaryDirectoryTestCase {
             try await client.execute(uri: "/style.css", method: .get) { response in
                 XCTAssertTrue(String(buffer: response.body).contains("touch-action: none"))
             }
+            for uri in ["/", "/api/models"] {
+                try await client.execute(uri: uri, method: .head) { response in
+                    XCTAssertEqual(response.status, .ok, "HEAD \(uri)")
+                    XCTAssertEqual(response.body.readableBytes, 0, "HEAD \(uri) has no body")
+                }
+            }
             try await client.execute(uri: "/nothing", method: .get) { response in
                 XCTAssertEqual(response.status, .notFound)
                 XCTAssertNotNil(try Self.json(response.body)["error"])
             }
+        }
+    }
+
+    /// A --checkpoint deleted or broken gives way to the next model instead of failing every
+    /// prediction that names none; asked for by name, it is a 404 saying why.
+    func testADeletedOrBrokenCheckpointGivesWayToTheNextModel() throws {
+        let checkpoint = folder.url("model.safetensors")
+        try Checkpoint(model: Model.random(seed: 3)).write(to: checkpoint)
+        let store = ModelStore(runs: folder.url("runs"), checkpoint: checkpoint)
+        XCTAssertEqual(try store.model(id: nil).id, "checkpoint")
+        try FileManager.default.removeItem(at: checkpoint)
+        XCTAssertEqual(try store.model(id: nil).id, "bundled")
+        let broken = folder.url("broken.safetensors")
+        try Data("not a checkpoint".utf8).write(to: broken)
+        let other = ModelStore(runs: folder.url("runs"), checkpoint: broken)
+        XCTAssertEqual(try other.model(id: nil).id, "bundled")
+        XCTAssertThrowsError(try other.model(id: "checkpoint")) { error in
+            XCTAssertEqual((error as? APIError)?.status, .notFound)
+            XCTAssertTrue((error as? APIError)?.message.contains("cannot be loaded") == true, "\(error)")
         }
     }
 
@@ -115,6 +140,12 @@ final class ServerTests: TemporaryDirectoryTestCase {
             ("/api/train", .post, [.contentType: "application/json"], ByteBuffer(string: "{\"schedule\": \"fast\"}"), .badRequest, "schedule"),
             ("/api/train", .post, [.contentType: "application/json"], ByteBuffer(string: "{\"epoch\": 1, \"learning_rate\": 0.001}"), .badRequest,
              "'epoch' is not a training option; the options are preset, epochs, batchSize"),
+            ("/api/train", .post, [.contentType: "application/json"], ByteBuffer(string: "{\"seed\": -1}"), .badRequest,
+             "'seed' cannot be -1: expected a whole number from 0"),
+            ("/api/train", .post, [.contentType: "application/json"], ByteBuffer(string: "{\"batchSize\": 1.5}"), .badRequest,
+             "'batchSize' cannot be 1.5: expected a whole number"),
+            ("/api/train", .post, [.contentType: "application/json"], ByteBuffer(string: "{\"learningRate\": 1e39}"), .badRequest,
+             "'learningRate' cannot be 1e+39: expected a number a 32-bit float holds"),
             ("/api/train/pause", .post, [:], ByteBuffer(), .conflict, "no training is running"),
             ("/api/train/stop", .post, [:], ByteBuffer(), .conflict, "no training is running"),
         ]
@@ -190,7 +221,8 @@ final class ServerTests: TemporaryDirectoryTestCase {
             var status: [String: Any] = [:]
             for _ in 0..<200 {
                 status = try await client.execute(uri: "/api/train", method: .get) { try Self.json($0.body) }
-                if status["state"] as? String == "failed" { break }
+                // The state turns at once; the failed event a moment later, when the server records it.
+                if (status["events"] as? [[String: Any]])?.contains(where: { $0["type"] as? String == "failed" }) == true { break }
                 try await Task.sleep(for: .milliseconds(25))
             }
             XCTAssertEqual(status["state"] as? String, "failed")
