@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Imaging
 import LeNet
+import ServiceLifecycle
 import Training
 
 /// The largest request body accepted: an image to classify, or training options.
@@ -189,15 +190,39 @@ struct TrainingController {
     }
 
     /// The run's events so far, then as they come (batches at most ten times a second, and each
-    /// epoch's last: a page cannot show more), as Server-Sent Events.
+    /// epoch's last: a page cannot show more), as Server-Sent Events. A comment every second
+    /// while nothing else is sent (a paused run) finds a client that has left, so its connection
+    /// is closed instead of waiting for events that may never come; the server's shutdown ends
+    /// the stream (SIGTERM or Ctrl-C with pages attached).
     @Sendable func events(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let status = await training.status()
         let live = await training.subscribe()
         let body = ResponseBody { writer in
             for event in status.events { try await writer.write(serverSentEvent(event)) }
             if let live {
+                // The run's events and the heartbeats (nil) in one stream, written by one loop.
+                let (merged, continuation) = AsyncStream.makeStream(of: TrainingEvent?.self)
+                let events = Task {
+                    for await event in live { continuation.yield(event) }
+                    continuation.finish()
+                }
+                let heartbeat = Task {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: .seconds(1))
+                        continuation.yield(nil)
+                    }
+                }
+                defer {
+                    events.cancel()
+                    heartbeat.cancel()
+                    continuation.finish()
+                }
                 var lastBatch = ContinuousClock.now - .seconds(1)
-                for await event in live {
+                for await item in merged.cancelOnGracefulShutdown() {
+                    guard let event = item else {
+                        try await writer.write(ByteBuffer(string: ": still here\n\n"))
+                        continue
+                    }
                     if case .batch(let progress) = event {
                         guard progress.batch == progress.batches || ContinuousClock.now - lastBatch >= .milliseconds(100) else { continue }
                         lastBatch = .now

@@ -50,6 +50,8 @@ public func buildApplication(_ settings: ServerSettings, onServerRunning: @escap
     let training = TrainingManager(runs: settings.runs, dataDirectory: settings.data, threads: settings.threads) { models.refresh() }
     return Application(
         router: buildRouter(models: models, training: training, hosts: [settings.host] + settings.allowedHosts),
+        // A connection with no request for 30 s is closed: idle sockets do not pile up.
+        server: .http1(configuration: .init(idleTimeout: .seconds(30))),
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "swift-lenet"),
         services: [TrainingShutdown(training: training)],
         onServerRunning: { _ in await onServerRunning() })
