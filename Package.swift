@@ -56,7 +56,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-atomics", from: "1.2.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
-        // For the server's tests only: a channel and a logger for requests sent straight to the router.
+        // The server's HTTP parser errors, and for its tests a channel and a logger for requests sent
+        // straight to the router.
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
@@ -103,6 +104,7 @@ let package = Package(
             name: "LeNetServer",
             dependencies: [
                 "LeNet", "Training", "Datasets", "Imaging", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             resources: [.copy("Resources")]
@@ -134,6 +136,7 @@ let package = Package(
             dependencies: [
                 "LeNetServer", "LeNet", "Training", "TestSupport", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]),
         .testTarget(name: "lenet5Tests", dependencies: ["lenet5", "LeNet", "Training", "Formats", "Imaging", "Datasets", "TestSupport"]),
         // The slow tier, which README's test command skips: the built tool run whole (signals,

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import LeNet
+import NIOHTTP1
 import ServiceLifecycle
 
 /// Where and with what the server runs.
@@ -96,6 +97,9 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as HTTPError {
             let message = error.status == .contentTooLarge ? "the body is larger than the 1 MB limit" : error.body ?? error.status.reasonPhrase
             return APIError(status: error.status, message: message).response
+        } catch is HTTPParserError {
+            // A body the HTTP parser cannot read (a malformed chunk): the client's error.
+            return APIError(status: .badRequest, message: "the request's body is malformed").response
         } catch let error as any HTTPResponseError {
             let message = error.status == .contentTooLarge ? "the body is larger than the 1 MB limit" : error.status.reasonPhrase
             return APIError(status: error.status, message: message).response

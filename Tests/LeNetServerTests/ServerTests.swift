@@ -3,6 +3,9 @@ import Foundation
 import Hummingbird
 import Imaging
 import LeNet
+import NIOHTTP1
+import NIOEmbedded
+import Logging
 import TestSupport
 import XCTest
 @testable import LeNetServer
@@ -64,6 +67,16 @@ final class ServerTests: TemporaryDirectoryTestCase {
                 XCTAssertNotNil(try Self.json(response.body)["error"])
             }
         }
+    }
+
+    /// A body the HTTP parser cannot read (a malformed chunk) is the client's error: 400, not 500.
+    func testAMalformedBodyIsABadRequest() async throws {
+        let context = BasicRequestContext(source: ApplicationRequestContextSource(channel: EmbeddedChannel(), logger: Logger(label: "test")))
+        let request = Request(head: HTTPRequest(method: .post, scheme: "http", authority: "localhost", path: "/api/predict"), body: RequestBody(buffer: ByteBuffer()))
+        let response = try await JSONErrorMiddleware<BasicRequestContext>().handle(request, context: context) { _, _ in
+            throw HTTPParserError.invalidChunkSize
+        }
+        XCTAssertEqual(response.status, .badRequest)
     }
 
     /// A --checkpoint deleted or broken gives way to the next model instead of failing every
