@@ -3,9 +3,9 @@ import Foundation
 import Hummingbird
 import Imaging
 import LeNet
-import NIOHTTP1
-import NIOEmbedded
 import Logging
+import NIOEmbedded
+import NIOHTTP1
 import TestSupport
 import XCTest
 @testable import LeNetServer
