@@ -15,6 +15,10 @@ public enum APIRequest {
         guard body.pixels.count == side * side, body.pixels.allSatisfy({ (0...255).contains($0) }) else {
             throw APIError(status: .badRequest, message: "expected \(side * side) pixel values 0-255, got \(body.pixels.count)")
         }
+        // As a blank picture is (ImageError.blank): nothing to classify, not a confident guess.
+        guard body.pixels.contains(where: { $0 > 0 }) else {
+            throw APIError(status: .unprocessableContent, message: "the image is blank: draw a digit")
+        }
         return GrayImage(width: side, height: side, pixels: body.pixels.map { UInt8($0) })
     }
 

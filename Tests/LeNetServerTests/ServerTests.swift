@@ -145,6 +145,8 @@ final class ServerTests: TemporaryDirectoryTestCase {
             ("/api/predict", .post, [:], ByteBuffer(repeating: 0x89, count: (1 << 20) + 1), .contentTooLarge, "1 MB"),
             ("/api/predict", .post, [.contentType: "application/json"], ByteBuffer(string: "{\"pixels\": [1, 2]}"), .badRequest, "784 pixel values"),
             ("/api/predict", .post, [.contentType: "application/json"], ByteBuffer(string: "[[["), .badRequest, "pixels"),
+            ("/api/predict", .post, [.contentType: "application/json"], ByteBuffer(string: "{\"pixels\": [" + Array(repeating: "0", count: 784).joined(separator: ",") + "]}"),
+             .unprocessableContent, "blank"),
             ("/api/predict?model=runs/none", .post, [.contentType: "image/png"], ByteBuffer(bytes: png), .notFound, "no model 'runs/none'"),
             ("/api/predict", .get, [:], ByteBuffer(), .methodNotAllowed, "use POST"),
             ("/api/models", .delete, [:], ByteBuffer(), .methodNotAllowed, "use GET"),
