@@ -129,7 +129,7 @@ let package = Package(
             name: "LeNetTests", dependencies: ["LeNet", "Training", "Formats", "Imaging", "TestSupport"], exclude: ["Fixtures"],
             swiftSettings: numericSettings),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "LeNet", "Datasets", "Formats", "TestSupport"], swiftSettings: numericSettings),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Formats", "CZlib", "TestSupport"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Formats", "CZlib", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Formats", "TestSupport"]),
         .testTarget(
             name: "LeNetServerTests",

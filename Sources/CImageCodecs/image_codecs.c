@@ -97,16 +97,30 @@ int codec_read_jpeg(const unsigned char *bytes, size_t size, size_t max_pixels, 
         jpeg_destroy_decompress(&info);
         return too_large(error, error_size, w, h, max_pixels, width, height);
     }
-    info.out_color_space = JCS_GRAYSCALE;
+    /* libjpeg turns gray, YCbCr and RGB into gray itself, but not CMYK or YCCK (print files):
+       those are read as CMYK and turned into gray below. */
+    int cmyk = info.jpeg_color_space == JCS_CMYK || info.jpeg_color_space == JCS_YCCK;
+    info.out_color_space = cmyk ? JCS_CMYK : JCS_GRAYSCALE;
     jpeg_start_decompress(&info);
-    buffer = malloc((size_t)info.output_width * info.output_height);
+    buffer = malloc((size_t)info.output_width * info.output_height * (cmyk ? 4 : 1));
     if (!buffer) {
         jpeg_destroy_decompress(&info);
         return fail(error, error_size, "out of memory");
     }
     while (info.output_scanline < info.output_height) {
-        JSAMPROW row = buffer + (size_t)info.output_scanline * info.output_width;
+        JSAMPROW row = buffer + (size_t)info.output_scanline * info.output_width * (cmyk ? 4 : 1);
         jpeg_read_scanlines(&info, &row, 1);
+    }
+    if (cmyk) {
+        /* Adobe's files store the inks inverted (255: no ink), which is what saw_Adobe_marker
+           says; then red = c k / 255 and so on, else (255 - c)(255 - k) / 255. Rec. 601 luma. */
+        size_t count = (size_t)info.output_width * info.output_height;
+        for (size_t i = 0; i < count; i++) {
+            unsigned c = buffer[4 * i], m = buffer[4 * i + 1], y = buffer[4 * i + 2], k = buffer[4 * i + 3];
+            if (!info.saw_Adobe_marker) { c = 255 - c; m = 255 - m; y = 255 - y; k = 255 - k; }
+            unsigned r = c * k / 255, g = m * k / 255, b = y * k / 255;
+            buffer[i] = (unsigned char)((299 * r + 587 * g + 114 * b + 500) / 1000);
+        }
     }
     jpeg_finish_decompress(&info);
     jpeg_destroy_decompress(&info);

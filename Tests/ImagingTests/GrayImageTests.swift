@@ -37,6 +37,17 @@ final class GrayImageTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(try GrayImage(contentsOf: url("light.png").path).pixels, [255, 0, 0, 0])
     }
 
+    /// A CMYK JPEG (as print software writes them, Adobe's inverted inks; made with Pillow) is read
+    /// as gray: white paper, a dark stroke. libjpeg cannot convert CMYK to gray itself and such
+    /// files were refused ("Unsupported color conversion request").
+    func testCMYKJPEGIsReadAsGray() throws {
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/cmyk-seven.jpg")
+        let image = try GrayImage(contentsOf: file.path)
+        XCTAssertEqual([image.width, image.height], [40, 40])
+        XCTAssertGreaterThan(image.pixels[2 * 40 + 2], 240, "the paper is white")
+        XCTAssertLessThan(image.pixels[8 * 40 + 20], 60, "the stroke across the top is dark")
+    }
+
     func testJPEGRoundTripIsClose() throws {
         let image = GrayImage(width: 16, height: 16, pixels: (0..<256).map { UInt8(($0 % 16) * 16) })
         try writeJPEG(image, quality: 95, to: url("ramp.jpg"))
