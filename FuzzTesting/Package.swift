@@ -13,11 +13,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
-        .executableTarget(name: "FuzzIDX", dependencies: [.product(name: "Datasets", package: "swift-lenet")]),
+        // What the custom mutators share.
+        .target(name: "FuzzSupport"),
+        .executableTarget(name: "FuzzIDX", dependencies: ["FuzzSupport", .product(name: "Datasets", package: "swift-lenet")]),
         .executableTarget(
             name: "FuzzCheckpoint",
             dependencies: [
-                .product(name: "LeNet", package: "swift-lenet"), .product(name: "Training", package: "swift-lenet"),
+                "FuzzSupport", .product(name: "LeNet", package: "swift-lenet"), .product(name: "Training", package: "swift-lenet"),
                 .product(name: "Datasets", package: "swift-lenet"),
             ]),
         .executableTarget(name: "FuzzImage", dependencies: [.product(name: "Imaging", package: "swift-lenet")]),

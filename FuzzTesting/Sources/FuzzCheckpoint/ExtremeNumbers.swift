@@ -1,4 +1,5 @@
 import Foundation
+import FuzzSupport
 
 // A structure-aware mutation for headers of JSON: libFuzzer's byte mutations rarely turn a
 // well-formed header's number into -2^63 or 1e308 while keeping the rest intact, and the parsers
@@ -13,16 +14,10 @@ let extremeNumbers = [
     "-1", "0", "-0", "1e308", "-1e308", "1e30", "1e-45", "NaN", "nan", "inf", "-inf", "0.5", "65536",
 ]
 
-@_silgen_name("LLVMFuzzerMutate")
-func libFuzzerMutate(_ data: UnsafeMutablePointer<UInt8>, _ size: Int, _ maxSize: Int) -> Int
-
 @_cdecl("LLVMFuzzerCustomMutator")
 public func mutate(_ data: UnsafeMutablePointer<UInt8>, _ size: Int, _ maxSize: Int, _ seed: UInt32) -> Int {
-    var random = seed
-    func next(_ bound: Int) -> Int {
-        random = random &* 1_103_515_245 &+ 12_345
-        return Int(random >> 8) % max(bound, 1)
-    }
+    var choices = MutationChoices(seed: seed)
+    func next(_ bound: Int) -> Int { choices.next(bound) }
     guard next(2) == 0, let mutated = replacingANumber(Array(UnsafeBufferPointer(start: data, count: size)), pick: next),
         mutated.count <= maxSize
     else { return libFuzzerMutate(data, size, maxSize) }

@@ -3,19 +3,15 @@
 // changes; the other half is libFuzzer's. Byte mutations rarely make a header that is well formed
 // but for one enormous or zero size, and those are the ones that reach the size arithmetic.
 
+import FuzzSupport
+
 /// Sizes that break arithmetic done before a range check.
 let extremeSizes: [UInt32] = [0, 1, 2, 28, 255, 256, 65_535, 65_536, 0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FFFF, 60_000, 10_000_000]
 
-@_silgen_name("LLVMFuzzerMutate")
-func libFuzzerMutate(_ data: UnsafeMutablePointer<UInt8>, _ size: Int, _ maxSize: Int) -> Int
-
 @_cdecl("LLVMFuzzerCustomMutator")
 public func mutate(_ data: UnsafeMutablePointer<UInt8>, _ size: Int, _ maxSize: Int, _ seed: UInt32) -> Int {
-    var random = seed
-    func next(_ bound: Int) -> Int {
-        random = random &* 1_103_515_245 &+ 12_345
-        return Int(random >> 8) % max(bound, 1)
-    }
+    var choices = MutationChoices(seed: seed)
+    func next(_ bound: Int) -> Int { choices.next(bound) }
     // A plain IDX file: 00 00, the type, the rank, then rank sizes.
     guard next(2) == 0, size >= 8, data[0] == 0, data[1] == 0 else { return libFuzzerMutate(data, size, maxSize) }
     let rank = Int(data[3])
