@@ -295,7 +295,10 @@ final class ServerTests: TemporaryDirectoryTestCase {
                     try XCTUnwrap(JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [[String: Any]]).map { $0["id"] as? String }
                 }
             }
-            for _ in 0..<100 where try await models().count < 2 { try await Task.sleep(for: .milliseconds(50)) }
+            for _ in 0..<100 {
+                if try await models().count >= 2 { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
             let listed = try await models()
             XCTAssertEqual(listed, ["runs/\(run)", "bundled"])
         }
@@ -309,7 +312,10 @@ final class ServerTests: TemporaryDirectoryTestCase {
                 try await client.execute(uri: "/api/train", method: .get) { try Self.json($0.body)["state"] as? String ?? "" }
             }
             func wait(for wanted: String) async throws {
-                for _ in 0..<200 where try await state() != wanted { try await Task.sleep(for: .milliseconds(25)) }
+                for _ in 0..<200 {
+                    if try await state() == wanted { break }
+                    try await Task.sleep(for: .milliseconds(25))
+                }
                 let now = try await state()
                 XCTAssertEqual(now, wanted)
             }

@@ -57,7 +57,10 @@ final class ServeCommandTests: XCTestCase {
         let started = try curl(["-X", "POST", "-H", "Content-Type: application/json", "-d", #"{"epochs": 20, "trainingImages": 3000}"#, server.url + "/api/train"])
         XCTAssertTrue(started.contains("\"run\""), started)
         try curl(["-X", "POST", server.url + "/api/train/pause"])
-        for _ in 0..<400 where !(try curl([server.url + "/api/train"])).contains(#""state":"paused""#) { Thread.sleep(forTimeInterval: 0.025) }
+        for _ in 0..<400 {
+            if try curl([server.url + "/api/train"]).contains(#""state":"paused""#) { break }
+            Thread.sleep(forTimeInterval: 0.025)
+        }
     }
 
     /// SIGTERM with a page's event stream attached to a paused run: the run stops, resumable, the
@@ -118,7 +121,8 @@ final class ServeCommandTests: XCTestCase {
         for client in clients { try client.run() }
         for client in clients { client.waitUntilExit() }
         var after = server.descriptors
-        for _ in 0..<100 where after > before + 2 {
+        for _ in 0..<100 {
+            if after <= before + 2 { break }
             Thread.sleep(forTimeInterval: 0.1)
             after = server.descriptors
         }
