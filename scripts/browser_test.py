@@ -162,11 +162,15 @@ def check_page(url, shots):
         epochs.send_keys("2")
         driver.find_element(By.NAME, "trainingImages").send_keys("3000")
         driver.find_element(By.ID, "start").click()
-        wait.until(lambda d: "batch" in d.find_element(By.ID, "progress-text").text)
-        print("progress:", driver.find_element(By.ID, "progress-text").text)
+        # The run can end in a second here, before a poll sees its progress line: wait for its
+        # end, then check that the page drew its batches' losses.
         WebDriverWait(driver, 180).until(lambda d: "final test accuracy" in d.find_element(By.ID, "train-message").text)
         final = driver.find_element(By.ID, "train-message").text
         print(final)
+        losses = driver.execute_script("return run.losses.length")
+        print("batch losses drawn:", losses)
+        if losses < 1:
+            failures.append("the page showed none of the run's batches")
         if len(driver.find_elements(By.CSS_SELECTOR, "#sample .digit")) != 40:
             failures.append("the grid of test digits is not there")
         driver.save_screenshot(os.path.join(shots, "serve-train.png"))
