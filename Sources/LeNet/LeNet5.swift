@@ -76,7 +76,7 @@ public enum LeNet5 {
 
 extension Stage {
     /// A convolution stage's layer.
-    var convolution: Convolution {
+    public var convolution: Convolution {
         guard case .convolution(let k) = kind else { preconditionFailure("\(name) is not a convolution") }
         return Convolution(inputChannels: input.channels, outputChannels: output.channels, kernel: k)
     }

@@ -126,7 +126,7 @@ struct ModelController {
         return jsonResponse(LeNet5.spatialConvolutions.map { stage in
             StageFilters(
                 stage: stage.name, inputs: stage.input.channels, outputs: stage.output.channels,
-                kernel: stage.weight?.shape.last ?? 0, weights: model.weight(of: stage))
+                kernel: stage.convolution.kernel, weights: model.weight(of: stage))
         })
     }
 

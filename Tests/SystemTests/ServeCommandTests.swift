@@ -41,15 +41,7 @@ final class ServeCommandTests: XCTestCase {
     /// Runs curl to its end and returns what it printed.
     @discardableResult
     private func curl(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        process.arguments = ["-s"] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        try runProgram(URL(fileURLWithPath: "/usr/bin/curl"), ["-s"] + arguments).output
     }
 
     /// Starts a 20-epoch run and pauses it, returning once the server says it is paused.

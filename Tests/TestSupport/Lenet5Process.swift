@@ -7,8 +7,13 @@ public var lenet5Executable: URL {
 
 /// Runs `lenet5 arguments` (in `directory`, if given) to its end.
 public func runLenet5(_ arguments: [String], in directory: URL? = nil) throws -> (status: Int32, output: String, error: String) {
+    try runProgram(lenet5Executable, arguments, in: directory)
+}
+
+/// Runs `program` with `arguments` (in `directory`, if given) to its end.
+public func runProgram(_ program: URL, _ arguments: [String], in directory: URL? = nil) throws -> (status: Int32, output: String, error: String) {
     let process = Process()
-    process.executableURL = lenet5Executable
+    process.executableURL = program
     process.arguments = arguments
     if let directory { process.currentDirectoryURL = directory }
     let output = Pipe(), error = Pipe()
