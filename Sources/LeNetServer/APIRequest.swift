@@ -5,21 +5,53 @@ import Training
 
 /// The API's JSON request bodies, decoded and checked as its routes do (public for FuzzTesting).
 public enum APIRequest {
-    /// 784 (a side squared) pixel values 0-255, white on black, as `{"pixels": [...]}`.
-    public static func pixels(_ data: Data) throws(APIError) -> GrayImage {
-        struct Body: Decodable { let pixels: [Int] }
+    /// Pixels sent as JSON: 784 values (a side squared) of an image prepared as MNIST's were,
+    /// white on black, as `{"pixels": [...]}`; or a picture of any size up to 1024 on a side,
+    /// `{"width": w, "height": h, "pixels": [...]}`, dark ink on light or light on dark, prepared
+    /// as an image file is (the page's pad, reduced: no PNG to encode on the way).
+    public enum Pixels: Equatable {
+        case prepared(GrayImage)
+        case picture(GrayImage)
+    }
+
+    /// The largest side of a picture sent as JSON pixels.
+    public static let pictureSideLimit = 1024
+
+    /// The pixels of a JSON body, checked: counts, values 0-255, sides, and not blank.
+    public static func pixels(_ data: Data) throws(APIError) -> Pixels {
+        struct Body: Decodable {
+            let width: Int?
+            let height: Int?
+            let pixels: [Int]
+        }
         let side = LeNet5.imageSide
+        let limit = pictureSideLimit
+        let expected = "expected {\"pixels\": [\(side * side) numbers 0-255]} or {\"width\": w, \"height\": h, \"pixels\": [w x h numbers 0-255]}"
         guard let body = try? JSONDecoder().decode(Body.self, from: data) else {
-            throw APIError(status: .badRequest, message: "expected {\"pixels\": [\(side * side) numbers 0-255]}")
+            throw APIError(status: .badRequest, message: expected)
         }
-        guard body.pixels.count == side * side, body.pixels.allSatisfy({ (0...255).contains($0) }) else {
-            throw APIError(status: .badRequest, message: "expected \(side * side) pixel values 0-255, got \(body.pixels.count)")
+        let width: Int, height: Int
+        switch (body.width, body.height) {
+        case (nil, nil): (width, height) = (side, side)
+        case (let w?, let h?):
+            guard (1...limit).contains(w), (1...limit).contains(h) else {
+                throw APIError(status: .badRequest, message: "width and height must be from 1 to \(limit), got \(w)x\(h)")
+            }
+            (width, height) = (w, h)
+        default: throw APIError(status: .badRequest, message: "width and height go together; \(expected)")
         }
-        // As a blank picture is (ImageError.blank): nothing to classify, not a confident guess.
-        guard body.pixels.contains(where: { $0 > 0 }) else {
-            throw APIError(status: .unprocessableContent, message: "the image is blank: draw a digit")
+        guard body.pixels.count == width * height, body.pixels.allSatisfy({ (0...255).contains($0) }) else {
+            throw APIError(status: .badRequest, message: "expected \(width * height) pixel values 0-255, got \(body.pixels.count)")
         }
-        return GrayImage(width: side, height: side, pixels: body.pixels.map { UInt8($0) })
+        let image = GrayImage(width: width, height: height, pixels: body.pixels.map { UInt8($0) })
+        guard body.width != nil else {
+            // As a blank picture is (ImageError.blank): nothing to classify, not a confident guess.
+            guard body.pixels.contains(where: { $0 > 0 }) else {
+                throw APIError(status: .unprocessableContent, message: "the image is blank: draw a digit")
+            }
+            return .prepared(image)
+        }
+        return .picture(image)
     }
 
     /// A JSON object of training options (`TrainingOptions`' keys, any other refused, naming

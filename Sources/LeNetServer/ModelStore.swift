@@ -5,12 +5,21 @@ import Training
 
 /// A model the page can pick: its id in URLs, and what the picker shows.
 public struct ModelInfo: Sendable, Codable, Equatable {
-    /// `bundled`, `checkpoint`, or `runs/<run folder>`.
+    /// `checkpoint`, `bundled`, or `runs/<run folder>`.
     public let id: String
     public let name: String
+    /// Whether its file loads; when not, `problem` says why, and it has no class names.
+    public let available: Bool
+    public let problem: String?
+    /// The model a request that names none is answered with: the first available.
+    public let isDefault: Bool
     public let classNames: [String]
     public let epoch: Int?
     public let testAccuracy: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, available, problem, isDefault = "default", classNames, epoch, testAccuracy
+    }
 }
 
 /// The checkpoints the server can classify with: the bundled one, the one given with
@@ -45,8 +54,9 @@ public final class ModelStore: @unchecked Sendable {
         lock.withLock { scanned = nil }
     }
 
-    /// The ids and files of every model, the default (first) model first: the `--checkpoint`,
-    /// then runs newest first, then the bundled one.
+    /// The ids and files of every model in the order a default is chosen: the `--checkpoint`,
+    /// the bundled one, then runs newest first (a run finishing does not change every
+    /// visitor's default).
     func files() -> [(id: String, url: URL)] {
         lock.withLock {
             if let scanned, .now - scanned.at < Self.rescanInterval { return scanned.files }
@@ -59,22 +69,32 @@ public final class ModelStore: @unchecked Sendable {
     private func scan() -> [(id: String, url: URL)] {
         var found: [(String, URL)] = []
         if let checkpoint { found.append(("checkpoint", checkpoint)) }
-        found += RunFolder.bestCheckpoints(in: runs).map { ("runs/" + $0.deletingLastPathComponent().lastPathComponent, $0) }
         if let bundled { found.append(("bundled", bundled)) }
+        found += RunFolder.bestCheckpoints(in: runs).map { ("runs/" + $0.deletingLastPathComponent().lastPathComponent, $0) }
         return found
     }
 
-    /// The models that load, for the picker.
+    /// Every model, for the picker; one whose file no longer loads says why.
     public func list() -> [ModelInfo] {
-        files().compactMap { id, url in
-            guard let (checkpoint, _) = try? load(id: id, url: url) else { return nil }
+        var defaultFound = false
+        return files().map { id, url in
             let name = switch id {
             case "bundled": "bundled (trained on MNIST)"
             case "checkpoint": url.lastPathComponent
             default: String(id.dropFirst("runs/".count))
             }
+            let checkpoint: Checkpoint
+            do throws(CheckpointError) {
+                checkpoint = try load(id: id, url: url).checkpoint
+            } catch {
+                return ModelInfo(
+                    id: id, name: name, available: false, problem: error.problem, isDefault: false, classNames: [], epoch: nil,
+                    testAccuracy: nil)
+            }
+            defer { defaultFound = true }
             return ModelInfo(
-                id: id, name: name, classNames: ClassNames.decode(checkpoint.metadata["class_names"]) ?? ClassNames.digits,
+                id: id, name: name, available: true, problem: nil, isDefault: !defaultFound,
+                classNames: ClassNames.decode(checkpoint.metadata["class_names"]) ?? ClassNames.digits,
                 epoch: checkpoint.metadata["epoch"].flatMap { Int($0) },
                 testAccuracy: checkpoint.metadata["test_accuracy"].flatMap { Double($0) })
         }

@@ -139,8 +139,15 @@ struct ModelController {
         let body = try await request.collectBody(upTo: maximumBodyBytes)
         let classification: Classification
         if request.headers[.contentType]?.lowercased().hasPrefix("application/json") == true {
-            let pixels = try APIRequest.pixels(Data(buffer: body))
-            classification = classifier.classify(prepared: pixels, activations: activations)
+            switch try APIRequest.pixels(Data(buffer: body)) {
+            case .prepared(let image): classification = classifier.classify(prepared: image, activations: activations)
+            case .picture(let image):
+                do throws(ImageError) {
+                    classification = try classifier.classify(picture: image, name: "the picture", activations: activations)
+                } catch {
+                    throw APIError(image: error)
+                }
+            }
         } else {
             do throws(ImageError) {
                 classification = try classifier.classify(imageData: Data(buffer: body), name: "the image", activations: activations)
@@ -166,9 +173,9 @@ struct TrainingController {
         endpoints.on("/api/test-sample", .get, use: testSample)
         endpoints.on("/api/train", .get) { _, _ in jsonResponse(await training.status()) }
         endpoints.on("/api/train", .post, use: start)
-        endpoints.on("/api/train/pause", .post) { _, _ in try await training.pause(); return jsonResponse(await training.status()) }
-        endpoints.on("/api/train/resume", .post) { _, _ in try await training.resume(); return jsonResponse(await training.status()) }
-        endpoints.on("/api/train/stop", .post) { _, _ in try await training.stop(); return jsonResponse(await training.status()) }
+        endpoints.on("/api/train/pause", .post) { _, _ in jsonResponse(try await training.pause()) }
+        endpoints.on("/api/train/resume", .post) { _, _ in jsonResponse(try await training.resume()) }
+        endpoints.on("/api/train/stop", .post) { _, _ in jsonResponse(try await training.stop()) }
         endpoints.on("/api/train/events", .get, use: events)
         return endpoints
     }
@@ -189,21 +196,24 @@ struct TrainingController {
         return jsonResponse(["run": run], status: .accepted)
     }
 
-    /// The run's events so far, then as they come (batches at most ten times a second, and each
-    /// epoch's last: a page cannot show more), as Server-Sent Events. A comment every second
-    /// while nothing else is sent (a paused run) finds a client that has left, so its connection
-    /// is closed instead of waiting for events that may never come; the server's shutdown ends
-    /// the stream (SIGTERM or Ctrl-C with pages attached).
+    /// Server-Sent Events for a page: the state (`event: state`), the current or last run's
+    /// history, then every event and change of state as they come (batches at most ten times a
+    /// second, and each epoch's last: a page cannot show more), across runs, until the server
+    /// shuts down. With `?until=end` the stream ends after the run's final event instead (at
+    /// once if none is running): a script's way to follow one run. A comment every second while
+    /// nothing else is sent (a paused run) finds a client that has left, so its connection is
+    /// closed instead of waiting for events that may never come.
     @Sendable func events(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        let status = await training.status()
-        let live = await training.subscribe()
+        let untilEnd = request.uri.queryParameters.get("until") == "end"
+        let (status, updates) = await training.attach()
         let body = ResponseBody { writer in
+            try await writer.write(serverSentEvent(RunState(state: status.state, run: status.run, resumeCommand: status.resumeCommand), name: "state"))
             for event in status.events { try await writer.write(serverSentEvent(event)) }
-            if let live {
-                // The run's events and the heartbeats (nil) in one stream, written by one loop.
-                let (merged, continuation) = AsyncStream.makeStream(of: TrainingEvent?.self)
-                let events = Task {
-                    for await event in live { continuation.yield(event) }
+            if !untilEnd || ["running", "paused"].contains(status.state) {
+                // The updates and the heartbeats (nil) in one stream, written by one loop.
+                let (merged, continuation) = AsyncStream.makeStream(of: TrainingUpdate?.self)
+                let forward = Task {
+                    for await update in updates { continuation.yield(update) }
                     continuation.finish()
                 }
                 let heartbeat = Task {
@@ -213,21 +223,18 @@ struct TrainingController {
                     }
                 }
                 defer {
-                    events.cancel()
+                    forward.cancel()
                     heartbeat.cancel()
                     continuation.finish()
                 }
-                var lastBatch = ContinuousClock.now - .seconds(1)
-                for await item in merged.cancelOnGracefulShutdown() {
-                    guard let event = item else {
-                        try await writer.write(ByteBuffer(string: ": still here\n\n"))
-                        continue
+                stream: for await item in merged.cancelOnGracefulShutdown() {
+                    switch item {
+                    case nil: try await writer.write(ByteBuffer(string: ": still here\n\n"))
+                    case .state(let state)?: try await writer.write(serverSentEvent(state, name: "state"))
+                    case .event(let event)?:
+                        try await writer.write(serverSentEvent(event))
+                        if untilEnd && event.isFinal { break stream }
                     }
-                    if case .batch(let progress) = event {
-                        guard progress.batch == progress.batches || ContinuousClock.now - lastBatch >= .milliseconds(100) else { continue }
-                        lastBatch = .now
-                    }
-                    try await writer.write(serverSentEvent(event))
                 }
             }
             try await writer.write(ByteBuffer(string: "event: end\ndata: {}\n\n"))
@@ -251,9 +258,9 @@ extension APIError {
     }
 }
 
-/// One Server-Sent Event: `data: <json>` and a blank line.
-func serverSentEvent(_ event: TrainingEvent) -> ByteBuffer {
-    ByteBuffer(string: "data: " + String(decoding: encodeJSON(event), as: UTF8.self) + "\n\n")
+/// One Server-Sent Event: `event: <name>` unless unnamed, `data: <json>` and a blank line.
+func serverSentEvent(_ value: some Encodable, name: String? = nil) -> ByteBuffer {
+    ByteBuffer(string: (name.map { "event: \($0)\n" } ?? "") + "data: " + String(decoding: encodeJSON(value), as: UTF8.self) + "\n\n")
 }
 
 /// The page, its script and style sheet, read once from the package's resources.

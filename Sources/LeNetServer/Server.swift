@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 import Hummingbird
 import LeNet
@@ -48,7 +49,10 @@ public struct APIError: Error, Equatable, Sendable {
 /// - Parameter onServerRunning: called once the server listens.
 public func buildApplication(_ settings: ServerSettings, onServerRunning: @escaping @Sendable () async -> Void = {}) -> some ApplicationProtocol {
     let models = ModelStore(runs: settings.runs, checkpoint: settings.checkpoint)
-    let training = TrainingManager(runs: settings.runs, dataDirectory: settings.data, threads: settings.threads) { models.refresh() }
+    let training = TrainingManager(
+        runs: settings.runs, dataDirectory: settings.data, threads: settings.threads, shownRuns: settings.runs.relativePath,
+        shownData: settings.data == IDXDataset.bundledMNIST ? nil : settings.data.relativePath
+    ) { models.refresh() }
     return Application(
         router: buildRouter(models: models, training: training, hosts: [settings.host] + settings.allowedHosts),
         // A connection with no request for 30 s is closed: idle sockets do not pile up.

@@ -133,8 +133,10 @@ public final class Trainer {
     public static let divergenceLoss = 100.0
 
     /// Trains the rest of the current epoch, or up to a requested stop.
-    /// - Parameter shouldStop: asked after every batch but the epoch's last; `true` ends the pass early.
-    /// - Returns: the epoch's mean loss per image and the seconds it took, or nil if stopped early.
+    /// - Parameter shouldStop: asked after every batch but the epoch's last; `true` ends the pass
+    ///   early. The time it takes (a pause) is not training time: `BatchProgress`'s and the
+    ///   returned seconds leave it out.
+    /// - Returns: the epoch's mean loss per image and the seconds it trained, or nil if stopped early.
     /// - Throws: `TrainingError.diverged` at the first batch whose loss is not finite or explodes,
     ///   before that batch's step: the weights and the state stay as after the batch before.
     public func trainEpoch(progress: (BatchProgress) -> Void = { _ in }, shouldStop: () -> Bool = { false })
@@ -147,6 +149,7 @@ public final class Trainer {
         let batches = batchesPerEpoch
         let batchSize = configuration.batchSize
         let start = DispatchTime.now()
+        var waited = 0.0
         let firstBatch = state.batchInEpoch
         while state.batchInEpoch < batches {
             let b = state.batchInEpoch
@@ -163,20 +166,25 @@ public final class Trainer {
             step(learningRate: learningRate)
             state.step += 1
             state.batchInEpoch += 1
-            let elapsed = seconds(since: start)
+            let elapsed = seconds(since: start) - waited
             let trained = min(state.batchInEpoch * batchSize, order.count)
             progress(BatchProgress(
                 epoch: state.epoch + 1, batch: state.batchInEpoch, batches: batches, loss: meanLoss,
                 runningLoss: state.epochLossSum / Double(trained),
                 imagesPerSecond: Double(trained - firstBatch * batchSize) / max(elapsed, 1e-9), elapsed: elapsed))
-            if state.batchInEpoch < batches && shouldStop() { return nil }
+            if state.batchInEpoch < batches {
+                let asked = DispatchTime.now()
+                let stop = shouldStop()
+                waited += seconds(since: asked)
+                if stop { return nil }
+            }
         }
         let loss = state.epochLossSum / Double(order.count)
         state.epoch += 1
         state.batchInEpoch = 0
         state.epochLossSum = 0
         state.randomState = shuffler.state
-        return (loss, seconds(since: start))
+        return (loss, seconds(since: start) - waited)
     }
 
     /// One update of the weights from `gradients`, by the configured optimiser, each of the

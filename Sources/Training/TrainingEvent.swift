@@ -61,6 +61,7 @@ public struct BatchProgress: Sendable, Equatable, Codable {
     public let runningLoss: Double
     /// Over the batches trained since this epoch started or resumed.
     public let imagesPerSecond: Double
+    /// Seconds spent training since this epoch started or resumed, pauses left out.
     public let elapsed: Double
 }
 
@@ -75,7 +76,7 @@ public struct EpochSummary: Sendable, Equatable, Codable {
     public let train: Score
     public let validation: Score?
     public let test: Score
-    /// Wall time of the training pass (evaluation excluded).
+    /// Time of the training pass (evaluation and pauses excluded).
     public let trainingSeconds: Double
     public let evaluationSeconds: Double
     public let imagesPerSecond: Double

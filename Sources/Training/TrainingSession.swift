@@ -52,6 +52,15 @@ public struct RunFolder: Sendable {
         return text.replacingOccurrences(of: base + "/", with: "").replacingOccurrences(of: base, with: "the runs folder")
     }
 
+    /// The command that continues a run stopped in a folder whose `resume.safetensors` is
+    /// `resumeFile` (as the user names it), with every option the resume state does not hold:
+    /// the data's folder, unless it is the bundled MNIST.
+    public static func resumeCommand(resumeFile: String, dataDirectory: String?) -> String {
+        var command = "swift run -c release lenet5 train --resume " + shellQuoted(resumeFile)
+        if let dataDirectory { command += " --data " + shellQuoted(dataDirectory) }
+        return command
+    }
+
     /// Whether an earlier run left checkpoints here.
     public var holdsRun: Bool { runFiles.contains { $0.hasSuffix(".safetensors") } }
 
@@ -73,6 +82,12 @@ public struct RunFolder: Sendable {
         }
         return FolderLock(descriptor: fd)
     }
+}
+
+/// `text` as one shell word: as it is when it is plain, else in single quotes.
+func shellQuoted(_ text: String) -> String {
+    let plain = !text.isEmpty && text.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "_./-+=:,@".contains($0)) }
+    return plain ? text : "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
 }
 
 /// A held `flock` on a run folder's lock file, released when this is released (or the process

@@ -235,10 +235,7 @@ struct TrainCommand: AsyncParsableCommand {
                 let resumeFile = RunFolder(output).resume.relativePath
                 let signal = stop.signal == SIGTERM ? "SIGTERM" : "SIGINT"
                 print("stopped by \(signal) after batch \(halt.position.batch)/\(halt.position.batches) of epoch \(halt.position.epoch); state saved to \(resumeFile)")
-                // Every option the resumed run needs that the checkpoint does not hold.
-                var command = "swift run -c release lenet5 train --resume " + shellQuoted(resumeFile)
-                if let directory = data.directory { command += " --data " + shellQuoted(directory) }
-                print("resume with: \(command)")
+                print("resume with: \(RunFolder.resumeCommand(resumeFile: resumeFile, dataDirectory: data.directory))")
             case .checkpoint, .paused, .resumed, .failed:
                 bar.clear()
             }
@@ -407,11 +404,5 @@ extension DataOptions {
         }
         return test
     }
-}
-
-/// `text` as one shell word: as it is when it is plain, else in single quotes.
-func shellQuoted(_ text: String) -> String {
-    let plain = !text.isEmpty && text.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "_./-+=:,@".contains($0)) }
-    return plain ? text : "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
 }
 

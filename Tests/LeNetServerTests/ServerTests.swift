@@ -7,6 +7,7 @@ import Logging
 import NIOEmbedded
 import NIOHTTP1
 import TestSupport
+import Training
 import XCTest
 @testable import LeNetServer
 
@@ -34,6 +35,16 @@ final class ServerTests: TemporaryDirectoryTestCase {
         var pixels = [UInt8](repeating: 255, count: 84 * 84)
         for y in 0..<84 { for x in 0..<84 { pixels[y * 84 + x] = 255 - test.pixels[index * 784 + (y / 3) * 28 + x / 3] } }
         return (try GrayImage(width: 84, height: 84, pixels: pixels).pngData(), Int(test.labels[index]))
+    }
+
+    /// The events of a Server-Sent Events text: each one's name (nil for unnamed) and JSON data.
+    private static func serverSentEvents(_ text: String) throws -> [(name: String?, data: [String: Any])] {
+        try text.components(separatedBy: "\n\n").filter { !$0.isEmpty && !$0.hasPrefix(":") }.map { block in
+            let lines = block.split(separator: "\n")
+            let name = lines.first { $0.hasPrefix("event: ") }.map { String($0.dropFirst(7)) }
+            let data = try XCTUnwrap(lines.first { $0.hasPrefix("data: ") }, block).dropFirst(6)
+            return (name, try XCTUnwrap(JSONSerialization.jsonObject(with: Data(data.utf8)) as? [String: Any], block))
+        }
     }
 
     private static func json(_ buffer: ByteBuffer) throws -> [String: Any] {
@@ -96,6 +107,13 @@ final class ServerTests: TemporaryDirectoryTestCase {
             XCTAssertEqual((error as? APIError)?.status, .notFound)
             XCTAssertTrue((error as? APIError)?.message.contains("cannot be loaded") == true, "\(error)")
         }
+        // The list says which model is unavailable and why, and which answers instead.
+        let listed = other.list()
+        XCTAssertEqual(listed.map(\.id), ["checkpoint", "bundled"])
+        XCTAssertEqual(listed.map(\.available), [false, true])
+        XCTAssertEqual(listed.map(\.isDefault), [false, true])
+        XCTAssertTrue(listed[0].problem?.hasPrefix("header length") == true, "\(listed[0])")
+        XCTAssertFalse(listed[0].problem?.contains(folder.path) ?? true, "no server path")
     }
 
     func testPredictClassifiesPicturesAndServesTheLibrarysActivations() async throws {
@@ -127,6 +145,17 @@ final class ServerTests: TemporaryDirectoryTestCase {
                 XCTAssertEqual(answer.probabilities, expected.probabilities)
                 XCTAssertNil(answer.activations)
             }
+            // The picture itself, as the page sends its pad: pixels and their size, prepared as
+            // the PNG was, to the same answer.
+            let picture = try GrayImage(decoding: png, name: "x")
+            let drawn = "{\"width\": 84, \"height\": 84, \"pixels\": [" + picture.pixels.map(String.init).joined(separator: ",") + "]}"
+            try await client.execute(
+                uri: "/api/predict", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: drawn)
+            ) { response in
+                let answer = try JSONDecoder().decode(PredictionResponse.self, from: Data(buffer: response.body))
+                XCTAssertEqual(answer.probabilities, expected.probabilities)
+                XCTAssertEqual(answer.input.pixels, expected.input.pixels)
+            }
             try await client.execute(uri: "/api/filters?model=bundled", method: .get) { response in
                 let filters = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [[String: Any]])
                 XCTAssertEqual(filters.map { $0["stage"] as? String }, ["C1", "C3"])
@@ -147,6 +176,15 @@ final class ServerTests: TemporaryDirectoryTestCase {
             ("/api/predict", .post, [.contentType: "application/json"], ByteBuffer(string: "[[["), .badRequest, "pixels"),
             ("/api/predict", .post, [.contentType: "application/json"], ByteBuffer(string: "{\"pixels\": [" + Array(repeating: "0", count: 784).joined(separator: ",") + "]}"),
              .unprocessableContent, "blank"),
+            ("/api/predict", .post, [.contentType: "application/json"], ByteBuffer(string: "{\"width\": 2, \"height\": 2, \"pixels\": [1, 2]}"),
+             .badRequest, "expected 4 pixel values"),
+            ("/api/predict", .post, [.contentType: "application/json"], ByteBuffer(string: "{\"width\": 2, \"pixels\": [1, 2]}"),
+             .badRequest, "width and height go together"),
+            ("/api/predict", .post, [.contentType: "application/json"],
+             ByteBuffer(string: "{\"width\": 9223372036854775807, \"height\": 9223372036854775807, \"pixels\": [1]}"), .badRequest,
+             "width and height must be from 1 to 1024"),
+            ("/api/predict", .post, [.contentType: "application/json"],
+             ByteBuffer(string: "{\"width\": 3, \"height\": 1, \"pixels\": [255, 255, 255]}"), .unprocessableContent, "blank"),
             ("/api/predict?model=runs/none", .post, [.contentType: "image/png"], ByteBuffer(bytes: png), .notFound, "no model 'runs/none'"),
             ("/api/predict", .get, [:], ByteBuffer(), .methodNotAllowed, "use POST"),
             ("/api/models", .delete, [:], ByteBuffer(), .methodNotAllowed, "use GET"),
@@ -265,17 +303,19 @@ final class ServerTests: TemporaryDirectoryTestCase {
             ) { response in
                 XCTAssertEqual(response.status, .conflict)
             }
-            try await client.execute(uri: "/api/train/events", method: .get) { response in
+            try await client.execute(uri: "/api/train/events?until=end", method: .get) { response in
                 XCTAssertEqual(response.headers[.contentType], "text/event-stream")
                 let text = String(buffer: response.body)
                 XCTAssertFalse(text.contains(runs.path), "events name runs, not where they live")
-                let lines = text.split(separator: "\n").filter { $0.hasPrefix("data: {\"") }
-                let types = try lines.map { line in
-                    try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8)) as? [String: Any])["type"] as? String
-                }
+                let events = try Self.serverSentEvents(text)
+                XCTAssertEqual(events.first?.name, "state", "a page learns the state first")
+                XCTAssertEqual(events.first?.data["run"] as? String, run)
+                let types = events.filter { $0.name == nil }.map { $0.data["type"] as? String }
                 XCTAssertEqual(types.first, "started")
+                XCTAssertEqual(types.filter { $0 == "started" }.count, 1, "started once")
                 XCTAssertTrue(types.contains("batch") && types.contains("epoch"), "\(types)")
                 XCTAssertEqual(types.last, "finished")
+                XCTAssertEqual(events.last { $0.name == "state" }?.data["state"] as? String, "finished")
                 XCTAssertTrue(text.hasSuffix("event: end\ndata: {}\n\n"))
             }
             try await client.execute(uri: "/api/train", method: .get) { response in
@@ -300,8 +340,44 @@ final class ServerTests: TemporaryDirectoryTestCase {
                 try await Task.sleep(for: .milliseconds(50))
             }
             let listed = try await models()
-            XCTAssertEqual(listed, ["runs/\(run)", "bundled"])
+            XCTAssertEqual(listed, ["bundled", "runs/\(run)"], "a finished run does not become every visitor's default")
         }
+    }
+
+    /// A page attached before a run starts sees it start; one that attaches after it ended (a
+    /// reload) gets the same history: the start once, every epoch, the sampled losses (thinned
+    /// past the limit, the last kept), the end, and the state.
+    func testPagesAttachedEarlyOrLateSeeTheWholeRun() async throws {
+        let training = TrainingManager(runs: folder.url("runs"), dataDirectory: IDXDataset.bundledMNIST, threads: 2, batchesKept: 4)
+        let (before, early) = await training.attach()
+        XCTAssertEqual(before.state, "idle")
+        XCTAssertTrue(before.events.isEmpty)
+        let options = try JSONDecoder().decode(TrainingOptions.self, from: Data(#"{"epochs": 6, "trainingImages": 600, "batchSize": 50}"#.utf8))
+        let run = try await training.start(options)
+        var events: [TrainingEvent] = []
+        var states: [String] = []
+        for await update in early {
+            switch update {
+            case .event(let event): events.append(event)
+            case .state(let state):
+                states.append(state.state)
+                XCTAssertEqual(state.run, run)
+            }
+            if events.last?.isFinal == true { break }
+        }
+        XCTAssertEqual(states, ["running", "finished"])
+        let late = await training.attach().status
+        XCTAssertEqual(late.state, "finished")
+        XCTAssertEqual(late.run, run)
+        func kind(_ event: TrainingEvent) -> String { String(String(describing: event).prefix { $0 != "(" }) }
+        let kinds = late.events.map(kind)
+        XCTAssertEqual(kinds.filter { $0 == "started" }.count, 1)
+        XCTAssertEqual(kinds.filter { $0 == "epoch" }.count, 6)
+        XCTAssertEqual(kinds.last, "finished")
+        let batches = late.events.compactMap { if case .batch(let progress) = $0 { progress } else { nil } }
+        XCTAssertTrue((2...4).contains(batches.count), "thinned to the limit: \(batches.count)")
+        XCTAssertEqual(batches.last.map { [$0.epoch, $0.batch] }, [6, 12], "the last batch is kept")
+        XCTAssertEqual(events.filter { kind($0) != "batch" }, late.events.filter { kind($0) != "batch" }, "the early page saw the history")
     }
 
     /// Pause, resume and stop reach a running training from the API; the sample grid's images
@@ -325,16 +401,25 @@ final class ServerTests: TemporaryDirectoryTestCase {
             ) { response in
                 XCTAssertEqual(response.status, .accepted)
             }
-            try await client.execute(uri: "/api/train/pause", method: .post) { XCTAssertEqual($0.status, .ok) }
-            try await wait(for: "paused")
-            try await client.execute(uri: "/api/train/resume", method: .post) { XCTAssertEqual($0.status, .ok) }
-            try await wait(for: "running")
-            try await client.execute(uri: "/api/train/stop", method: .post) { XCTAssertEqual($0.status, .ok) }
+            // Each action answers with the state it reached, as the events will tell it.
+            for (action, reached) in [("pause", "paused"), ("resume", "running"), ("pause", "paused"), ("resume", "running")] {
+                try await client.execute(uri: "/api/train/\(action)", method: .post) { response in
+                    XCTAssertEqual(response.status, .ok)
+                    XCTAssertEqual(try Self.json(response.body)["state"] as? String, reached, action)
+                }
+                try await wait(for: reached)
+            }
+            try await client.execute(uri: "/api/train/stop", method: .post) { response in
+                let state = try Self.json(response.body)
+                XCTAssertEqual(state["state"] as? String, "stopped")
+                let run = try XCTUnwrap(state["run"] as? String)
+                XCTAssertEqual(state["resumeCommand"] as? String, "swift run -c release lenet5 train --resume runs/\(run)/resume.safetensors")
+            }
             try await wait(for: "stopped")
             try await client.execute(uri: "/api/train", method: .get) { response in
                 let events = try XCTUnwrap(Self.json(response.body)["events"] as? [[String: Any]])
-                XCTAssertEqual(events.compactMap { $0["type"] as? String }.filter { $0 != "batch" && $0 != "epoch" },
-                               ["started", "paused", "resumed", "stopped"])
+                XCTAssertEqual(events.compactMap { $0["type"] as? String }.filter { $0 != "batch" && $0 != "epoch" && $0 != "checkpoint" },
+                               ["started", "paused", "resumed", "paused", "resumed", "stopped"])
             }
             try await client.execute(uri: "/api/test-sample", method: .get) { response in
                 let sample = try Self.json(response.body)

@@ -63,7 +63,13 @@ func respond(_ method: HTTPRequest.Method, _ uri: String, type: String?, body: s
         let context = BasicRequestContext(source: .init(channel: channel, logger: logger))
         let response = try! await responder.respond(to: request, context: context)
         let collected = Collected()
-        try! await response.body.write(Collector(into: collected))
+        // An event stream goes on until the server stops: this client leaves after its first event.
+        let leaves = response.headers[.contentType] == "text/event-stream"
+        do {
+            try await response.body.write(Collector(into: collected, leavesAfterFirstWrite: leaves))
+        } catch {
+            precondition(leaves, "\(error) writing the body of \(uri)")
+        }
         return (response.head, collected.bytes.withLock { $0 })
     }
     let data = Data(bytes)
@@ -84,8 +90,15 @@ final class Collected: Sendable {
 }
 
 struct Collector: ResponseBodyWriter {
+    struct Left: Error {}
+
     let into: Collected
-    func write(_ buffer: ByteBuffer) async throws { into.bytes.withLock { $0 += buffer.readableBytesView } }
+    let leavesAfterFirstWrite: Bool
+
+    func write(_ buffer: ByteBuffer) async throws {
+        into.bytes.withLock { $0 += buffer.readableBytesView }
+        if leavesAfterFirstWrite { throw Left() }
+    }
     consuming func finish(_ trailingHeaders: HTTPFields?) async throws {}
 }
 

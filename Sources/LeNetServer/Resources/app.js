@@ -3,28 +3,49 @@
 
 const $ = (id) => document.getElementById(id);
 const state = {
-  model: null,          // id of the picked model
+  model: null,          // id of the model in use
   classNames: [],
   strokes: [],          // each an array of [x, y] in pad pixels
   image: null,          // a dropped or chosen file, classified instead of the strokes
   last: null,           // the last prediction response
   inFlight: false,
   again: false,
+  penUp: null,          // when the pen last left the pad, until the answer to it shows
+  offline: false,       // the server does not answer
   tab: "draw",
 };
 
 // MARK: API
 
+/// A JSON request; an answer that is not 2xx throws its error. A server that does not answer
+/// throws with `offline` set, and shows the banner until the event stream reconnects.
 async function api(path, options = {}) {
-  const response = await fetch(path, options);
+  let response;
+  try {
+    response = await fetch(path, options);
+  } catch (error) {
+    setOffline(true);
+    throw Object.assign(new Error("the server is not answering"), { offline: true });
+  }
   const body = await response.json().catch(() => ({ error: "unreadable answer" }));
   if (!response.ok) throw Object.assign(new Error(body.error || response.statusText), { status: response.status, field: body.field });
   return body;
 }
 
+/// The server is unreachable: one banner, every control that needs it disabled.
+function setOffline(offline) {
+  if (state.offline === offline) return;
+  state.offline = offline;
+  $("offline").hidden = !offline;
+  for (const control of document.querySelectorAll("#model, #undo, #clear, #file, #train-form input, #train-form select")) control.disabled = offline;
+  setButtons(offline ? "offline" : training.state);
+}
+
 // MARK: Models
 
-async function loadModels(select) {
+/// Fills the picker. This visitor's choice (kept in the browser) stands while its model is
+/// available; otherwise the server's default. Returns whether the model in use changed.
+async function loadModels() {
   const models = await api("/api/models");
   const picker = $("model");
   picker.innerHTML = "";
@@ -32,19 +53,26 @@ async function loadModels(select) {
     const option = document.createElement("option");
     option.value = m.id;
     const accuracy = m.testAccuracy != null ? ` (${m.testAccuracy.toFixed(2)}%)` : "";
-    option.textContent = m.name + accuracy;
+    option.textContent = m.available ? m.name + accuracy : `${m.name} (unavailable: ${m.problem})`;
+    option.disabled = !m.available;
     picker.appendChild(option);
   }
-  const wanted = select || state.model;
-  if (wanted && models.some((m) => m.id === wanted)) picker.value = wanted;
-  state.model = picker.value || null;
-  const current = models.find((m) => m.id === state.model);
+  const chosen = localStorage.getItem("lenet5.model");
+  const usable = (id) => models.some((m) => m.id === id && m.available);
+  const fallback = models.find((m) => m.default);
+  const model = usable(chosen) ? chosen : fallback ? fallback.id : null;
+  if (model) picker.value = model;
+  const changed = model !== state.model;
+  state.model = model;
+  const current = models.find((m) => m.id === model);
   state.classNames = current ? current.classNames : [];
-  loadFilters();
+  if (changed) loadFilters();
+  return changed;
 }
 
 $("model").addEventListener("change", () => {
-  loadModels($("model").value).then(predict);
+  localStorage.setItem("lenet5.model", $("model").value);
+  loadModels().then(predict).catch(() => {});
 });
 
 // MARK: Drawing
@@ -108,7 +136,10 @@ for (const name of ["pointerup", "pointercancel"]) {
   sketch.addEventListener(name, () => {
     if (!drawing) return;
     drawing = false;
-    schedulePredict();
+    clearTimeout(timer);
+    timer = null;
+    state.penUp = performance.now();
+    predict();
   });
 }
 
@@ -156,27 +187,44 @@ sketch.addEventListener("drop", (event) => {
 
 // MARK: Prediction
 
+// While the pen moves, an answer at most every 40 ms; at pen-up, at once.
 let timer = null;
 function schedulePredict() {
-  clearTimeout(timer);
-  timer = setTimeout(predict, 40);
+  if (timer) return;
+  timer = setTimeout(() => { timer = null; predict(); }, 40);
+}
+
+/// The pad's ink at half size, as the JSON pixels of a picture: the server prepares it as it
+/// does an image file, and nothing is encoded on the way (a PNG of the pad took the browser
+/// most of a second).
+const reduced = document.createElement("canvas");
+reduced.width = reduced.height = sketch.width / 2;
+function padPixels() {
+  const context = reduced.getContext("2d", { willReadFrequently: true });
+  context.drawImage(sketch, 0, 0, reduced.width, reduced.height);
+  const rgba = context.getImageData(0, 0, reduced.width, reduced.height).data;
+  const pixels = new Array(reduced.width * reduced.height);
+  for (let i = 0; i < pixels.length; i++) pixels[i] = rgba[4 * i];
+  return JSON.stringify({ width: reduced.width, height: reduced.height, pixels });
 }
 
 async function predict() {
   if (state.inFlight) { state.again = true; return; }
   if (!state.image && state.strokes.length === 0) { showEmpty(); return; }
   state.inFlight = true;
+  const started = performance.now();
+  const penUp = state.penUp;
+  state.penUp = null;
   try {
-    const body = state.image ? state.image.file : await new Promise((done) => sketch.toBlob(done, "image/png"));
+    const [type, body] = state.image ? [state.image.file.type || "application/octet-stream", state.image.file] : ["application/json", padPixels()];
     const activations = state.tab === "network" ? "&activations=1" : "";
-    const started = performance.now();
     const result = await api(`/api/predict?model=${encodeURIComponent(state.model || "")}${activations}`, {
-      method: "POST", headers: { "Content-Type": body.type || "application/octet-stream" }, body,
+      method: "POST", headers: { "Content-Type": type }, body,
     });
     state.last = result;
-    showPrediction(result, performance.now() - started);
+    showPrediction(result, performance.now() - (penUp ?? started));
   } catch (error) {
-    if (error.status === 422) showEmpty(); else showError(error.message);
+    if (error.status === 422) showEmpty(); else if (!error.offline) showError(error.message);
   } finally {
     state.inFlight = false;
     if (state.again) { state.again = false; predict(); }
@@ -219,7 +267,8 @@ function showPrediction(result, milliseconds) {
     row.querySelector(".value").textContent = `${(100 * p).toFixed(1)}%`;
     bars.appendChild(row);
   });
-  $("timing").textContent = `round trip ${milliseconds.toFixed(0)} ms`;
+  // What the user waited: from pen-up (or the request, while drawing) to this answer.
+  $("timing").textContent = `answered in ${milliseconds.toFixed(0)} ms`;
   paintGray($("input"), result.input.pixels, result.input.width, result.input.height, 0, 255);
   renderLayers();
 }
@@ -244,13 +293,14 @@ function paintGray(canvas, values, width, height, low, high) {
   target.drawImage(small, 0, 0, canvas.width, canvas.height);
 }
 
-/// A canvas showing one map, with its values on hover.
+/// A canvas showing one map, with its values under a pointer or a tap.
 function mapCanvas(values, width, height, scale, low, high, label) {
   const canvas = document.createElement("canvas");
   canvas.width = width * scale;
   canvas.height = height * scale;
   paintGray(canvas, values, width, height, low, high);
-  canvas.addEventListener("mousemove", (event) => {
+  // A pointer shows the value under it; a tap (no hover on a phone) shows it until the next.
+  const show = (event) => {
     const box = canvas.getBoundingClientRect();
     const x = Math.floor((event.clientX - box.left) / box.width * width);
     const y = Math.floor((event.clientY - box.top) / box.height * height);
@@ -258,15 +308,21 @@ function mapCanvas(values, width, height, scale, low, high, label) {
     if (value === undefined) return;
     const tip = $("tooltip");
     tip.textContent = `${label} (${y}, ${x}): ${value.toPrecision(4)}`;
-    tip.style.left = `${event.clientX + 12}px`;
+    tip.style.left = `${Math.min(event.clientX + 12, window.innerWidth - 200)}px`;
     tip.style.top = `${event.clientY + 12}px`;
     tip.style.display = "block";
-  });
+  };
+  canvas.addEventListener("mousemove", show);
+  canvas.addEventListener("pointerdown", show);
   canvas.addEventListener("mouseleave", () => { $("tooltip").style.display = "none"; });
   return canvas;
 }
 
 // MARK: Network view
+
+document.addEventListener("pointerdown", (event) => {
+  if (!event.target.closest(".maps")) $("tooltip").style.display = "none";
+});
 
 function renderLayers() {
   if (state.tab !== "network") return;
@@ -278,7 +334,7 @@ function renderLayers() {
     if (state.last) predict();
     return;
   }
-  $("network-hint").textContent = "Every layer's output for the current drawing (white high, black low, each map on its stage's range); hover a cell for its value.";
+  $("network-hint").textContent = "Every layer's output for the current drawing (white high, black low, each map on its stage's range); point at or tap a cell for its value.";
   const names = state.last.classNames;
   for (const a of activations) {
     const { channels, height, width } = a.shape;
@@ -352,19 +408,39 @@ async function loadFilters() {
 
 // MARK: Tabs
 
-for (const button of document.querySelectorAll(".tab")) {
-  button.addEventListener("click", () => {
-    state.tab = button.dataset.tab;
-    for (const b of document.querySelectorAll(".tab")) b.classList.toggle("active", b === button);
-    for (const panel of document.querySelectorAll(".panel")) panel.classList.toggle("active", panel.id === state.tab);
-    if (state.tab === "network") renderLayers();
-    if (state.tab === "train") refreshTraining();
-  });
+const tabs = [...document.querySelectorAll(".tab")];
+
+function selectTab(button, focus = false) {
+  state.tab = button.getAttribute("aria-controls");
+  for (const b of tabs) {
+    const selected = b === button;
+    b.setAttribute("aria-selected", String(selected));
+    b.tabIndex = selected ? 0 : -1;
+  }
+  for (const panel of document.querySelectorAll(".panel")) panel.classList.toggle("active", panel.id === state.tab);
+  if (focus) button.focus();
+  if (state.tab === "network") renderLayers();
+  if (state.tab === "train") drawCharts();
 }
+
+tabs.forEach((button, k) => {
+  button.addEventListener("click", () => selectTab(button));
+  // The arrow keys, Home and End move between tabs, as in every tab list.
+  button.addEventListener("keydown", (event) => {
+    const to = { ArrowRight: k + 1, ArrowLeft: k - 1, Home: 0, End: tabs.length - 1 }[event.key];
+    if (to === undefined) return;
+    event.preventDefault();
+    selectTab(tabs[(to + tabs.length) % tabs.length], true);
+  });
+});
 
 // MARK: Training
 
-const run = { batches: 0, epochs: 0, losses: [], accuracy: [], source: null, sample: null };
+/// The run as the server tells it: its state (buttons and messages follow it), and what the
+/// charts show. The event stream stays open across runs: the state and the run's history first
+/// (again on every reconnection), then everything as it happens.
+const training = { state: "idle", run: null, resumeCommand: null, busy: false };
+const run = { batches: 0, epochs: 0, batchSize: 0, evaluationSeconds: 0, losses: [], accuracy: [], sample: null };
 
 function field(name) { return document.querySelector(`#train-form [name=${name}]`); }
 
@@ -381,6 +457,7 @@ function message(text, bad = false) {
 
 $("train-form").addEventListener("submit", async (event) => {
   event.preventDefault();
+  if (training.busy || state.offline) return;
   clearErrors();
   const options = { preset: field("preset").value };
   for (const name of ["epochs", "batchSize", "learningRate", "warmupEpochs", "labelSmoothing", "seed", "trainingImages"]) {
@@ -394,129 +471,162 @@ $("train-form").addEventListener("submit", async (event) => {
     const text = field(name).value.trim();
     if (text) options[name] = text;
   }
-  try {
-    const started = await api("/api/train", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(options) });
-    message(`training ${started.run}...`);
-    listen();
-  } catch (error) {
-    if (error.field) showFieldError(error.field, error.message);
-    else message(error.message, true);
-  }
+  await act("starting...", () => api("/api/train", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(options) }));
 });
 
 function showFieldError(name, text) {
   const span = document.querySelector(`.error[data-for=${name}]`);
   if (span) span.textContent = text; else message(`${name} ${text}`, true);
   const input = field(name);
-  if (input) input.classList.add("invalid");
+  if (input) {
+    input.classList.add("invalid");
+    input.setAttribute("aria-invalid", "true");
+    input.focus();
+  }
 }
 
-for (const action of ["pause", "resume", "stop"]) {
-  $(action).addEventListener("click", async () => {
-    try {
-      const status = await api(`/api/train/${action}`, { method: "POST" });
-      setButtons(status.state);
-    } catch (error) {
-      message(error.message, true);
-    }
-  });
+for (const [action, doing] of [["pause", "pausing after this batch..."], ["resume", "resuming..."], ["stop", "stopping and saving the state..."]]) {
+  $(action).addEventListener("click", () => act(doing, () => api(`/api/train/${action}`, { method: "POST" })));
+}
+
+/// Runs one action with every button disabled until the server answers; its answer (the state
+/// reached) sets them again. A refusal is shown beside its field, or as the message.
+async function act(doing, request) {
+  training.busy = true;
+  setButtons("busy");
+  message(doing);
+  try {
+    const answer = await request();
+    if (answer.state) applyState(answer);
+  } catch (error) {
+    if (error.field) { showFieldError(error.field, error.message); message(""); }
+    else if (!error.offline) message(error.message, true);
+  } finally {
+    training.busy = false;
+    setButtons(state.offline ? "offline" : training.state);
+  }
 }
 
 function setButtons(s) {
   const live = s === "running" || s === "paused";
-  $("start").disabled = live;
-  $("pause").disabled = s !== "running";
-  $("resume").disabled = s !== "paused";
-  $("stop").disabled = !live;
+  const busy = s === "busy" || s === "offline" || training.busy;
+  $("start").disabled = busy || live;
+  $("pause").disabled = busy || s !== "running";
+  $("resume").disabled = busy || s !== "paused";
+  $("stop").disabled = busy || !live;
 }
 
-async function refreshTraining() {
-  const status = await api("/api/train");
-  setButtons(status.state);
-  if (!run.sample) run.sample = await api("/api/test-sample").catch(() => null);
-  resetRun();
-  for (const event of status.events) handle(event);
-  if (status.state === "running" || status.state === "paused") listen();
-  if (status.state === "idle") drawCharts();
+/// A state from the server (an action's answer, or the stream's `state` event).
+function applyState(next) {
+  Object.assign(training, { state: next.state, run: next.run, resumeCommand: next.resumeCommand || null });
+  setButtons(training.state);
 }
 
-function listen() {
-  if (run.source) run.source.close();
-  resetRun();
-  const source = new EventSource("/api/train/events");
-  run.source = source;
-  source.onmessage = (event) => handle(JSON.parse(event.data));
-  source.addEventListener("end", () => { source.close(); if (run.source === source) run.source = null; });
+let stream = null;
+/// Attaches to the server's training events for as long as the page is open.
+function attach() {
+  if (stream) stream.close();
+  stream = new EventSource("/api/train/events");
+  stream.addEventListener("open", () => {
+    resetRun();
+    if (state.offline) {
+      setOffline(false);
+      loadModels().then((changed) => { if (changed) predict(); }).catch(() => {});
+    }
+  });
+  stream.addEventListener("state", (event) => applyState(JSON.parse(event.data)));
+  stream.onmessage = (event) => handle(JSON.parse(event.data));
+  stream.onerror = () => {
+    setOffline(true);
+    // The browser retries by itself while the stream is connecting; once it gives up, so do we, later.
+    if (stream.readyState === EventSource.CLOSED) setTimeout(attach, 2000);
+  };
 }
 
 function resetRun() {
-  run.losses = [];
-  run.accuracy = [];
+  Object.assign(run, { batches: 0, epochs: 0, losses: [], accuracy: [], guesses: null, evaluationSeconds: 0 });
+  $("progress-bar").style.width = "0";
+  $("progress-text").textContent = "no training yet";
+  $("sample").innerHTML = "";
+  message("");
   drawCharts();
+}
+
+function seconds(s) {
+  return s < 90 ? `${Math.max(1, Math.round(s))} s` : `${Math.round(s / 60)} min`;
 }
 
 function handle(event) {
   const d = event.data;
   switch (event.type) {
     case "started":
-      run.batches = d.batchesPerEpoch;
-      run.epochs = d.configuration.epochs;
-      run.classNames = d.classNames;
-      run.losses = [];
-      run.accuracy = [];
-      setButtons("running");
-      message(`training on ${d.trainingImages.toLocaleString()} images, ${run.epochs} epoch${run.epochs === 1 ? "" : "s"}, batch ${d.configuration.batchSize}`);
+      resetRun();
+      Object.assign(run, { batches: d.batchesPerEpoch, epochs: d.configuration.epochs, batchSize: d.configuration.batchSize, classNames: d.classNames });
+      message(`training ${training.run || ""} on ${d.trainingImages.toLocaleString()} images, ${run.epochs} epoch${run.epochs === 1 ? "" : "s"}, batch ${d.configuration.batchSize}`);
+      $("progress-text").textContent = "starting...";
       break;
     case "batch": {
       const done = (d.epoch - 1) * d.batches + d.batch;
       const total = run.epochs * d.batches;
-      const perBatch = d.elapsed / Math.max(d.batch, 1);
-      const left = (total - done) * perBatch;
+      // Time left: the batches to go at this epoch's training speed (pauses are not in it),
+      // and each epoch's evaluation as the last one took.
+      const imagesLeft = (total - done) * run.batchSize;
+      const left = imagesLeft / Math.max(d.imagesPerSecond, 1e-9) + (run.epochs - d.epoch + 1) * run.evaluationSeconds;
       $("progress-bar").style.width = `${(100 * done / total).toFixed(1)}%`;
-      $("progress-text").textContent = `epoch ${d.epoch}/${run.epochs}, batch ${d.batch}/${d.batches}  loss ${d.runningLoss.toFixed(4)}  ${Math.round(d.imagesPerSecond).toLocaleString()} images/s  about ${left.toFixed(0)} s left`;
+      const eta = training.state === "running" ? `, about ${seconds(left)} left` : "";
+      $("progress-text").textContent = `epoch ${d.epoch}/${run.epochs}, batch ${d.batch}/${d.batches}, loss ${d.runningLoss.toFixed(4)}, ${Math.round(d.imagesPerSecond).toLocaleString()} images/s${eta}`;
       run.losses.push([done / d.batches, d.loss]);
-      drawCharts();
+      if (state.tab === "train") drawCharts();
       break;
     }
     case "epoch":
       run.accuracy.push(d);
+      run.evaluationSeconds = d.evaluationSeconds;
       showSample(d.testSample);
-      $("progress-text").textContent = `epoch ${d.epoch}/${d.epochs}: loss ${d.loss.toFixed(4)}, test ${(d.test.accuracy).toFixed(2)}%`;
-      drawCharts();
+      $("progress-text").textContent = `epoch ${d.epoch}/${d.epochs}: loss ${d.loss.toFixed(4)}, test ${d.test.accuracy.toFixed(2)}%`;
+      if (state.tab === "train") drawCharts();
       break;
     case "paused":
-      setButtons("paused");
-      message(`paused at epoch ${d.epoch}, batch ${d.batch}`);
+      message(`paused at epoch ${d.epoch}, batch ${d.batch} of ${d.batches}`);
+      $("progress-text").textContent = `paused at epoch ${d.epoch}, batch ${d.batch}/${d.batches}`;
       break;
     case "resumed":
-      setButtons("running");
-      message(`resumed at epoch ${d.epoch}, batch ${d.batch}`);
+      message(`training again from epoch ${d.epoch}, batch ${d.batch}`);
       break;
     case "finished": {
-      setButtons("finished");
       const t = d.finalTest;
+      const accuracy = (100 * t.correct / t.count).toFixed(2);
       $("progress-bar").style.width = "100%";
-      message(`finished: final test accuracy ${t.correct.toLocaleString()}/${t.count.toLocaleString()} = ${(100 * t.correct / t.count).toFixed(2)}% (best epoch ${d.best.epoch})`);
-      $("progress-text").textContent = `done: ${(100 * t.correct / t.count).toFixed(2)}% on the test set`;
-      const runName = d.bestCheckpoint.split("/").slice(-2, -1)[0];
-      loadModels("runs/" + runName);
+      message(`finished: final test accuracy ${t.correct.toLocaleString()}/${t.count.toLocaleString()} = ${accuracy}% (best epoch ${d.best.epoch}); it is in the model picker as ${training.run}`);
+      $("progress-text").textContent = `done: ${accuracy}% on the test set`;
+      // The run's model is new, or newer: whoever picked it gets its answer again.
+      loadModels().then((changed) => {
+        if (changed || state.model === `runs/${training.run}`) { loadFilters(); predict(); }
+      }).catch(() => {});
       break;
     }
-    case "stopped":
-      setButtons("stopped");
-      message(`stopped after batch ${d.position.batch} of epoch ${d.position.epoch}; continue with: lenet5 train --resume <runs folder>/${d.resumeCheckpoint}`);
+    case "stopped": {
+      $("progress-text").textContent = `stopped after batch ${d.position.batch}/${d.position.batches} of epoch ${d.position.epoch}`;
+      const m = $("train-message");
+      m.className = "message";
+      m.textContent = "stopped; its state is saved. To continue it, run this where the server was started: ";
+      const code = document.createElement("code");
+      code.textContent = training.resumeCommand || `lenet5 train --resume ${d.resumeCheckpoint}`;
+      m.appendChild(code);
       break;
+    }
     case "failed":
-      setButtons("failed");
       message(`failed: ${d.message}`, true);
+      $("progress-text").textContent = "failed";
       break;
   }
 }
 
 function showSample(predictions) {
+  run.guesses = predictions;
   const root = $("sample");
   root.innerHTML = "";
-  if (!run.sample) return;
+  if (!run.sample || !predictions) return;
   const { side, labels, images, classNames } = run.sample;
   predictions.forEach((p, i) => {
     const cell = document.createElement("div");
@@ -525,7 +635,11 @@ function showSample(predictions) {
     canvas.width = canvas.height = side;
     paintGray(canvas, images[i], side, side, 0, 255);
     const caption = document.createElement("span");
-    caption.textContent = classNames[p];
+    const right = p === labels[i];
+    caption.textContent = `${right ? "\u2713" : "\u2717"} ${classNames[p]}`;
+    cell.title = right ? `a ${classNames[labels[i]]}, read right` : `a ${classNames[labels[i]]}, read as ${classNames[p]}`;
+    canvas.setAttribute("role", "img");
+    canvas.setAttribute("aria-label", cell.title);
     cell.append(canvas, caption);
     root.appendChild(cell);
   });
@@ -594,4 +708,6 @@ function drawCharts() {
 redraw();
 showEmpty();
 drawCharts();
-loadModels().catch((error) => showError(error.message));
+loadModels().catch(() => {});
+api("/api/test-sample").then((sample) => { run.sample = sample; showSample(run.guesses); }).catch(() => {});
+attach();
