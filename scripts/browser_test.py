@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
-"""A real browser against `lenet5 serve`: headless Chromium draws digits on the page with pointer
-events, checks the top prediction, opens the network view, trains one epoch on a small subset
-and waits for the final accuracy. Saves a screenshot of each page.
+"""A real browser against `lenet5 serve`, as a user on a desktop and on a phone: headless
+Chromium draws digits with pen and touch pointer events (the answer must come within 100 ms of
+pen-up), opens the network view, trains (pause and resume four times, a second tab, a reload
+mid-run, a stop and its resume command, a run to its end), checks a 390x844 phone's layout,
+runs axe-core on every tab, and stops the server under the page. Saves a screenshot of each view.
 
 Usage: browser_test.py LENET5_BINARY SCREENSHOT_DIR
-Needs Debian's chromium and chromium-driver, and selenium (pip). Exits non-zero on any failure.
+Needs Debian's chromium and chromium-driver, selenium and axe-selenium-python (pip). Exits
+non-zero on any failure.
 """
 import contextlib
+import json
 import math
 import os
 import shutil
@@ -23,6 +27,8 @@ from selenium.webdriver.common.actions.action_builder import ActionBuilder
 from selenium.webdriver.common.actions.pointer_input import PointerInput
 from selenium.webdriver.common.actions import interaction
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import Select
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -59,11 +65,12 @@ def three():
     return [top + bottom[1:]]
 
 
-def draw(driver, canvas, strokes):
-    """Traces each stroke with a pen pointer (pointerdown, pointermove..., pointerup)."""
+def draw(driver, canvas, strokes, pointer="pen"):
+    """Traces each stroke with a pen or touch pointer (pointerdown, pointermove..., pointerup)."""
     box = canvas.rect
+    kind = interaction.POINTER_TOUCH if pointer == "touch" else interaction.POINTER_PEN
     for stroke in strokes:
-        builder = ActionBuilder(driver, mouse=PointerInput(interaction.POINTER_PEN, "pen"), duration=10)
+        builder = ActionBuilder(driver, mouse=PointerInput(kind, pointer), duration=10)
         pen = builder.pointer_action
         start = stroke[0]
         pen.move_to(canvas, int(start[0] - box["width"] / 2), int(start[1] - box["height"] / 2))
@@ -74,31 +81,55 @@ def draw(driver, canvas, strokes):
         builder.perform()
 
 
+class Server:
+    """`binary serve` on a free port with a throwaway runs folder, which can be stopped and
+    started again on the same port (the page must notice both)."""
+
+    def __init__(self, binary):
+        self.binary = binary
+        self.runs = tempfile.mkdtemp(prefix="browser-runs-")
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.process = None
+
+    def start(self):
+        self.process = subprocess.Popen([self.binary, "serve", "--port", str(self.port), "--runs", self.runs], stdout=subprocess.DEVNULL)
+        wait_for_server(self.url)
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
 @contextlib.contextmanager
 def serve(binary):
-    """Runs `binary serve` on a free port with a throwaway runs folder; yields its URL once it
-    answers, and stops it afterwards (its errors go to our stderr)."""
-    runs = tempfile.mkdtemp(prefix="browser-runs-")
-    port = free_port()
-    url = "http://127.0.0.1:%d" % port
-    server = subprocess.Popen([binary, "serve", "--port", str(port), "--runs", runs], stdout=subprocess.DEVNULL)
+    """Runs `binary serve`; yields its URL once it answers, and stops it afterwards (its errors
+    go to our stderr)."""
+    with serving(binary) as server:
+        yield server.url
+
+
+@contextlib.contextmanager
+def serving(binary):
+    server = Server(binary)
+    server.start()
     try:
-        wait_for_server(url)
-        yield url
+        yield server
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        shutil.rmtree(runs, ignore_errors=True)
+        server.stop()
+        shutil.rmtree(server.runs, ignore_errors=True)
 
 
-def chromium():
-    """Headless Chromium with a 1280x1000 window."""
+def chromium(phone=False):
+    """Headless Chromium: a 1280x1000 desktop window, or a 390x844 phone with touch."""
     options = webdriver.ChromeOptions()
     for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000"]:
         options.add_argument(argument)
+    if phone:
+        options.add_experimental_option("mobileEmulation", {"deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 2, "touch": True}})
     if shutil.which("chromium"):
         options.binary_location = shutil.which("chromium")
     service = webdriver.ChromeService(executable_path=shutil.which("chromedriver") or "/usr/bin/chromedriver")
@@ -108,85 +139,295 @@ def chromium():
 def main():
     binary, shots = sys.argv[1], sys.argv[2]
     os.makedirs(shots, exist_ok=True)
-    with serve(binary) as url:
-        failures = check_page(url, shots)
+    failures = []
+    with serving(binary) as server:
+        for check in [check_drawing, check_network, check_training, check_phone, check_accessibility, check_offline]:
+            print("==", check.__doc__.strip().splitlines()[0])
+            failures += run_check(check, server, shots)
     for failure in failures:
         print("FAILED:", failure)
-    print("browser: %d passed, %d failed" % (0 if failures else 1, len(failures)))
+    print("browser: %d failed" % len(failures))
     sys.exit(1 if failures else 0)
 
 
-def check_page(url, shots):
-    """Draws, opens the network view and trains on the page at `url`; returns what failed."""
-    driver = None
+def run_check(check, server, shots):
+    """Runs one check with fresh browsers; an exception (a timeout, a missing element) is a failure."""
     failures = []
+    drivers = []
+
+    def browser(phone=False):
+        driver = chromium(phone)
+        drivers.append(driver)
+        driver.get(server.url)
+        WebDriverWait(driver, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#model option"))
+        return driver
+
     try:
-        driver = chromium()
-        driver.get(url)
-        wait = WebDriverWait(driver, 60)
-        wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#model option"))
-        guess = driver.find_element(By.ID, "guess")
-        if guess.text != "draw a digit":
-            failures.append("an empty pad shows %r instead of 'draw a digit'" % guess.text)
-        canvas = driver.find_element(By.ID, "sketch")
-        for name, strokes, expected in [("seven", seven(), "7"), ("zero", zero(), "0"), ("three", three(), "3")]:
-            driver.find_element(By.ID, "clear").click()
-            draw(driver, canvas, strokes)
-            # The guess of a half-drawn digit, or the one before it, can show until the answer
-            # for the whole drawing comes (headless Chromium runs the page's 40 ms timer late).
-            try:
-                WebDriverWait(driver, 10).until(lambda d: d.find_element(By.ID, "guess").text == expected)
-            except TimeoutException:
-                pass
-            shown = driver.find_element(By.ID, "guess").text
-            print("drew a %s: the page says %s (%s)" % (name, shown, driver.find_element(By.ID, "timing").text))
-            if shown != expected:
-                failures.append("drew a %s, the page says %r" % (name, shown))
-        driver.save_screenshot(os.path.join(shots, "serve-draw.png"))
-
-        driver.find_element(By.ID, "tab-network").click()
-        wait.until(lambda d: d.find_elements(By.ID, "layer-C1") and d.find_elements(By.CSS_SELECTOR, "#filters canvas"))
-        layers = [e.get_attribute("id") for e in driver.find_elements(By.CSS_SELECTOR, "#layers .layer")]
-        print("network view:", ", ".join(layers))
-        if layers != ["layer-" + s for s in ["C1", "S2", "C3", "S4", "C5", "F6", "F7", "output"]]:
-            failures.append("the network view shows %s" % layers)
-        driver.save_screenshot(os.path.join(shots, "serve-network.png"))
-
-        driver.find_element(By.ID, "tab-train").click()
-        driver.find_element(By.NAME, "epochs").send_keys("0")
-        driver.find_element(By.ID, "start").click()
-        wait.until(lambda d: d.find_element(By.CSS_SELECTOR, ".error[data-for=epochs]").text)
-        print("epochs 0 is refused beside the field:", driver.find_element(By.CSS_SELECTOR, ".error[data-for=epochs]").text)
-        epochs = driver.find_element(By.NAME, "epochs")
-        epochs.clear()
-        epochs.send_keys("2")
-        driver.find_element(By.NAME, "trainingImages").send_keys("3000")
-        driver.find_element(By.ID, "start").click()
-        # The run can end in a second here, before a poll sees its progress line: wait for its
-        # end, then check that the page drew its batches' losses.
-        WebDriverWait(driver, 180).until(lambda d: "final test accuracy" in d.find_element(By.ID, "train-message").text)
-        final = driver.find_element(By.ID, "train-message").text
-        print(final)
-        losses = driver.execute_script("return run.losses.length")
-        print("batch losses drawn:", losses)
-        if losses < 1:
-            failures.append("the page showed none of the run's batches")
-        if len(driver.find_elements(By.CSS_SELECTOR, "#sample .digit")) != 40:
-            failures.append("the grid of test digits is not there")
-        driver.save_screenshot(os.path.join(shots, "serve-train.png"))
-        time.sleep(0.5)
-        options_text = [o.text for o in driver.find_elements(By.CSS_SELECTOR, "#model option")]
-        print("models:", options_text)
-        if not any(o.startswith("web-") for o in options_text):
-            failures.append("the finished run is not in the model picker")
-    except Exception as error:  # a timeout or a missing element: report it as a failure
-        failures.append("%s: %s" % (type(error).__name__, error))
-        if driver:
-            driver.save_screenshot(os.path.join(shots, "serve-failure.png"))
+        check(browser, server, shots, failures)
+    except Exception as error:
+        failures.append("%s: %s: %s" % (check.__name__, type(error).__name__, error))
+        if drivers:
+            drivers[-1].save_screenshot(os.path.join(shots, "failure-%s.png" % check.__name__))
     finally:
-        if driver:
+        for driver in drivers:
             driver.quit()
     return failures
+
+
+def text(driver, id):
+    return driver.find_element(By.ID, id).text
+
+
+def tab(driver, name):
+    driver.find_element(By.ID, "tab-" + name).click()
+
+
+# Records when each pointer leaves the pad and when the answer's label last changed, for the
+# pen-up latency measured from outside the page's own code.
+WATCH = """
+window.__watch = { up: null, changed: null };
+document.getElementById("sketch").addEventListener("pointerup", () => { window.__watch.up = performance.now(); }, true);
+new MutationObserver(() => { window.__watch.changed = performance.now(); })
+  .observe(document.getElementById("timing"), { childList: true, characterData: true, subtree: true });
+"""
+
+
+def settled(driver):
+    return driver.execute_script("return !state.inFlight && !state.again && timer === null")
+
+
+def draw_and_read(driver, strokes, pointer="pen"):
+    """Clears the pad, draws, waits for the page to settle; returns the answer shown and the
+    milliseconds from the last pen-up to the last change of the answer."""
+    driver.find_element(By.ID, "clear").click()
+    WebDriverWait(driver, 10).until(settled)
+    driver.execute_script("window.__watch.up = null; window.__watch.changed = null;")
+    draw(driver, driver.find_element(By.ID, "sketch"), strokes, pointer)
+    WebDriverWait(driver, 10).until(lambda d: settled(d) and d.execute_script("return window.__watch.changed !== null && window.__watch.changed > window.__watch.up"))
+    time.sleep(0.1)
+    WebDriverWait(driver, 10).until(settled)
+    latency = driver.execute_script("return window.__watch.changed - window.__watch.up")
+    return text(driver, "guess"), latency
+
+
+def check_drawing(browser, server, shots, failures):
+    """Drawing: digits read right, and the answer follows the pen (desktop pen, phone touch)."""
+    for phone in [False, True]:
+        driver = browser(phone)
+        driver.execute_script(WATCH)
+        if text(driver, "guess") != "draw a digit":
+            failures.append("an empty pad shows %r instead of 'draw a digit'" % text(driver, "guess"))
+        latencies = []
+        for name, strokes, expected in [("seven", seven(), "7"), ("zero", zero(), "0"), ("three", three(), "3")]:
+            shown, latency = draw_and_read(driver, strokes, "touch" if phone else "pen")
+            latencies.append(latency)
+            print("%s: drew a %s, the page says %s, %.0f ms after pen-up (%s)" % ("phone" if phone else "desktop", name, shown, latency, text(driver, "timing")))
+            if shown != expected:
+                failures.append("drew a %s, the page says %r" % (name, shown))
+        worst = max(latencies)
+        if worst > 100:
+            failures.append("%s: an answer came %.0f ms after pen-up (over 100 ms)" % ("phone" if phone else "desktop", worst))
+        driver.save_screenshot(os.path.join(shots, "serve-draw%s.png" % ("-phone" if phone else "")))
+
+
+def check_network(browser, server, shots, failures):
+    """The network view: every layer of the drawing, the kernels, a value under the pointer."""
+    driver = browser()
+    draw(driver, driver.find_element(By.ID, "sketch"), three())
+    WebDriverWait(driver, 10).until(lambda d: text(d, "guess") == "3")
+    tab(driver, "network")
+    WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.ID, "layer-C1") and d.find_elements(By.CSS_SELECTOR, "#filters canvas"))
+    layers = [e.get_attribute("id") for e in driver.find_elements(By.CSS_SELECTOR, "#layers .layer")]
+    print("network view:", ", ".join(layers))
+    if layers != ["layer-" + s for s in ["C1", "S2", "C3", "S4", "C5", "F6", "F7", "output"]]:
+        failures.append("the network view shows %s" % layers)
+    ActionChains(driver).move_to_element(driver.find_element(By.CSS_SELECTOR, "#layer-C1 canvas")).perform()
+    tip = text(driver, "tooltip")
+    print("pointing at C1:", tip)
+    if not tip.startswith("C1 map 0 ("):
+        failures.append("pointing at a C1 cell shows %r" % tip)
+    driver.save_screenshot(os.path.join(shots, "serve-network.png"))
+
+
+def training_status(server):
+    with urllib.request.urlopen(server.url + "/api/train", timeout=10) as response:
+        return json.load(response)
+
+
+def buttons(driver):
+    return {name: driver.find_element(By.ID, name).is_enabled() for name in ["start", "pause", "resume", "stop"]}
+
+
+def check_training(browser, server, shots, failures):
+    """Training: buttons follow the run, a second tab attaches, a reload keeps every point, a stop
+    gives the real resume command, a finished run joins the picker without becoming the default."""
+    early = browser()
+    tab(early, "train")
+    driver = browser()
+    tab(driver, "train")
+    driver.find_element(By.NAME, "epochs").send_keys("0")
+    driver.find_element(By.ID, "start").click()
+    WebDriverWait(driver, 10).until(lambda d: d.find_element(By.CSS_SELECTOR, ".error[data-for=epochs]").text)
+    print("epochs 0 is refused beside the field:", driver.find_element(By.CSS_SELECTOR, ".error[data-for=epochs]").text)
+    epochs = driver.find_element(By.NAME, "epochs")
+    epochs.clear()
+    epochs.send_keys("30")
+    driver.find_element(By.ID, "start").click()
+    WebDriverWait(driver, 30).until(lambda d: d.execute_script("return run.accuracy.length") >= 1)
+    # The tab opened before the run started follows it.
+    WebDriverWait(early, 10).until(lambda d: buttons(d)["stop"])
+    print("the tab opened first:", text(early, "train-message"))
+    if buttons(early) != {"start": False, "pause": True, "resume": False, "stop": True}:
+        failures.append("the tab opened before the run shows buttons %s" % buttons(early))
+    for attempt in range(4):
+        for action, wanted, enabled in [("pause", "paused", "resume"), ("resume", "running", "pause")]:
+            driver.find_element(By.ID, action).click()
+            WebDriverWait(driver, 30).until(lambda d: buttons(d)[enabled])
+            shown = buttons(driver)
+            state = training_status(server)["state"]
+            expected = {"start": False, "pause": wanted == "running", "resume": wanted == "paused", "stop": True}
+            if state != wanted or shown != expected:
+                failures.append("after %s (try %d) the server says %s and the buttons are %s" % (action, attempt + 1, state, shown))
+            if action == "pause":
+                progress = text(driver, "progress-text")
+                if "left" in progress:
+                    failures.append("paused, the progress still counts time left: %r" % progress)
+    print("pause and resume, 4 times each: buttons followed the server")
+    # A reload mid-run: every epoch point and the sampled losses come back, "started" once.
+    WebDriverWait(driver, 30).until(lambda d: d.execute_script("return run.accuracy.length") >= 2)
+    driver.find_element(By.ID, "pause").click()
+    WebDriverWait(driver, 30).until(lambda d: buttons(d)["resume"])
+    status = training_status(server)
+    epochs_done = sum(1 for e in status["events"] if e["type"] == "epoch")
+    batches = sum(1 for e in status["events"] if e["type"] == "batch")
+    driver.refresh()
+    WebDriverWait(driver, 30).until(lambda d: d.execute_script("return run.accuracy.length") == epochs_done)
+    tab(driver, "train")
+    shown = driver.execute_script("return [run.accuracy.length, run.losses.length]")
+    print("reloaded while paused after %d epochs: %d epoch points, %d of %d loss samples, message %r" % (epochs_done, shown[0], shown[1], batches, text(driver, "train-message")))
+    if shown != [epochs_done, batches]:
+        failures.append("after a reload the page shows %s epoch points and losses of %s" % (shown, [epochs_done, batches]))
+    if buttons(driver) != {"start": False, "pause": False, "resume": True, "stop": True} or "paused" not in text(driver, "train-message"):
+        failures.append("a reload of a paused run shows %s and %r" % (buttons(driver), text(driver, "train-message")))
+    driver.save_screenshot(os.path.join(shots, "serve-train-paused.png"))
+    driver.find_element(By.ID, "stop").click()
+    WebDriverWait(driver, 30).until(lambda d: buttons(d)["start"])
+    message, progress = text(driver, "train-message"), text(driver, "progress-text")
+    print("stopped:", message, "|", progress)
+    run = training_status(server)["run"]
+    command = "swift run -c release lenet5 train --resume %s/%s/resume.safetensors" % (server.runs, run)
+    if command not in message or "left" in progress:
+        failures.append("after a stop the page says %r / %r" % (message, progress))
+    # A short run to its end: its model joins the picker; the visitor's choice stands.
+    picker = Select(driver.find_element(By.ID, "model"))
+    for name, value in [("epochs", "2"), ("trainingImages", "3000")]:
+        field = driver.find_element(By.NAME, name)
+        field.clear()
+        field.send_keys(value)
+    driver.find_element(By.ID, "start").click()
+    WebDriverWait(driver, 180).until(lambda d: "final test accuracy" in text(d, "train-message"))
+    print(text(driver, "train-message"))
+    if len(driver.find_elements(By.CSS_SELECTOR, "#sample .digit")) != 40:
+        failures.append("the grid of test digits is not there")
+    driver.save_screenshot(os.path.join(shots, "serve-train.png"))
+    WebDriverWait(driver, 10).until(lambda d: any(o.text.startswith("web-") for o in Select(d.find_element(By.ID, "model")).options))
+    options = [o.text for o in picker.options]
+    print("models:", options, "chosen:", picker.first_selected_option.text)
+    if not picker.first_selected_option.text.startswith("bundled"):
+        failures.append("the finished run took over the picker: %s" % picker.first_selected_option.text)
+
+
+def visible_targets(driver):
+    return driver.execute_script("""
+        return [...document.querySelectorAll("button, select, input, .tab")]
+          .filter((e) => e.offsetParent !== null && e.type !== "hidden")
+          .map((e) => { const r = e.getBoundingClientRect(); return [e.id || e.name || e.textContent.trim(), r.width, r.height]; });""")
+
+
+def check_phone(browser, server, shots, failures):
+    """A phone (390x844, touch): pad and answer on one screen, no sideways scrolling, 44 px targets."""
+    driver = browser(phone=True)
+    driver.execute_script(WATCH)
+    draw_and_read(driver, seven(), "touch")
+    pad = driver.find_element(By.ID, "sketch").rect
+    guess = driver.find_element(By.ID, "guess").rect
+    height = driver.execute_script("return window.innerHeight")
+    print("phone: pad %d..%d px, answer %d..%d px, screen %d px" % (pad["y"], pad["y"] + pad["height"], guess["y"], guess["y"] + guess["height"], height))
+    if pad["y"] + pad["height"] > height or guess["y"] + guess["height"] > height:
+        failures.append("on a phone the pad or the answer is below the fold")
+    for name in ["draw", "network", "train"]:
+        tab(driver, name)
+        time.sleep(0.3)
+        width = driver.execute_script("return document.documentElement.scrollWidth")
+        small = [t for t in visible_targets(driver) if t[1] < 44 or t[2] < 44]
+        print("phone, %s tab: %d px wide, %d targets under 44 px" % (name, width, len(small)))
+        if width > 390:
+            failures.append("the %s tab is %d px wide on a 390 px phone" % (name, width))
+        if small:
+            failures.append("on the %s tab targets under 44 px: %s" % (name, small))
+        if name == "network":
+            WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#layer-C1 canvas"))
+            cell = driver.find_element(By.CSS_SELECTOR, "#layer-C1 canvas")
+            driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", cell)
+            tap = ActionBuilder(driver, mouse=PointerInput(interaction.POINTER_TOUCH, "finger"))
+            tap.pointer_action.move_to(cell, 5, 5).pointer_down().pointer_up()
+            tap.perform()
+            if not text(driver, "tooltip").startswith("C1 map 0"):
+                failures.append("a tap on a C1 cell shows %r" % text(driver, "tooltip"))
+            else:
+                print("a tap on C1 shows:", text(driver, "tooltip"))
+            driver.execute_script("window.scrollTo(0, 0)")
+        driver.save_screenshot(os.path.join(shots, "serve-%s-phone.png" % name))
+
+
+def check_accessibility(browser, server, shots, failures):
+    """Accessibility: axe-core on every tab, desktop and phone; tabs move with the arrow keys."""
+    from axe_selenium_python import Axe
+    for phone in [False, True]:
+        driver = browser(phone)
+        axe = Axe(driver)
+        axe.inject()
+        for name in ["draw", "network", "train"]:
+            tab(driver, name)
+            time.sleep(0.3)
+            results = axe.run()
+            bad = [v for v in results["violations"] if v["impact"] in ("serious", "critical")]
+            print("axe-core %s, %s tab: %d violations (%d serious or critical), %d rules passed" % (
+                "phone" if phone else "desktop", name, len(results["violations"]), len(bad), len(results["passes"])))
+            for v in results["violations"]:
+                print("   %s (%s): %s" % (v["id"], v["impact"], ", ".join(n["target"][0] for n in v["nodes"][:4])))
+            failures += ["axe-core, %s tab: %s (%s)" % (name, v["id"], v["impact"]) for v in bad]
+    driver.find_element(By.ID, "tab-draw").click()
+    driver.find_element(By.ID, "tab-draw").send_keys(Keys.ARROW_RIGHT)
+    focused = driver.execute_script("return [document.activeElement.id, document.activeElement.getAttribute('aria-selected')]")
+    if focused != ["tab-network", "true"] or not driver.find_element(By.ID, "network").is_displayed():
+        failures.append("the right arrow on the Draw tab went to %s" % focused)
+
+
+def check_offline(browser, server, shots, failures):
+    """A server that goes away: one banner, controls disabled; back by itself when it returns."""
+    driver = browser()
+    draw(driver, driver.find_element(By.ID, "sketch"), seven())
+    WebDriverWait(driver, 10).until(lambda d: text(d, "guess") == "7")
+    server.stop()
+    WebDriverWait(driver, 15).until(lambda d: d.find_element(By.ID, "offline").is_displayed())
+    draw(driver, driver.find_element(By.ID, "sketch"), zero())
+    time.sleep(0.5)
+    disabled = [e for e in ["clear", "undo", "model", "start"] if driver.find_element(By.ID, e).is_enabled()]
+    strokes = driver.execute_script("return state.strokes.length")
+    print("server gone: banner %r, the answer %r, still enabled: %s, strokes on the pad %d" % (text(driver, "offline"), text(driver, "guess"), disabled, strokes))
+    if disabled:
+        failures.append("with the server gone %s stay enabled" % disabled)
+    if strokes != len(seven()):
+        failures.append("with the server gone the pad took a drawing it cannot answer (%d strokes)" % strokes)
+    if len(driver.find_elements(By.CSS_SELECTOR, "#offline")) != 1 or "Failed" in text(driver, "guess"):
+        failures.append("with the server gone the page shows %r" % text(driver, "guess"))
+    driver.save_screenshot(os.path.join(shots, "serve-offline.png"))
+    server.start()
+    WebDriverWait(driver, 30).until(lambda d: not d.find_element(By.ID, "offline").is_displayed())
+    print("the server came back; the banner went by itself")
+    if not driver.find_element(By.ID, "start").is_enabled():
+        failures.append("after the server came back Start stays disabled")
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ function setOffline(offline) {
   if (state.offline === offline) return;
   state.offline = offline;
   $("offline").hidden = !offline;
+  sketch.classList.toggle("offline", offline);
   for (const control of document.querySelectorAll("#model, #undo, #clear, #file, #train-form input, #train-form select")) control.disabled = offline;
   setButtons(offline ? "offline" : training.state);
 }
@@ -118,6 +119,8 @@ function point(event) {
 let drawing = false;
 sketch.addEventListener("pointerdown", (event) => {
   event.preventDefault();
+  // No drawing the server cannot answer: the answer shown stays the drawing's.
+  if (state.offline) return;
   sketch.setPointerCapture(event.pointerId);
   drawing = true;
   state.image = null;
