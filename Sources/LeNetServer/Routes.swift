@@ -54,10 +54,15 @@ func buildRouter(models: ModelStore, training: TrainingManager, hosts: [String] 
     let router = Router(options: .autoGenerateHeadEndpoints)
     router.add(middleware: JSONErrorMiddleware())
     router.add(middleware: SameOriginMiddleware(hosts: hosts))
-    let endpoints = [AssetController().endpoints, ModelController(models: models).endpoints, TrainingController(training: training).endpoints]
+    let endpoints = allEndpoints(models: models, training: training)
+    router.add(middleware: MethodNotAllowedMiddleware(endpoints))
     for part in endpoints { router.addRoutes(part.routes) }
-    router.addRoutes(Endpoints.methodNotAllowed(besides: endpoints))
     return router
+}
+
+/// Every controller's routes: what the OpenAPI document describes (its test compares the two).
+func allEndpoints(models: ModelStore, training: TrainingManager) -> [Endpoints] {
+    [AssetController().endpoints, ModelController(models: models).endpoints, TrainingController(training: training).endpoints]
 }
 
 /// A controller's routes, and the methods each of its paths answers.
@@ -71,27 +76,29 @@ struct Endpoints {
         routes.on(RouterPath(path), method: method, use: handler)
         methods[path, default: []].append(method)
     }
+}
 
-    /// 405, naming the methods that are allowed, for every other method on the paths of `parts`
-    /// (HEAD goes with GET).
-    static func methodNotAllowed(besides parts: [Endpoints]) -> RouteCollection<BasicRequestContext> {
-        let routes = RouteCollection(context: BasicRequestContext.self)
-        let methods: [HTTPRequest.Method] = [.get, .post, .put, .delete, .patch, .head, .options]
-        for (path, accepted) in parts.flatMap(\.methods) {
-            let allow = accepted.map(\.rawValue).joined(separator: ", ")
-            for method in methods where !accepted.contains(method) && !(method == .head && accepted.contains(.get)) {
-                routes.on(RouterPath(path), method: method) { _, _ in
-                    var response = APIError(status: .methodNotAllowed, message: "\(method.rawValue) is not allowed here; use \(allow)").response
-                    response.headers[.allow] = allow
-                    return response
-                }
-            }
-        }
-        return routes
+/// 405, naming the methods that are allowed, for any other method (a WebDAV verb, QUERY, one
+/// made up) on a path the server has; HEAD goes with GET.
+struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddleware {
+    let methods: [String: [HTTPRequest.Method]]
+
+    init(_ parts: [Endpoints]) {
+        methods = Dictionary(parts.flatMap(\.methods), uniquingKeysWith: +)
+    }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let accepted = methods[request.uri.path],
+              !accepted.contains(request.method) && !(request.method == .head && accepted.contains(.get))
+        else { return try await next(request, context) }
+        let allow = accepted.map(\.rawValue).joined(separator: ", ")
+        var response = APIError(status: .methodNotAllowed, message: "\(request.method.rawValue) is not allowed here; use \(allow)").response
+        response.headers[.allow] = allow
+        return response
     }
 }
 
-/// The page, its script and its style sheet.
+/// The page, its script, its style sheet and the API's OpenAPI document.
 struct AssetController {
     let assets = Assets()
 
@@ -263,7 +270,8 @@ func serverSentEvent(_ value: some Encodable, name: String? = nil) -> ByteBuffer
     ByteBuffer(string: (name.map { "event: \($0)\n" } ?? "") + "data: " + String(decoding: encodeJSON(value), as: UTF8.self) + "\n\n")
 }
 
-/// The page, its script and style sheet, read once from the package's resources.
+/// The page, its script and style sheet, and the API's OpenAPI document, read once from the
+/// package's resources.
 struct Assets {
     struct File {
         let bytes: ByteBuffer
@@ -281,6 +289,7 @@ struct Assets {
             ("/", "index.html", "text/html; charset=utf-8"),
             ("/app.js", "app.js", "text/javascript; charset=utf-8"),
             ("/style.css", "style.css", "text/css; charset=utf-8"),
+            ("/api/openapi.json", "openapi.json", "application/json; charset=utf-8"),
         ]
         files = names.map { path, resource, type in
             let file = resource.split(separator: ".").map(String.init)
