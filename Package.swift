@@ -93,7 +93,7 @@ let package = Package(
         // MARK: The network: parameters, layers, inference, checkpoints, export, a pretrained model.
         .target(
             name: "LeNet", dependencies: ["Kernels", "Datasets", "Formats", "Imaging", .product(name: "Atomics", package: "swift-atomics")],
-            resources: [.copy("Resources/pretrained.safetensors")],
+            resources: [.copy("Resources/pretrained.safetensors"), .copy("Resources/digit-detector.safetensors")],
             swiftSettings: numericSettings),
 
         // MARK: Training: the trainer, its state, options, schedules, sessions, events and reports.

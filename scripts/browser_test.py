@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A real browser against `lenet5 serve`, as a user on a desktop and on a phone: headless
 Chromium draws digits with pen and touch pointer events (the answer must come within 100 ms of
-pen-up), opens the network view, trains (pause and resume four times, a second tab, a reload
+pen-up), draws the 40 digits and the 34 other drawings of docs/images (the page must be sure of
+every digit and unsure of at least 80% of the rest), opens the network view, trains (pause and resume four times, a second tab, a reload
 mid-run, a stop and its resume command, a run to its end), checks a 390x844 phone's layout,
 runs axe-core on every tab, and stops the server under the page. Saves a screenshot of each view.
 
@@ -141,7 +142,7 @@ def main():
     os.makedirs(shots, exist_ok=True)
     failures = []
     with serving(binary) as server:
-        for check in [check_drawing, check_network, check_training, check_phone, check_accessibility, check_offline]:
+        for check in [check_drawing, check_nondigits, check_network, check_training, check_phone, check_accessibility, check_offline]:
             print("==", check.__doc__.strip().splitlines()[0])
             failures += run_check(check, server, shots)
     for failure in failures:
@@ -200,7 +201,8 @@ def draw_and_read(driver, strokes, pointer="pen"):
     """Clears the pad, draws, waits for the page to settle; returns the answer shown and the
     milliseconds from the last pen-up to the last change of the answer."""
     driver.find_element(By.ID, "clear").click()
-    WebDriverWait(driver, 10).until(settled)
+    # On a touch screen the click can land after the next stroke has begun: wait for the empty pad.
+    WebDriverWait(driver, 10).until(lambda d: settled(d) and d.execute_script("return state.strokes.length === 0"))
     driver.execute_script("window.__watch.up = null; window.__watch.changed = null;")
     draw(driver, driver.find_element(By.ID, "sketch"), strokes, pointer)
     WebDriverWait(driver, 10).until(lambda d: settled(d) and d.execute_script("return window.__watch.changed !== null && window.__watch.changed > window.__watch.up"))
@@ -228,6 +230,31 @@ def check_drawing(browser, server, shots, failures):
         if worst > 100:
             failures.append("%s: an answer came %.0f ms after pen-up (over 100 ms)" % ("phone" if phone else "desktop", worst))
         driver.save_screenshot(os.path.join(shots, "serve-draw%s.png" % ("-phone" if phone else "")))
+
+
+def check_nondigits(browser, server, shots, failures):
+    """Honest about non-digits: the 40 digits and 34 other drawings of docs/images, drawn on the pad."""
+    import random
+    import draw_digits
+    driver = browser()
+    driver.execute_script(WATCH)
+    rng = random.Random(1)
+    digits = [("%s-%s" % (digit, style), strokes) for digit in "0123456789" for style, strokes in draw_digits.styles(digit, rng)]
+    rng = random.Random(2)
+    others = [(name, draw_digits.transform(strokes, tremor=2, rng=rng)) for name, strokes in draw_digits.NONDIGITS.items()]
+    unsure = {}
+    for group, drawings in [("digits", digits), ("not digits", others)]:
+        unsure[group] = []
+        for name, strokes in drawings:
+            shown, _ = draw_and_read(driver, strokes)
+            if shown.startswith("not sure"):
+                unsure[group].append(name)
+        print("%s: the page is not sure of %d of %d: %s" % (group, len(unsure[group]), len(drawings), ", ".join(unsure[group]) or "none"))
+    if unsure["digits"]:
+        failures.append("the page is not sure these digits are digits: %s" % unsure["digits"])
+    if len(unsure["not digits"]) < 0.8 * len(others):
+        failures.append("the page is not sure of only %d of %d drawings that are not digits" % (len(unsure["not digits"]), len(others)))
+    driver.save_screenshot(os.path.join(shots, "serve-not-a-digit.png"))
 
 
 def check_network(browser, server, shots, failures):

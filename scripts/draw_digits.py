@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes digits by hand on `lenet5 serve`'s drawing pad, in headless Chromium, and saves each as
 the PNG the pad holds: docs/images/drawn/<digit>-<style>.png, four styles of each digit, and all
-of them on one sheet, docs/images/drawn.png.
+of them on one sheet, docs/images/drawn.png; then drawings that are not digits (NONDIGITS: taps,
+scribbles, letters, shapes) as docs/images/nondigits/<name>.png and docs/images/nondigits.png.
 
 The strokes are written out below as a person draws them, one pointer path per stroke, in
 four styles per digit: upright and centred; slanted and off-centre at another size; another
@@ -58,6 +59,58 @@ OTHER = {
     "7": [[(75, 60), (205, 60), (140, 235)], [(110, 150), (190, 150)]],
     "8": [arc(140, 95, 40, 40, 0, 360, 28), arc(140, 180, 52, 50, 0, 360, 32)],
     "9": [arc(140, 100, 55, 50, 80, 440, 32), [(195, 100), (195, 235)]],
+}
+
+
+def line(*points, steps=6):
+    """A polyline with points in between (a pen reports many), through `points`."""
+    out = [points[0]]
+    for (x0, y0), (x1, y1) in zip(points, points[1:]):
+        out += [(x0 + (x1 - x0) * t / steps, y0 + (y1 - y0) * t / steps) for t in range(1, steps + 1)]
+    return out
+
+
+def zigzag(x0, x1, y0, y1, turns):
+    return line(*[(x0 + (x1 - x0) * k / turns, y0 if k % 2 == 0 else y1) for k in range(turns + 1)], steps=3)
+
+
+# Drawings that are not digits, as people make them on a pad: taps, scribbles, letters and
+# shapes. (No plain circle, bar or hook: those are a 0, a 1 or a 7 as MNIST writes them.)
+NONDIGITS = {
+    "tap": [[(140, 140)]],
+    "tap-corner": [[(60, 70)]],
+    "two-taps": [[(100, 140)], [(180, 140)]],
+    "three-taps": [[(90, 90)], [(190, 110)], [(130, 200)]],
+    "dash": [line((110, 140), (170, 140))],
+    "scribble": [zigzag(60, 220, 80, 200, 9)],
+    "tangle": [[(140 + 80 * math.sin(1.7 * t) * math.cos(0.37 * t), 140 + 80 * math.sin(1.1 * t + 1)) for t in [k / 4 for k in range(80)]]],
+    "spiral": [[(140 + 4 * t * math.sin(t / 3), 140 - 4 * t * math.cos(t / 3)) for t in range(24)]],
+    "hatching": [line((60 + 30 * k, 230), (110 + 30 * k, 60)) for k in range(5)],
+    "wave": [[(40 + 5 * k, 140 + 40 * math.sin(k / 5)) for k in range(41)]],
+    "letter-A": [line((80, 230), (140, 50), (200, 230)), line((105, 160), (175, 160))],
+    "letter-E": [line((190, 55), (95, 55), (95, 225), (190, 225)), line((95, 140), (170, 140))],
+    "letter-F": [line((190, 55), (100, 55), (100, 230)), line((100, 140), (170, 140))],
+    "letter-H": [line((85, 50), (85, 230)), line((195, 50), (195, 230)), line((85, 140), (195, 140))],
+    "letter-K": [line((95, 50), (95, 230)), line((190, 55), (95, 150), (195, 230))],
+    "letter-M": [line((65, 230), (85, 50), (140, 170), (195, 50), (215, 230))],
+    "letter-N": [line((85, 230), (85, 50), (195, 230), (195, 50))],
+    "letter-R": [line((95, 230), (95, 50)) + arc(120, 95, 55, 45, -90, 180)[1:] + line((95, 140), (190, 230))[1:]],
+    "letter-W": [line((50, 60), (95, 225), (140, 110), (185, 225), (230, 60))],
+    "letter-X": [line((80, 60), (200, 225)), line((200, 60), (80, 225))],
+    "letter-e": [line((85, 150), (195, 150)) + arc(140, 150, 55, 60, 90, -230, 30)[1:]],
+    "square": [line((75, 75), (205, 75), (205, 205), (75, 205), (75, 75))],
+    "triangle": [line((140, 55), (225, 215), (55, 215), (140, 55))],
+    "star": [line(*[(140 + 95 * math.sin(math.radians(144 * k)), 145 - 95 * math.cos(math.radians(144 * k))) for k in range(6)])],
+    "heart": [arc(105, 105, 38, 38, -90, 90, 12) + arc(175, 105, 38, 38, -90, 90, 12)[1:] + line((213, 105), (140, 225), (67, 105))[1:]],
+    "smiley": [arc(140, 140, 100, 100, 0, 360, 40), [(105, 110)], [(175, 110)], arc(140, 150, 50, 40, 110, 250, 12)],
+    "plus": [line((140, 55), (140, 225)), line((55, 140), (225, 140))],
+    "arrow": [line((50, 140), (225, 140)), line((175, 90), (225, 140), (175, 190))],
+    "check": [line((60, 150), (115, 215), (225, 60))],
+    "hash": [line((110, 50), (95, 230)), line((185, 50), (170, 230)), line((55, 105), (225, 105)), line((50, 175), (220, 175))],
+    "grid": [line((60, 60 + 40 * k), (220, 60 + 40 * k)) for k in range(5)] + [line((60 + 40 * k, 60), (60 + 40 * k, 220)) for k in range(5)],
+    "crossed-circle": [arc(140, 140, 85, 85, 0, 360, 40), line((80, 80), (200, 200)), line((200, 80), (80, 200))],
+    "house": [line((70, 230), (70, 130), (140, 60), (210, 130), (210, 230), (70, 230))],
+    "cloud": [arc(95, 160, 40, 40, 180, 360, 12) + arc(140, 120, 50, 50, -90, 90, 14)[1:] + arc(190, 160, 40, 40, 0, 180, 12)[1:] + line((190, 200), (95, 200))[1:]],
 }
 
 
@@ -137,6 +190,18 @@ def draw_all(driver, output):
     # All of them on one sheet, a row per style, drawn by the browser too.
     rows = [[drawings[(digit, style)] for digit in "0123456789"] for style in ["upright", "slanted", "other", "hurried"]]
     save(driver.execute_async_script(SHEET, rows), os.path.join(output, "..", "drawn.png"))
+    # The drawings that are not digits, with the same tremor, in a folder beside.
+    others = os.path.join(output, "..", "nondigits")
+    os.makedirs(others, exist_ok=True)
+    rng = random.Random(2)
+    pictures = []
+    for name, strokes in NONDIGITS.items():
+        driver.find_element(By.ID, "clear").click()
+        draw(driver, canvas, transform(strokes, tremor=2, rng=rng))
+        time.sleep(0.2)
+        pictures.append(driver.execute_script("return document.getElementById('sketch').toDataURL('image/png')"))
+        save(pictures[-1], os.path.join(others, "%s.png" % name))
+    save(driver.execute_async_script(SHEET, [pictures[k:k + 10] for k in range(0, len(pictures), 10)]), os.path.join(others, "..", "nondigits.png"))
 
 if __name__ == "__main__":
     main()

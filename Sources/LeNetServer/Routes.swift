@@ -24,6 +24,10 @@ struct PredictionResponse: Codable {
     let ranked: [Int]
     /// The image the network saw, white on black.
     let input: Image
+    /// How likely that image is a digit at all, by `DigitDetector` (the model answers with a
+    /// digit whatever it is given); below `DigitDetector.threshold` the page says it is not sure.
+    /// Nil for a model of other classes (Fashion-MNIST's).
+    let digitProbability: Float?
     let activations: [Activation]?
 }
 
@@ -49,20 +53,20 @@ struct TestSample: Codable {
 /// it does not take with 405 and the ones it does.
 /// - Parameter hosts: the host names the server answers to besides `localhost`, `127.0.0.1` and
 ///   `[::1]` (`SameOriginMiddleware`).
-func buildRouter(models: ModelStore, training: TrainingManager, hosts: [String] = []) -> Router<BasicRequestContext> {
+func buildRouter(models: ModelStore, training: TrainingManager, detector: DigitDetector, hosts: [String] = []) -> Router<BasicRequestContext> {
     // HEAD answers as GET does, without the body, as clients expect.
     let router = Router(options: .autoGenerateHeadEndpoints)
     router.add(middleware: JSONErrorMiddleware())
     router.add(middleware: SameOriginMiddleware(hosts: hosts))
-    let endpoints = allEndpoints(models: models, training: training)
+    let endpoints = allEndpoints(models: models, training: training, detector: detector)
     router.add(middleware: MethodNotAllowedMiddleware(endpoints))
     for part in endpoints { router.addRoutes(part.routes) }
     return router
 }
 
 /// Every controller's routes: what the OpenAPI document describes (its test compares the two).
-func allEndpoints(models: ModelStore, training: TrainingManager) -> [Endpoints] {
-    [AssetController().endpoints, ModelController(models: models).endpoints, TrainingController(training: training).endpoints]
+func allEndpoints(models: ModelStore, training: TrainingManager, detector: DigitDetector) -> [Endpoints] {
+    [AssetController().endpoints, ModelController(models: models, detector: detector).endpoints, TrainingController(training: training).endpoints]
 }
 
 /// A controller's routes, and the methods each of its paths answers.
@@ -114,6 +118,7 @@ struct AssetController {
 /// The models to pick from, their kernels, and classification.
 struct ModelController {
     let models: ModelStore
+    let detector: DigitDetector
 
     var endpoints: Endpoints {
         var endpoints = Endpoints()
@@ -166,6 +171,7 @@ struct ModelController {
             model: modelID, classNames: classifier.classNames,
             probabilities: classification.probabilities, ranked: classification.ranked,
             input: .init(width: classification.input.width, height: classification.input.height, pixels: classification.input.pixels),
+            digitProbability: classifier.classNames == ClassNames.digits ? detector.digitProbability(classification.input) : nil,
             activations: classification.activations))
     }
 }

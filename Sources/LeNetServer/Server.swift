@@ -16,6 +16,8 @@ public struct ServerSettings: Sendable {
     public var runs = URL(fileURLWithPath: "runs")
     /// A checkpoint to offer first, if any.
     public var checkpoint: URL?
+    /// The digit detector's checkpoint (`lenet5 detector`); nil for the bundled one.
+    public var detector: URL?
     /// The four IDX files training uses.
     public var data: URL
     public var threads = ProcessInfo.processInfo.activeProcessorCount
@@ -47,14 +49,18 @@ public struct APIError: Error, Equatable, Sendable {
 
 /// The application: routes on top of the library, nothing else.
 /// - Parameter onServerRunning: called once the server listens.
-public func buildApplication(_ settings: ServerSettings, onServerRunning: @escaping @Sendable () async -> Void = {}) -> some ApplicationProtocol {
+/// - Throws: when the digit detector cannot be read.
+public func buildApplication(
+    _ settings: ServerSettings, onServerRunning: @escaping @Sendable () async -> Void = {}
+) throws(CheckpointError) -> some ApplicationProtocol {
+    let detector = if let url = settings.detector { DigitDetector(checkpoint: try Checkpoint(contentsOf: url)) } else { try DigitDetector.pretrained() }
     let models = ModelStore(runs: settings.runs, checkpoint: settings.checkpoint)
     let training = TrainingManager(
         runs: settings.runs, dataDirectory: settings.data, threads: settings.threads, shownRuns: settings.runs.relativePath,
         shownData: settings.data == IDXDataset.bundledMNIST ? nil : settings.data.relativePath
     ) { models.refresh() }
     return Application(
-        router: buildRouter(models: models, training: training, hosts: [settings.host] + settings.allowedHosts),
+        router: buildRouter(models: models, training: training, detector: detector, hosts: [settings.host] + settings.allowedHosts),
         // A connection with no request for 30 s is closed: idle sockets do not pile up.
         server: .http1(configuration: .init(idleTimeout: .seconds(30))),
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "swift-lenet"),

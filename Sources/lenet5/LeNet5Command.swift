@@ -9,7 +9,7 @@ struct LeNet5Command: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lenet5",
         abstract: "Train, test, benchmark and serve LeNet-5 on MNIST, written from scratch in Swift.",
-        subcommands: [TrainCommand.self, TestCommand.self, PredictCommand.self, InspectCommand.self, ExportCommand.self, BenchCommand.self, GradcheckCommand.self, ServeCommand.self, AugmentCommand.self],
+        subcommands: [TrainCommand.self, TestCommand.self, PredictCommand.self, InspectCommand.self, ExportCommand.self, BenchCommand.self, GradcheckCommand.self, ServeCommand.self, AugmentCommand.self, DetectorCommand.self],
         defaultSubcommand: nil)
 
     /// Refuses, in a sentence, to run kernels this CPU lacks the instructions for (they would die

@@ -18,6 +18,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("A checkpoint to offer first.", valueName: "path"))
     var checkpoint: String?
 
+    @Option(help: ArgumentHelp("The checkpoint of the network that tells digits from other drawings (made by 'lenet5 detector'; default: the bundled one).", valueName: "path"))
+    var detector: String?
+
     @Option(help: ArgumentHelp("Folder of training runs: listed as models, and where the page's runs go.", valueName: "dir"))
     var runs = "runs"
 
@@ -37,6 +40,7 @@ struct ServeCommand: AsyncParsableCommand {
     func validate() throws {
         guard (1...65535).contains(port) else { throw ValidationError("--port must be between 1 and 65535, got \(port)") }
         if let checkpoint { _ = try loadCheckpoint(checkpoint) }
+        if let detector { _ = try loadCheckpoint(detector) }
     }
 
     func run() async throws {
@@ -46,14 +50,18 @@ struct ServeCommand: AsyncParsableCommand {
         settings.allowedHosts = allowedHosts
         settings.runs = URL(fileURLWithPath: runs)
         settings.checkpoint = checkpoint.map { URL(fileURLWithPath: $0) }
+        settings.detector = detector.map { URL(fileURLWithPath: $0) }
         settings.threads = data.threads
         let shownHost = host == "0.0.0.0" || host == "::" ? "127.0.0.1" : host
         let address = "http://\(shownHost):\(port)/"
-        do {
-            try await buildApplication(settings) {
+        let application = try Result {
+            try buildApplication(settings) {
                 print("swift-lenet is serving on \(address)  (Ctrl-C to stop)")
                 fflush(nil)
-            }.runService()
+            }
+        }.mapError { CommandFailure($0) }.get()
+        do {
+            try await application.runService()
         } catch {
             throw CommandFailure("cannot serve on \(host):\(port): \(error)")
         }

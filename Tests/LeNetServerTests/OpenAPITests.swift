@@ -24,7 +24,9 @@ final class OpenAPITests: TemporaryDirectoryTestCase {
         let paths = try XCTUnwrap(document["paths"] as? [String: [String: Any]])
         let documented = Set(paths.flatMap { path, operations in operations.keys.map { "\($0.uppercased()) \(path)" } })
         let runs = folder.url("runs")
-        let endpoints = allEndpoints(models: ModelStore(runs: runs, checkpoint: nil), training: TrainingManager(runs: runs, dataDirectory: runs, threads: 1))
+        let endpoints = allEndpoints(
+            models: ModelStore(runs: runs, checkpoint: nil), training: TrainingManager(runs: runs, dataDirectory: runs, threads: 1),
+            detector: try DigitDetector.pretrained())
         let routed = Set(endpoints.flatMap(\.methods).filter { $0.key.hasPrefix("/api/") }.flatMap { path, methods in methods.map { "\($0.rawValue) \(path)" } })
         XCTAssertEqual(documented, routed)
     }
@@ -34,7 +36,7 @@ final class OpenAPITests: TemporaryDirectoryTestCase {
         let runs = folder.url("runs")
         let models = ModelStore(runs: runs, checkpoint: nil)
         let training = TrainingManager(runs: runs, dataDirectory: IDXDataset.bundledMNIST, threads: 2) { models.refresh() }
-        let client = RouterClient(buildRouter(models: models, training: training))
+        let client = RouterClient(buildRouter(models: models, training: training, detector: try DigitDetector.pretrained()))
         let test = try IDXDataset(directory: IDXDataset.bundledMNIST).test
         let png = try GrayImage(width: 28, height: 28, pixels: Array(test.pixels.prefix(784))).pngData()
         let json: HTTPFields = [.contentType: "application/json"]

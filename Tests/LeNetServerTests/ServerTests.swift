@@ -18,7 +18,7 @@ final class ServerTests: TemporaryDirectoryTestCase {
         let runs = folder.url("runs")
         let models = ModelStore(runs: runs, checkpoint: nil)
         let training = TrainingManager(runs: runs, dataDirectory: IDXDataset.bundledMNIST, threads: 2) { models.refresh() }
-        let router = buildRouter(models: models, training: training)
+        let router = buildRouter(models: models, training: training, detector: try DigitDetector.pretrained())
         do {
             let value = try await body(RouterClient(router))
             await training.stopAndWait()

@@ -254,11 +254,21 @@ function showError(message) {
   $("bars").innerHTML = "";
 }
 
+/// Below this probability of being a digit (the server's detector), the page says it is not sure.
+const digitThreshold = 0.5;
+
 function showPrediction(result, milliseconds) {
   const names = result.classNames;
   const guess = $("guess");
-  guess.textContent = names[result.ranked[0]];
-  guess.className = names[result.ranked[0]].length > 2 ? "guess empty" : "guess";
+  const top = names[result.ranked[0]];
+  if (result.digitProbability != null && result.digitProbability < digitThreshold) {
+    // The model answers with a digit whatever it is shown; the detector says this is not one.
+    guess.textContent = `not sure this is a digit (it looks most like a ${top})`;
+    guess.className = "guess unsure";
+  } else {
+    guess.textContent = top;
+    guess.className = top.length > 2 ? "guess empty" : "guess";
+  }
   const bars = $("bars");
   bars.innerHTML = "";
   result.probabilities.forEach((p, k) => {
