@@ -86,11 +86,11 @@ public final class Classifier: @unchecked Sendable {
         return Classification(probabilities: probabilities, input: image, activations: outputs)
     }
 
-    private func checkOut() -> Workspace {
+    func checkOut() -> Workspace {
         lock.withLock { idle.popLast() } ?? Workspace(capacity: 1)
     }
 
-    private func checkIn(_ workspace: Workspace) {
+    func checkIn(_ workspace: Workspace) {
         lock.withLock {
             if idle.count < keep { idle.append(workspace) }
         }

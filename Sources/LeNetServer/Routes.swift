@@ -15,6 +15,10 @@ struct PredictionResponse: Codable {
         let width: Int
         let height: Int
         let pixels: [UInt8]
+
+        init(_ image: GrayImage) {
+            (width, height, pixels) = (image.width, image.height, image.pixels)
+        }
     }
 
     let model: String
@@ -125,6 +129,7 @@ struct ModelController {
         endpoints.on("/api/models", .get, use: list)
         endpoints.on("/api/filters", .get, use: filters)
         endpoints.on("/api/predict", .post, use: predict)
+        endpoints.on("/api/gradients", .post, use: gradients)
         return endpoints
     }
 
@@ -147,33 +152,55 @@ struct ModelController {
         let parameters = request.uri.queryParameters
         let (modelID, classifier) = try models.model(id: parameters.get("model"))
         let activations = ["1", "true", "yes"].contains(parameters.get("activations") ?? "")
-        var request = request
-        let body = try await request.collectBody(upTo: maximumBodyBytes)
-        let classification: Classification
-        if request.headers[.contentType]?.lowercased().hasPrefix("application/json") == true {
-            switch try APIRequest.pixels(Data(buffer: body)) {
-            case .prepared(let image): classification = classifier.classify(prepared: image, activations: activations)
-            case .picture(let image):
-                do throws(ImageError) {
-                    classification = try classifier.classify(picture: image, name: "the picture", activations: activations)
-                } catch {
-                    throw APIError(image: error)
-                }
-            }
-        } else {
-            do throws(ImageError) {
-                classification = try classifier.classify(imageData: Data(buffer: body), name: "the image", activations: activations)
-            } catch {
-                throw APIError(image: error)
-            }
-        }
+        let classification = try await classify(request, with: classifier, activations: activations)
         return jsonResponse(PredictionResponse(
             model: modelID, classNames: classifier.classNames,
             probabilities: classification.probabilities, ranked: classification.ranked,
-            input: .init(width: classification.input.width, height: classification.input.height, pixels: classification.input.pixels),
+            input: .init(classification.input),
             digitProbability: classifier.classNames == ClassNames.digits ? detector.digitProbability(classification.input) : nil,
             activations: classification.activations))
     }
+
+    /// The backward pass for a picture (as `predict` takes it) against `target` (default: the
+    /// model's answer): the gradient of the loss at every stage, the pixels and the kernels.
+    @Sendable func gradients(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let parameters = request.uri.queryParameters
+        let (modelID, classifier) = try models.model(id: parameters.get("model"))
+        var target: Int?
+        if let given = parameters.get("target") {
+            guard let value = Int(given), (0..<LeNet5.classes).contains(value) else {
+                throw APIError(status: .badRequest, message: "target must be a class from 0 to \(LeNet5.classes - 1), got '\(given)'", field: "target")
+            }
+            target = value
+        }
+        let classification = try await classify(request, with: classifier, activations: false)
+        let backward = classifier.backpropagate(prepared: classification.input, target: target ?? classification.ranked[0])
+        return jsonResponse(GradientResponse(model: modelID, classNames: classifier.classNames, input: .init(classification.input), backward: backward))
+    }
+
+    /// The picture or pixels of `request`'s body, classified.
+    private func classify(_ request: Request, with classifier: Classifier, activations: Bool) async throws -> Classification {
+        var request = request
+        let body = try await request.collectBody(upTo: maximumBodyBytes)
+        let pixels = request.headers[.contentType]?.lowercased().hasPrefix("application/json") == true ? try APIRequest.pixels(Data(buffer: body)) : nil
+        do throws(ImageError) {
+            switch pixels {
+            case nil: return try classifier.classify(imageData: Data(buffer: body), name: "the image", activations: activations)
+            case .prepared(let image)?: return classifier.classify(prepared: image, activations: activations)
+            case .picture(let image)?: return try classifier.classify(picture: image, name: "the picture", activations: activations)
+            }
+        } catch {
+            throw APIError(image: error)
+        }
+    }
+}
+
+/// What `POST /api/gradients` answers: the prepared image and its backward pass.
+struct GradientResponse: Codable {
+    let model: String
+    let classNames: [String]
+    let input: PredictionResponse.Image
+    let backward: Backpropagation
 }
 
 /// Training from the page: start, pause, resume, stop, its status and its events as they come,

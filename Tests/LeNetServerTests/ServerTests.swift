@@ -156,6 +156,15 @@ final class ServerTests: TemporaryDirectoryTestCase {
                 XCTAssertEqual(answer.probabilities, expected.probabilities)
                 XCTAssertEqual(answer.input.pixels, expected.input.pixels)
             }
+            // The backward pass the page draws: the library's, for the same prepared image.
+            try await client.execute(
+                uri: "/api/gradients?target=1", method: .post, headers: [.contentType: "image/png"], body: ByteBuffer(bytes: png)
+            ) { response in
+                XCTAssertEqual(response.status, .ok)
+                let answer = try JSONDecoder().decode(GradientResponse.self, from: Data(buffer: response.body))
+                XCTAssertEqual(answer.input.pixels, expected.input.pixels)
+                XCTAssertEqual(answer.backward, Classifier(checkpoint: bundled).backpropagate(prepared: expected.input, target: 1))
+            }
             try await client.execute(uri: "/api/filters?model=bundled", method: .get) { response in
                 let filters = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [[String: Any]])
                 XCTAssertEqual(filters.map { $0["stage"] as? String }, ["C1", "C3"])
