@@ -260,8 +260,8 @@ def check_nondigits(browser, server, shots, failures):
 def check_network(browser, server, shots, failures):
     """The network view: every layer of the drawing, the kernels, a value under the pointer."""
     driver = browser()
-    draw(driver, driver.find_element(By.ID, "sketch"), three())
-    WebDriverWait(driver, 10).until(lambda d: text(d, "guess") == "3")
+    draw(driver, driver.find_element(By.ID, "sketch"), seven())
+    WebDriverWait(driver, 10).until(lambda d: text(d, "guess") == "7")
     tab(driver, "network")
     WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.ID, "layer-C1") and d.find_elements(By.CSS_SELECTOR, "#filters canvas"))
     layers = [e.get_attribute("id") for e in driver.find_elements(By.CSS_SELECTOR, "#layers .layer")]
@@ -274,6 +274,18 @@ def check_network(browser, server, shots, failures):
     if not tip.startswith("C1 map 0 ("):
         failures.append("pointing at a C1 cell shows %r" % tip)
     driver.save_screenshot(os.path.join(shots, "serve-network.png"))
+    # The backward pass of the drawn 7 against "1": every stage's gradient, the pixels', the kernels'.
+    WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.ID, "gradient-input"))
+    one = [b for b in driver.find_elements(By.CSS_SELECTOR, "#targets button") if b.text == "1"][0]
+    driver.execute_script("arguments[0].scrollIntoView({block: 'start'})", driver.find_element(By.ID, "targets"))
+    one.click()
+    WebDriverWait(driver, 30).until(lambda d: '"1"' in text(d, "backward-hint"))
+    shown = [e.get_attribute("id") for e in driver.find_elements(By.CSS_SELECTOR, "#backward .layer")]
+    print("backward view, target 1:", text(driver, "backward-hint").split(".")[0], "|", ", ".join(shown))
+    wanted = ["gradient-input"] + ["gradient-" + s for s in ["F7", "F6", "C5", "S4", "C3", "S2", "C1"]] + ["gradient-kernels-C1", "gradient-kernels-C3"]
+    if shown != wanted:
+        failures.append("the backward view shows %s" % shown)
+    driver.save_screenshot(os.path.join(shots, "serve-backward.png"))
 
 
 def training_status(server):

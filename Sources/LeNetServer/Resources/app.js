@@ -306,12 +306,44 @@ function paintGray(canvas, values, width, height, low, high) {
   target.drawImage(small, 0, 0, canvas.width, canvas.height);
 }
 
+/// Draws signed `values` on a diverging scale: blue for negative, white for zero, red for
+/// positive, full colour at +-`limit` (the `high` of `paintGray`'s arguments).
+function paintDiverging(canvas, values, width, height, low, limit) {
+  const small = document.createElement("canvas");
+  small.width = width;
+  small.height = height;
+  const context = small.getContext("2d");
+  const image = context.createImageData(width, height);
+  for (let i = 0; i < width * height; i++) {
+    const t = Math.max(-1, Math.min(1, values[i] / (limit || 1)));
+    const [r, g, b] = t >= 0 ? [255, 255 - 200 * t, 255 - 210 * t] : [255 + 210 * t, 255 + 150 * t, 255];
+    image.data.set([r, g, b, 255], 4 * i);
+  }
+  context.putImageData(image, 0, 0);
+  const target = canvas.getContext("2d");
+  target.imageSmoothingEnabled = false;
+  target.drawImage(small, 0, 0, canvas.width, canvas.height);
+}
+
+/// A scale bar for a diverging map: -limit, 0, +limit.
+function divergingLegend(limit) {
+  const legend = document.createElement("div");
+  legend.className = "legend";
+  const bar = document.createElement("canvas");
+  bar.width = 120;
+  bar.height = 10;
+  paintDiverging(bar, Array.from({ length: 120 }, (_, k) => (k - 59.5) / 59.5 * limit), 120, 1, 0, limit);
+  const format = (v) => v.toPrecision(2);
+  legend.append(`${format(-limit)} `, bar, ` ${format(limit)}`);
+  return legend;
+}
+
 /// A canvas showing one map, with its values under a pointer or a tap.
-function mapCanvas(values, width, height, scale, low, high, label) {
+function mapCanvas(values, width, height, scale, low, high, label, paint = paintGray) {
   const canvas = document.createElement("canvas");
   canvas.width = width * scale;
   canvas.height = height * scale;
-  paintGray(canvas, values, width, height, low, high);
+  paint(canvas, values, width, height, low, high);
   // A pointer shows the value under it; a tap (no hover on a phone) shows it until the next.
   const show = (event) => {
     const box = canvas.getBoundingClientRect();
@@ -349,38 +381,130 @@ function renderLayers() {
   }
   $("network-hint").textContent = "Every layer's output for the current drawing (white high, black low, each map on its stage's range); point at or tap a cell for its value.";
   const names = state.last.classNames;
-  for (const a of activations) {
-    const { channels, height, width } = a.shape;
+  for (const a of activations) root.appendChild(stageSection(a, names, false));
+  loadBackward();
+}
+
+const stageWords = { C1: "convolution 5x5 + ReLU", S2: "max-pool 2x2", C3: "convolution 5x5 + ReLU", S4: "max-pool 2x2",
+  C5: "convolution 5x5 + ReLU", F6: "fully connected + ReLU", F7: "fully connected (logits)", output: "softmax" };
+
+/// One stage's maps: its output (grays on the stage's range), or a gradient (`signed`: the
+/// diverging scale, symmetric about zero, with its legend).
+function stageSection(a, names, signed) {
+  const { channels, height, width } = a.shape;
+  const section = document.createElement("div");
+  section.className = "layer";
+  section.id = `${signed ? "gradient" : "layer"}-${a.stage}`;
+  const title = document.createElement("h3");
+  title.textContent = `${a.stage}  ${stageWords[a.stage] || ""}  (${channels} x ${height} x ${width})`;
+  section.appendChild(title);
+  const maps = document.createElement("div");
+  maps.className = "maps";
+  const limit = Math.max(...a.values.map(Math.abs)) || 1;
+  const [low, high, paint] = signed ? [-limit, limit, paintDiverging] : [Math.min(...a.values), Math.max(...a.values), paintGray];
+  const what = signed ? `${a.stage} gradient` : a.stage;
+  if (height > 1) {
+    const scale = Math.max(2, Math.floor(84 / height));
+    for (let c = 0; c < channels; c++) {
+      maps.appendChild(mapCanvas(a.values.slice(c * height * width, (c + 1) * height * width), width, height, scale, low, high, `${what} map ${c}`, paint));
+    }
+  } else if (a.stage === "output" || a.stage === "F7") {
+    maps.appendChild(mapCanvas(a.values, channels, 1, 28, low, high, `${what}, classes ${names.join(" ")}:`, paint));
+    const legend = document.createElement("div");
+    legend.className = "hint";
+    legend.textContent = a.values.map((v, k) => `${names[k]}: ${a.stage === "output" ? (100 * v).toFixed(1) + "%" : v.toFixed(2)}`).join("   ");
+    maps.appendChild(legend);
+  } else {
+    const columns = channels === 120 ? 20 : 14;
+    const rows = Math.ceil(channels / columns);
+    const padded = a.values.concat(new Array(rows * columns - channels).fill(signed ? 0 : low));
+    maps.appendChild(mapCanvas(padded, columns, rows, 14, low, high, `${what} unit`, paint));
+  }
+  section.appendChild(maps);
+  if (signed) section.appendChild(divergingLegend(limit));
+  return section;
+}
+
+// MARK: Backward view
+
+/// The class the backward view measures the loss against: null for the model's answer.
+state.target = null;
+
+function targetButtons() {
+  const root = $("targets");
+  if (root.childElementCount) return;
+  const names = state.classNames.length ? state.classNames : [..."0123456789"];
+  ["the answer", ...names].forEach((name, k) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = name;
+    button.setAttribute("aria-pressed", String(k === 0));
+    button.addEventListener("click", () => {
+      state.target = k === 0 ? null : k - 1;
+      for (const b of root.children) b.setAttribute("aria-pressed", String(b === button));
+      loadBackward();
+    });
+    root.appendChild(button);
+  });
+}
+
+let backwardRequest = 0;
+/// Asks the server for the backward pass of the current drawing against the chosen target,
+/// and draws it: the pixels that would move the answer, every stage's gradient, the kernels'.
+async function loadBackward() {
+  if (state.tab !== "network" || !state.last || state.offline) return;
+  targetButtons();
+  const ticket = ++backwardRequest;
+  const [type, body] = state.image ? [state.image.file.type || "application/octet-stream", state.image.file] : ["application/json", padPixels()];
+  const target = state.target == null ? "" : `&target=${state.target}`;
+  let result;
+  try {
+    result = await api(`/api/gradients?model=${encodeURIComponent(state.model || "")}${target}`, { method: "POST", headers: { "Content-Type": type }, body });
+  } catch {
+    return;
+  }
+  if (ticket !== backwardRequest) return;
+  const { backward, classNames } = result;
+  const name = classNames[backward.target];
+  $("backward-hint").textContent = `The loss for "${name}" is -log p(${name}) = ${backward.loss.toFixed(4)} (p = ${(100 * backward.probabilities[backward.target]).toFixed(2)}%). ` +
+    "Each map is the gradient of that loss with respect to a layer's output: red where a larger value would raise the loss, blue where it would lower it (zero, white, where a ReLU is off). " +
+    "Computed by the network's own backward pass, the one training runs.";
+  const root = $("backward");
+  root.innerHTML = "";
+  const pixels = document.createElement("div");
+  pixels.className = "layer";
+  pixels.id = "gradient-input";
+  const title = document.createElement("h3");
+  title.textContent = `input pixels (28 x 28): blue where more ink would make it more of a ${name}, red where less`;
+  const limit = Math.max(...backward.input.map(Math.abs)) || 1;
+  const maps = document.createElement("div");
+  maps.className = "maps";
+  maps.appendChild(mapCanvas(result.input.pixels, 28, 28, 6, 0, 255, "pixel"));
+  maps.appendChild(mapCanvas(backward.input, 28, 28, 6, -limit, limit, "dLoss/dpixel", paintDiverging));
+  pixels.append(title, maps, divergingLegend(limit));
+  root.appendChild(pixels);
+  for (const stage of [...backward.stages].reverse()) root.appendChild(stageSection(stage, classNames, true));
+  const kernels = document.createElement("h3");
+  kernels.textContent = "the kernels' gradients (what one SGD step on this drawing would subtract, times the learning rate)";
+  root.appendChild(kernels);
+  for (const k of backward.kernels) {
+    const inputs = k.stage === "C1" ? 1 : 6;
+    const outputs = k.shape.channels / inputs;
     const section = document.createElement("div");
     section.className = "layer";
-    section.id = `layer-${a.stage}`;
-    const title = document.createElement("h3");
-    const what = { C1: "convolution 5x5 + ReLU", S2: "max-pool 2x2", C3: "convolution 5x5 + ReLU", S4: "max-pool 2x2",
-      C5: "convolution 5x5 + ReLU", F6: "fully connected + ReLU", F7: "fully connected (logits)", output: "softmax" }[a.stage] || "";
-    title.textContent = `${a.stage}  ${what}  (${channels} x ${height} x ${width})`;
-    section.appendChild(title);
-    const maps = document.createElement("div");
-    maps.className = "maps";
-    const low = Math.min(...a.values), high = Math.max(...a.values);
-    if (height > 1) {
-      const scale = Math.max(2, Math.floor(84 / height));
-      for (let c = 0; c < channels; c++) {
-        maps.appendChild(mapCanvas(a.values.slice(c * height * width, (c + 1) * height * width), width, height, scale, low, high, `${a.stage} map ${c}`));
+    section.id = `gradient-kernels-${k.stage}`;
+    const heading = document.createElement("h3");
+    heading.textContent = `${k.stage}: ${outputs} x ${inputs} kernels (5 x 5)`;
+    const grid = document.createElement("div");
+    grid.className = "maps";
+    const largest = Math.max(...k.values.map(Math.abs)) || 1;
+    for (let o = 0; o < outputs; o++) {
+      for (let c = 0; c < inputs; c++) {
+        const start = (o * inputs + c) * 25;
+        grid.appendChild(mapCanvas(k.values.slice(start, start + 25), 5, 5, inputs === 1 ? 10 : 6, -largest, largest, `${k.stage} kernel ${o}<-${c} gradient`, paintDiverging));
       }
-    } else if (a.stage === "output" || a.stage === "F7") {
-      const labels = a.values.map((v, k) => names[k]);
-      maps.appendChild(mapCanvas(a.values, channels, 1, 28, low, high, labels.join(" ")));
-      const legend = document.createElement("div");
-      legend.className = "hint";
-      legend.textContent = a.values.map((v, k) => `${names[k]}: ${a.stage === "output" ? (100 * v).toFixed(1) + "%" : v.toFixed(2)}`).join("   ");
-      maps.appendChild(legend);
-    } else {
-      const columns = channels === 120 ? 20 : 14;
-      const rows = Math.ceil(channels / columns);
-      const padded = a.values.concat(new Array(rows * columns - channels).fill(low));
-      maps.appendChild(mapCanvas(padded, columns, rows, 14, low, high, `${a.stage} unit`));
     }
-    section.appendChild(maps);
+    section.append(heading, grid, divergingLegend(largest));
     root.appendChild(section);
   }
 }
