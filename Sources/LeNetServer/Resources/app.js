@@ -288,41 +288,37 @@ function showPrediction(result, milliseconds) {
 
 // MARK: Pictures of numbers
 
-/// Draws `values` (row-major, width x height) onto `canvas`, scaled to its size, low dark.
-function paintGray(canvas, values, width, height, low, high) {
+/// Draws `values` (row-major, width x height) onto `canvas`, scaled to its size without
+/// smoothing, each value in the colour `color` gives it ([r, g, b]).
+function paintWith(canvas, values, width, height, color) {
   const small = document.createElement("canvas");
   small.width = width;
   small.height = height;
   const context = small.getContext("2d");
   const image = context.createImageData(width, height);
-  const span = high - low || 1;
-  for (let i = 0; i < width * height; i++) {
-    const v = Math.max(0, Math.min(255, Math.round(255 * (values[i] - low) / span)));
-    image.data.set([v, v, v, 255], 4 * i);
-  }
+  for (let i = 0; i < width * height; i++) image.data.set([...color(values[i]), 255], 4 * i);
   context.putImageData(image, 0, 0);
   const target = canvas.getContext("2d");
   target.imageSmoothingEnabled = false;
   target.drawImage(small, 0, 0, canvas.width, canvas.height);
 }
 
-/// Draws signed `values` on a diverging scale: blue for negative, white for zero, red for
-/// positive, full colour at +-`limit` (the `high` of `paintGray`'s arguments).
+/// Grays from `low` (black) to `high` (white).
+function paintGray(canvas, values, width, height, low, high) {
+  const span = high - low || 1;
+  paintWith(canvas, values, width, height, (value) => {
+    const v = Math.max(0, Math.min(255, Math.round(255 * (value - low) / span)));
+    return [v, v, v];
+  });
+}
+
+/// Signed values on a diverging scale: blue for negative, white for zero, red for positive,
+/// full colour at +-`limit` (`paintGray`'s `high`; `low` is -limit).
 function paintDiverging(canvas, values, width, height, low, limit) {
-  const small = document.createElement("canvas");
-  small.width = width;
-  small.height = height;
-  const context = small.getContext("2d");
-  const image = context.createImageData(width, height);
-  for (let i = 0; i < width * height; i++) {
-    const t = Math.max(-1, Math.min(1, values[i] / (limit || 1)));
-    const [r, g, b] = t >= 0 ? [255, 255 - 200 * t, 255 - 210 * t] : [255 + 210 * t, 255 + 150 * t, 255];
-    image.data.set([r, g, b, 255], 4 * i);
-  }
-  context.putImageData(image, 0, 0);
-  const target = canvas.getContext("2d");
-  target.imageSmoothingEnabled = false;
-  target.drawImage(small, 0, 0, canvas.width, canvas.height);
+  paintWith(canvas, values, width, height, (value) => {
+    const t = Math.max(-1, Math.min(1, value / (limit || 1)));
+    return t >= 0 ? [255, 255 - 200 * t, 255 - 210 * t] : [255 + 210 * t, 255 + 150 * t, 255];
+  });
 }
 
 /// A scale bar for a diverging map: -limit, 0, +limit.
