@@ -257,6 +257,22 @@ def check_nondigits(browser, server, shots, failures):
     driver.save_screenshot(os.path.join(shots, "serve-not-a-digit.png"))
 
 
+# The strongest unit of a stage in the network view: [canvas index, x, y] of its centre, in CSS
+# pixels (maps: a canvas per channel; vectors: one canvas, 20 or 14 units a row, or one row).
+STRONGEST = """
+const a = state.last.activations.find((s) => s.stage === arguments[0]);
+const { channels, height, width } = a.shape;
+const best = a.values.indexOf(Math.max(...a.values));
+if (height > 1) {
+  const scale = Math.max(2, Math.floor(84 / height)), c = Math.floor(best / (height * width)), r = best % (height * width);
+  return [c, (r % width + 0.5) * scale, (Math.floor(r / width) + 0.5) * scale];
+}
+if (arguments[0] === "F7" || arguments[0] === "output") return [0, (best + 0.5) * 28, 14];
+const columns = channels === 120 ? 20 : 14;
+return [0, (best % columns + 0.5) * 14, (Math.floor(best / columns) + 0.5) * 14];
+"""
+
+
 def check_network(browser, server, shots, failures):
     """The network view: every layer of the drawing, the kernels, a value under the pointer."""
     driver = browser()
@@ -266,8 +282,24 @@ def check_network(browser, server, shots, failures):
     WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.ID, "layer-C1") and d.find_elements(By.CSS_SELECTOR, "#filters canvas"))
     layers = [e.get_attribute("id") for e in driver.find_elements(By.CSS_SELECTOR, "#layers .layer")]
     print("network view:", ", ".join(layers))
-    if layers != ["layer-" + s for s in ["C1", "S2", "C3", "S4", "C5", "F6", "F7", "output"]]:
+    if layers != ["layer-" + s for s in ["input", "C1", "S2", "C3", "S4", "C5", "F6", "F7", "output"]]:
         failures.append("the network view shows %s" % layers)
+    # Every kind of unit explained with its arithmetic: the sum shown is the served activation.
+    WebDriverWait(driver, 30).until(lambda d: d.execute_script("return state.weights !== null && state.weights !== undefined"))
+    for stage in ["C1", "S2", "C3", "S4", "C5", "F6", "F7", "output"]:
+        # The unit with the largest value: which of the stage's canvases, and where in it.
+        index, dx, dy = driver.execute_script(STRONGEST, stage)
+        canvas = driver.find_elements(By.CSS_SELECTOR, "#layer-%s .maps canvas" % stage)[index]
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", canvas)
+        ActionChains(driver).move_to_element_with_offset(canvas, dx - canvas.rect["width"] / 2, dy - canvas.rect["height"] / 2).click().perform()
+        WebDriverWait(driver, 10).until(lambda d: d.find_elements(By.ID, "explain"))
+        panel = driver.find_element(By.ID, "explain")
+        computed, served = float(panel.get_attribute("data-computed")), float(panel.get_attribute("data-served"))
+        print("explained %s: %s (computed %.6g, served %.6g)" % (stage, panel.find_element(By.TAG_NAME, "h3").text, computed, served))
+        if abs(computed - served) > 1e-4 * max(1, abs(served)):
+            failures.append("%s's arithmetic gives %g, the server %g" % (stage, computed, served))
+        if stage == "C3":
+            driver.save_screenshot(os.path.join(shots, "serve-explain.png"))
     ActionChains(driver).move_to_element(driver.find_element(By.CSS_SELECTOR, "#layer-C1 canvas")).perform()
     tip = text(driver, "tooltip")
     print("pointing at C1:", tip)

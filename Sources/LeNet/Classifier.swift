@@ -17,7 +17,8 @@ public struct Classification: Sendable {
     /// The `LeNet5.imageSide` square image the network saw, after `DigitPreprocessing` when the
     /// input was a picture.
     public let input: GrayImage
-    /// Every stage's output, in forward order, when asked for.
+    /// The normalised, padded input plane (`input`), then every stage's output, in forward
+    /// order, when asked for.
     public let activations: [Activation]?
 
     /// Class indices, most likely first (ties keep the lower index first).
@@ -80,9 +81,13 @@ public final class Classifier: @unchecked Sendable {
         ws.setLabel(0, at: 0)
         model.parameters.withUnsafeBufferPointer { _ = LeNet5.forward(parameters: $0.baseAddress!, workspace: ws, count: 1, keepingActivations: activations) }
         let probabilities = Array(UnsafeBufferPointer(start: ws.probabilities, count: LeNet5.classes))
-        let outputs = activations ? LeNet5.stages.map { stage in
-            Activation(stage: stage.name, shape: stage.output, values: Array(UnsafeBufferPointer(start: ws.output(of: stage), count: stage.output.count)))
-        } : nil
+        // The input plane first: what C1 convolves, padded and normalised.
+        let outputs = activations
+            ? [Activation(stage: "input", shape: LeNet5.input, values: Array(UnsafeBufferPointer(start: ws.inputImage(0), count: LeNet5.input.count)))]
+                + LeNet5.stages.map { stage in
+                    Activation(stage: stage.name, shape: stage.output, values: Array(UnsafeBufferPointer(start: ws.output(of: stage), count: stage.output.count)))
+                }
+            : nil
         return Classification(probabilities: probabilities, input: image, activations: outputs)
     }
 

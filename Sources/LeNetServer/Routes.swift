@@ -44,6 +44,26 @@ struct StageFilters: Codable {
     let weights: [Float]
 }
 
+/// Every stage's parameters and the input's normalisation: what the page needs to show a unit's
+/// arithmetic with the real numbers.
+struct ModelWeights: Codable {
+    struct Normalization: Codable {
+        let mean: Float
+        let standardDeviation: Float
+    }
+
+    struct StageWeights: Codable {
+        let stage: String
+        /// (outputs, inputs, kernel, kernel) for a convolution, (outputs, inputs) for a linear layer.
+        let weightShape: [Int]
+        let weights: [Float]
+        let biases: [Float]
+    }
+
+    let normalization: Normalization
+    let stages: [StageWeights]
+}
+
 /// The first test images, for the page's grid of live guesses.
 struct TestSample: Codable {
     let side: Int
@@ -128,6 +148,7 @@ struct ModelController {
         var endpoints = Endpoints()
         endpoints.on("/api/models", .get, use: list)
         endpoints.on("/api/filters", .get, use: filters)
+        endpoints.on("/api/weights", .get, use: weights)
         endpoints.on("/api/predict", .post, use: predict)
         endpoints.on("/api/gradients", .post, use: gradients)
         return endpoints
@@ -145,6 +166,19 @@ struct ModelController {
                 stage: stage.name, inputs: stage.input.channels, outputs: stage.output.channels,
                 kernel: stage.convolution.kernel, weights: model.weight(of: stage))
         })
+    }
+
+    /// Every stage's weights and biases, and the normalisation of the input.
+    @Sendable func weights(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let model = try models.model(id: request.uri.queryParameters.get("model")).classifier.model
+        let stages = LeNet5.stages.compactMap { stage -> ModelWeights.StageWeights? in
+            guard let weight = stage.weight, let bias = stage.bias else { return nil }
+            return ModelWeights.StageWeights(
+                stage: stage.name, weightShape: weight.shape, weights: model.weight(of: stage),
+                biases: Array(model.parameters[bias.offset..<bias.offset + bias.count]))
+        }
+        return jsonResponse(ModelWeights(
+            normalization: .init(mean: model.normalization.mean, standardDeviation: model.normalization.standardDeviation), stages: stages))
     }
 
     /// A picture (PNG, JPEG, PGM) or `{"pixels": [...]}` classified by the chosen model.

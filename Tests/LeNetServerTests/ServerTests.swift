@@ -134,7 +134,7 @@ final class ServerTests: TemporaryDirectoryTestCase {
                 XCTAssertEqual(answer.probabilities, expected.probabilities)
                 XCTAssertEqual(answer.input.pixels, expected.input.pixels)
                 XCTAssertEqual(answer.activations, expected.activations, "the served activations are the library's forward pass")
-                XCTAssertEqual(answer.activations?.map(\.stage), ["C1", "S2", "C3", "S4", "C5", "F6", "F7", "output"])
+                XCTAssertEqual(answer.activations?.map(\.stage), ["input", "C1", "S2", "C3", "S4", "C5", "F6", "F7", "output"])
             }
             // The prepared 28x28 pixels, as JSON.
             let pixels = "{\"pixels\": [" + expected.input.pixels.map(String.init).joined(separator: ",") + "]}"

@@ -44,16 +44,18 @@ final class ClassifierTests: XCTestCase {
         let classifier = Classifier(model: Self.model)
         let image = testImage(3)
         let result = classifier.classify(prepared: image, activations: true)
-        let activations = try XCTUnwrap(result.activations)
-        XCTAssertEqual(activations.map(\.stage), ["C1", "S2", "C3", "S4", "C5", "F6", "F7", "output"])
-        XCTAssertEqual(activations.map(\.shape.count), [6 * 28 * 28, 6 * 14 * 14, 16 * 10 * 10, 16 * 5 * 5, 120, 84, 10, 10])
+        let served = try XCTUnwrap(result.activations)
+        XCTAssertEqual(served.map(\.stage), ["input", "C1", "S2", "C3", "S4", "C5", "F6", "F7", "output"])
+        XCTAssertEqual(served.map(\.shape.count), [32 * 32, 6 * 28 * 28, 6 * 14 * 14, 16 * 10 * 10, 16 * 5 * 5, 120, 84, 10, 10])
+        let activations = Array(served.dropFirst())
         XCTAssertEqual(activations[7].values, result.probabilities)
 
-        // C1 = ReLU(conv(padded, normalised input) + bias), by plain loops.
+        // The input plane is the padded, normalised image; C1 = ReLU(conv(it) + bias), by plain loops.
         var input = [Float](repeating: 0, count: LeNet5.input.count)
         input.withUnsafeMutableBufferPointer { plane in
             image.pixels.withUnsafeBufferPointer { Self.model.normalization.fill(plane.baseAddress!, fromPixels: $0.baseAddress!) }
         }
+        XCTAssertEqual(served[0].values, input)
         let c1 = LeNet5.stage("C1")
         let w = try XCTUnwrap(c1.weight), b = try XCTUnwrap(c1.bias)
         var expected = [Float](repeating: 0, count: c1.output.count)

@@ -67,7 +67,10 @@ async function loadModels() {
   state.model = model;
   const current = models.find((m) => m.id === model);
   state.classNames = current ? current.classNames : [];
-  if (changed) loadFilters();
+  if (changed) {
+    loadFilters();
+    loadWeights();
+  }
   return changed;
 }
 
@@ -335,11 +338,22 @@ function divergingLegend(limit) {
 }
 
 /// A canvas showing one map, with its values under a pointer or a tap.
-function mapCanvas(values, width, height, scale, low, high, label, paint = paintGray) {
+/// `pick(x, y)`, when given, is called with the cell clicked or tapped.
+function mapCanvas(values, width, height, scale, low, high, label, paint = paintGray, pick = null) {
   const canvas = document.createElement("canvas");
   canvas.width = width * scale;
   canvas.height = height * scale;
+  canvas.dataset.scale = scale;
   paint(canvas, values, width, height, low, high);
+  if (pick) {
+    canvas.classList.add("pickable");
+    canvas.addEventListener("click", (event) => {
+      const box = canvas.getBoundingClientRect();
+      const x = Math.floor((event.clientX - box.left) / box.width * width);
+      const y = Math.floor((event.clientY - box.top) / box.height * height);
+      if (values[y * width + x] !== undefined) pick(x, y);
+    });
+  }
   // A pointer shows the value under it; a tap (no hover on a phone) shows it until the next.
   const show = (event) => {
     const box = canvas.getBoundingClientRect();
@@ -365,7 +379,7 @@ document.addEventListener("pointerdown", (event) => {
   if (!event.target.closest(".maps")) $("tooltip").style.display = "none";
 });
 
-function renderLayers() {
+function renderLayers(withBackward = true) {
   if (state.tab !== "network") return;
   const root = $("layers");
   root.innerHTML = "";
@@ -375,13 +389,13 @@ function renderLayers() {
     if (state.last) predict();
     return;
   }
-  $("network-hint").textContent = "Every layer's output for the current drawing (white high, black low, each map on its stage's range); point at or tap a cell for its value.";
+  $("network-hint").textContent = "Every layer's output for the current drawing (white high, black low, each map on its stage's range); point at a cell for its value, click or tap it for its arithmetic.";
   const names = state.last.classNames;
   for (const a of activations) root.appendChild(stageSection(a, names, false));
-  loadBackward();
+  if (withBackward) loadBackward();
 }
 
-const stageWords = { C1: "convolution 5x5 + ReLU", S2: "max-pool 2x2", C3: "convolution 5x5 + ReLU", S4: "max-pool 2x2",
+const stageWords = { input: "the image, padded to 32x32 and normalised", C1: "convolution 5x5 + ReLU", S2: "max-pool 2x2", C3: "convolution 5x5 + ReLU", S4: "max-pool 2x2",
   C5: "convolution 5x5 + ReLU", F6: "fully connected + ReLU", F7: "fully connected (logits)", output: "softmax" };
 
 /// One stage's maps: its output (grays on the stage's range), or a gradient (`signed`: the
@@ -399,13 +413,16 @@ function stageSection(a, names, signed) {
   const limit = Math.max(...a.values.map(Math.abs)) || 1;
   const [low, high, paint] = signed ? [-limit, limit, paintDiverging] : [Math.min(...a.values), Math.max(...a.values), paintGray];
   const what = signed ? `${a.stage} gradient` : a.stage;
+  // A click on a unit of the forward pass explains its value.
+  const pick = signed || a.stage === "input" ? null : (c, y, x) => explain(a.stage, c, y, x);
   if (height > 1) {
     const scale = Math.max(2, Math.floor(84 / height));
     for (let c = 0; c < channels; c++) {
-      maps.appendChild(mapCanvas(a.values.slice(c * height * width, (c + 1) * height * width), width, height, scale, low, high, `${what} map ${c}`, paint));
+      maps.appendChild(mapCanvas(a.values.slice(c * height * width, (c + 1) * height * width), width, height, scale, low, high, `${what} map ${c}`, paint,
+        pick && ((x, y) => pick(c, y, x))));
     }
   } else if (a.stage === "output" || a.stage === "F7") {
-    maps.appendChild(mapCanvas(a.values, channels, 1, 28, low, high, `${what}, classes ${names.join(" ")}:`, paint));
+    maps.appendChild(mapCanvas(a.values, channels, 1, 28, low, high, `${what}, classes ${names.join(" ")}:`, paint, pick && ((x) => pick(x, 0, 0))));
     const legend = document.createElement("div");
     legend.className = "hint";
     legend.textContent = a.values.map((v, k) => `${names[k]}: ${a.stage === "output" ? (100 * v).toFixed(1) + "%" : v.toFixed(2)}`).join("   ");
@@ -414,11 +431,146 @@ function stageSection(a, names, signed) {
     const columns = channels === 120 ? 20 : 14;
     const rows = Math.ceil(channels / columns);
     const padded = a.values.concat(new Array(rows * columns - channels).fill(signed ? 0 : low));
-    maps.appendChild(mapCanvas(padded, columns, rows, 14, low, high, `${what} unit`, paint));
+    maps.appendChild(mapCanvas(padded, columns, rows, 14, low, high, `${what} unit`, paint,
+      pick && ((x, y) => { if (y * columns + x < channels) pick(y * columns + x, 0, 0); })));
   }
   section.appendChild(maps);
   if (signed) section.appendChild(divergingLegend(limit));
   return section;
+}
+
+// MARK: A unit's arithmetic
+
+/// The stage each stage reads, and what it does with it.
+const previousStage = { C1: "input", S2: "C1", C3: "S2", S4: "C3", C5: "S4", F6: "C5", F7: "F6", output: "F7" };
+
+/// The model's parameters (`/api/weights`), loaded when the model changes.
+async function loadWeights() {
+  const model = state.model;
+  state.weights = null;
+  if (!model) return;
+  try {
+    const weights = await api(`/api/weights?model=${encodeURIComponent(model)}`);
+    if (state.model === model) state.weights = Object.fromEntries(weights.stages.map((w) => [w.stage, w]));
+  } catch {
+    state.weights = null;
+  }
+}
+
+const number = (v) => (Math.abs(v) >= 1e4 || (v !== 0 && Math.abs(v) < 1e-3) ? v.toExponential(2) : v.toFixed(3));
+
+/// A small table of numbers (rows of values), optionally with a caption.
+function numberTable(caption, rows) {
+  const table = document.createElement("table");
+  table.className = "numbers";
+  if (caption) table.createCaption().textContent = caption;
+  for (const row of rows) {
+    const tr = table.insertRow();
+    for (const v of row) tr.insertCell().textContent = typeof v === "number" ? number(v) : v;
+  }
+  return table;
+}
+
+/// Outlines cells of `stage`'s maps: `channels` (or every map), a box from (x, y) of w x h cells.
+function outline(stage, channels, x, y, w, h) {
+  const canvases = [...document.querySelectorAll(`#layer-${stage} .maps canvas`)];
+  canvases.forEach((canvas, c) => {
+    if (channels && !channels.includes(c)) return;
+    const scale = Number(canvas.dataset.scale);
+    const context = canvas.getContext("2d");
+    context.strokeStyle = "#e8a000";
+    context.lineWidth = 2;
+    context.strokeRect(x * scale + 1, y * scale + 1, w * scale - 2, h * scale - 2);
+  });
+}
+
+/// Explains the value of one unit of the current drawing's forward pass with its real numbers:
+/// a convolution's patches, kernels, products, sums, bias and ReLU; a max-pool's window; a fully
+/// connected unit's largest contributions; the softmax's exponentials. Its receptive field in the
+/// stage below is outlined. The result, computed here from the served activations and weights, is
+/// shown beside the value the server's forward pass gave (they agree to float precision).
+function explain(stage, channel, y, x) {
+  const acts = Object.fromEntries((state.last.activations || []).map((a) => [a.stage, a]));
+  const a = acts[stage], below = acts[previousStage[stage]];
+  const weights = state.weights && state.weights[stage];
+  if (!a || !below || (!weights && !["S2", "S4", "output"].includes(stage))) return;
+  renderLayers(false);
+  const { height: H, width: W } = a.shape;
+  const served = a.values[(channel * H + y) * W + x];
+  const panel = document.createElement("div");
+  panel.id = "explain";
+  panel.className = "explain";
+  panel.setAttribute("aria-live", "polite");
+  const heading = document.createElement("h3");
+  const where = H > 1 ? `map ${channel}, row ${y}, column ${x}` : `unit ${channel}`;
+  heading.textContent = `${stage} ${where}: ${number(served)}`;
+  panel.appendChild(heading);
+  const text = (line) => { const p = document.createElement("p"); p.textContent = line; panel.appendChild(p); };
+  let computed;
+  const { channels: C, height: h, width: w } = below.shape;
+  const plane = (c) => (i, j) => below.values[(c * h + i) * w + j];
+  if (stage === "S2" || stage === "S4") {
+    const at = plane(channel);
+    const window = [[at(2 * y, 2 * x), at(2 * y, 2 * x + 1)], [at(2 * y + 1, 2 * x), at(2 * y + 1, 2 * x + 1)]];
+    computed = Math.max(...window.flat());
+    text(`The largest of the 2x2 window of ${previousStage[stage]} map ${channel} at rows ${2 * y}-${2 * y + 1}, columns ${2 * x}-${2 * x + 1}:`);
+    panel.appendChild(numberTable(null, window));
+    outline(previousStage[stage], [channel], 2 * x, 2 * y, 2, 2);
+  } else if (stage === "output") {
+    const logits = below.values, top = Math.max(...logits);
+    const exps = logits.map((l) => Math.exp(l - top)), sum = exps.reduce((p, q) => p + q, 0);
+    computed = exps[channel] / sum;
+    text(`Softmax: e^(logit - ${number(top)}) for each class, divided by their sum ${number(sum)}.`);
+    panel.appendChild(numberTable(null, [["class", ...state.last.classNames], ["logit", ...logits], ["e^(logit - max)", ...exps], ["share", ...exps.map((e) => e / sum)]]));
+  } else if (weights.weightShape.length === 4) {
+    // A convolution: one 5x5 patch per input map, times that map's kernel, summed, plus the bias.
+    const k = weights.weightShape[2];
+    const kernel = (c) => (i, j) => weights.weights[((channel * C + c) * k + i) * k + j];
+    const sums = [];
+    for (let c = 0; c < C; c++) {
+      let s = 0;
+      for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) s += plane(c)(y + i, x + j) * kernel(c)(i, j);
+      sums.push(s);
+    }
+    const bias = weights.biases[channel], total = sums.reduce((p, q) => p + q, 0) + bias;
+    computed = Math.max(0, total);
+    text(`ReLU(the sum over ${C} input map${C > 1 ? "s" : ""} of patch x kernel, element by element, + the bias).`);
+    // The map that contributes most, in full.
+    const c = sums.reduce((best, s, k2) => (Math.abs(s) > Math.abs(sums[best]) ? k2 : best), 0);
+    const grid = (f) => Array.from({ length: k }, (_, i) => Array.from({ length: k }, (_, j) => f(i, j)));
+    const tables = document.createElement("div");
+    tables.className = "tables";
+    tables.append(
+      numberTable(`${previousStage[stage]} map ${c}, rows ${y}-${y + k - 1}, columns ${x}-${x + k - 1}`, grid((i, j) => plane(c)(y + i, x + j))),
+      numberTable(`kernel ${channel} <- ${c}`, grid(kernel(c))),
+      numberTable(`products (sum ${number(sums[c])})`, grid((i, j) => plane(c)(y + i, x + j) * kernel(c)(i, j))));
+    panel.appendChild(tables);
+    if (C > 1) panel.appendChild(numberTable("patch x kernel, summed, for each input map", [["map", ...sums.map((_, k2) => String(k2))], ["sum", ...sums]]));
+    text(`${sums.map(number).join(" + ")} + bias ${number(bias)} = ${number(total)}; ReLU: ${number(computed)}`);
+    outline(previousStage[stage], null, x, y, k, k);
+  } else {
+    // Fully connected: every input times its weight, the largest contributions named.
+    const inputs = weights.weightShape[1];
+    const terms = below.values.map((v, i) => [i, v, weights.weights[channel * inputs + i]]);
+    const ranked = [...terms].sort((p, q) => Math.abs(q[1] * q[2]) - Math.abs(p[1] * p[2]));
+    const shown = ranked.slice(0, 6), rest = ranked.slice(6).reduce((sum, t) => sum + t[1] * t[2], 0);
+    const bias = weights.biases[channel];
+    const total = terms.reduce((sum, t) => sum + t[1] * t[2], 0) + bias;
+    computed = stage === "F6" ? Math.max(0, total) : total;
+    text(`${stage === "F6" ? "ReLU(" : ""}the sum of ${inputs} inputs x weights + the bias${stage === "F6" ? ")" : ""}; the largest contributions:`);
+    panel.appendChild(numberTable(null, [["input", "value", "weight", "product"], ...shown.map(([i, v, wgt]) => [`${previousStage[stage]} ${i}`, v, wgt, v * wgt]),
+      [`the other ${inputs - shown.length}`, "", "", rest], ["bias", "", "", bias], ["sum", "", "", total]]));
+    if (stage === "F6") text(`ReLU: ${number(computed)}`);
+    const columns = inputs === 120 ? 20 : 14;
+    for (const [i] of shown) outline(previousStage[stage], null, i % columns, Math.floor(i / columns), 1, 1);
+  }
+  const check = document.createElement("p");
+  check.className = "check";
+  check.textContent = `computed here: ${number(computed)}; the server's forward pass: ${number(served)}`;
+  panel.dataset.computed = computed;
+  panel.dataset.served = served;
+  panel.appendChild(check);
+  $(`layer-${stage}`).after(panel);
 }
 
 // MARK: Backward view
@@ -734,7 +886,7 @@ function handle(event) {
       $("progress-text").textContent = `done: ${accuracy}% on the test set`;
       // The run's model is new, or newer: whoever picked it gets its answer again.
       loadModels().then((changed) => {
-        if (changed || state.model === `runs/${training.run}`) { loadFilters(); predict(); }
+        if (changed || state.model === `runs/${training.run}`) { loadFilters(); loadWeights(); predict(); }
       }).catch(() => {});
       break;
     }
