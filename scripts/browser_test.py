@@ -264,7 +264,7 @@ const a = state.last.activations.find((s) => s.stage === arguments[0]);
 const { channels, height, width } = a.shape;
 const best = a.values.indexOf(Math.max(...a.values));
 if (height > 1) {
-  const scale = Math.max(2, Math.floor(84 / height)), c = Math.floor(best / (height * width)), r = best % (height * width);
+  const scale = Math.max(2, Math.floor(Math.min(84, 860 / channels - 4) / height)), c = Math.floor(best / (height * width)), r = best % (height * width);
   return [c, (r % width + 0.5) * scale, (Math.floor(r / width) + 0.5) * scale];
 }
 if (arguments[0] === "F7" || arguments[0] === "output") return [0, (best + 0.5) * 28, 14];

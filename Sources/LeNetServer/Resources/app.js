@@ -324,17 +324,16 @@ function paintDiverging(canvas, values, width, height, low, limit) {
   });
 }
 
-/// A scale bar for a diverging map: -limit, 0, +limit.
-function divergingLegend(limit) {
-  const legend = document.createElement("div");
-  legend.className = "legend";
+/// A scale bar from `low` to `high` in the colours of `paint` (`paintGray`, `paintDiverging`).
+function legend(low, high, paint) {
+  const box = document.createElement("div");
+  box.className = "legend";
   const bar = document.createElement("canvas");
   bar.width = 120;
   bar.height = 10;
-  paintDiverging(bar, Array.from({ length: 120 }, (_, k) => (k - 59.5) / 59.5 * limit), 120, 1, 0, limit);
-  const format = (v) => v.toPrecision(2);
-  legend.append(`${format(-limit)} `, bar, ` ${format(limit)}`);
-  return legend;
+  paint(bar, Array.from({ length: 120 }, (_, k) => low + (high - low) * k / 119), 120, 1, low, high);
+  box.append(`${low.toPrecision(2)} `, bar, ` ${high.toPrecision(2)}`);
+  return box;
 }
 
 /// A canvas showing one map, with its values under a pointer or a tap.
@@ -406,17 +405,19 @@ function stageSection(a, names, signed) {
   section.className = "layer";
   section.id = `${signed ? "gradient" : "layer"}-${a.stage}`;
   const title = document.createElement("h3");
-  title.textContent = `${a.stage}  ${stageWords[a.stage] || ""}  (${channels} x ${height} x ${width})`;
+  title.textContent = `${a.stage}: ${stageWords[a.stage] || ""} (${channels} x ${height} x ${width})`;
   section.appendChild(title);
   const maps = document.createElement("div");
   maps.className = "maps";
   const limit = Math.max(...a.values.map(Math.abs)) || 1;
   const [low, high, paint] = signed ? [-limit, limit, paintDiverging] : [Math.min(...a.values), Math.max(...a.values), paintGray];
   const what = signed ? `${a.stage} gradient` : a.stage;
+  if (height > 1) maps.classList.add("row");
   // A click on a unit of the forward pass explains its value.
   const pick = signed || a.stage === "input" ? null : (c, y, x) => explain(a.stage, c, y, x);
   if (height > 1) {
-    const scale = Math.max(2, Math.floor(84 / height));
+    // A row of maps fits 860 px (a desktop's network column); narrower screens scroll it.
+    const scale = Math.max(2, Math.floor(Math.min(84, 860 / channels - 4) / height));
     for (let c = 0; c < channels; c++) {
       maps.appendChild(mapCanvas(a.values.slice(c * height * width, (c + 1) * height * width), width, height, scale, low, high, `${what} map ${c}`, paint,
         pick && ((x, y) => pick(c, y, x))));
@@ -435,7 +436,7 @@ function stageSection(a, names, signed) {
       pick && ((x, y) => { if (y * columns + x < channels) pick(y * columns + x, 0, 0); })));
   }
   section.appendChild(maps);
-  if (signed) section.appendChild(divergingLegend(limit));
+  section.appendChild(legend(low, high, paint));
   return section;
 }
 
@@ -600,7 +601,8 @@ let backwardRequest = 0;
 /// Asks the server for the backward pass of the current drawing against the chosen target,
 /// and draws it: the pixels that would move the answer, every stage's gradient, the kernels'.
 async function loadBackward() {
-  if (state.tab !== "network" || !state.last || state.offline) return;
+  // While the pen moves the forward view follows it; the backward pass waits for pen-up.
+  if (state.tab !== "network" || !state.last || state.offline || drawing) return;
   targetButtons();
   const ticket = ++backwardRequest;
   const [type, body] = state.image ? [state.image.file.type || "application/octet-stream", state.image.file] : ["application/json", padPixels()];
@@ -629,7 +631,7 @@ async function loadBackward() {
   maps.className = "maps";
   maps.appendChild(mapCanvas(result.input.pixels, 28, 28, 6, 0, 255, "pixel"));
   maps.appendChild(mapCanvas(backward.input, 28, 28, 6, -limit, limit, "dLoss/dpixel", paintDiverging));
-  pixels.append(title, maps, divergingLegend(limit));
+  pixels.append(title, maps, legend(-limit, limit, paintDiverging));
   root.appendChild(pixels);
   for (const stage of [...backward.stages].reverse()) root.appendChild(stageSection(stage, classNames, true));
   const kernels = document.createElement("h3");
@@ -652,7 +654,7 @@ async function loadBackward() {
         grid.appendChild(mapCanvas(k.values.slice(start, start + 25), 5, 5, inputs === 1 ? 10 : 6, -largest, largest, `${k.stage} kernel ${o}<-${c} gradient`, paintDiverging));
       }
     }
-    section.append(heading, grid, divergingLegend(largest));
+    section.append(heading, grid, legend(-largest, largest, paintDiverging));
     root.appendChild(section);
   }
 }
@@ -703,6 +705,10 @@ function selectTab(button, focus = false) {
     b.tabIndex = selected ? 0 : -1;
   }
   for (const panel of document.querySelectorAll(".panel")) panel.classList.toggle("active", panel.id === state.tab);
+  // The pad and the answer go where the drawing is watched: the Draw tab, or beside the network.
+  const pad = document.querySelector(".pad"), answer = document.querySelector(".answer");
+  if (state.tab === "network") $("network-side").append(pad, answer);
+  if (state.tab === "draw") $("draw").prepend(pad, answer);
   if (focus) button.focus();
   if (state.tab === "network") renderLayers();
   if (state.tab === "train") drawCharts();
