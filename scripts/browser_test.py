@@ -200,8 +200,9 @@ def settled(driver):
 def draw_and_read(driver, strokes, pointer="pen"):
     """Clears the pad, draws, waits for the page to settle; returns the answer shown and the
     milliseconds from the last pen-up to the last change of the answer."""
-    driver.find_element(By.ID, "clear").click()
-    # On a touch screen the click can land after the next stroke has begun: wait for the empty pad.
+    # The button's own click: emulated taps right after a touch drawing are sometimes lost by
+    # the driver, and the next drawing would land on the last one.
+    driver.execute_script("document.getElementById('clear').click()")
     WebDriverWait(driver, 10).until(lambda d: settled(d) and d.execute_script("return state.strokes.length === 0"))
     driver.execute_script("window.__watch.up = null; window.__watch.changed = null;")
     draw(driver, driver.find_element(By.ID, "sketch"), strokes, pointer)
