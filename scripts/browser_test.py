@@ -401,6 +401,14 @@ def check_training(browser, server, shots, failures):
     print(text(driver, "train-message"))
     if len(driver.find_elements(By.CSS_SELECTOR, "#sample .digit")) != 40:
         failures.append("the grid of test digits is not there")
+    # The confusion matrix of the last epoch: its diagonal is the test set's right answers.
+    last = [e for e in training_status(server)["events"] if e["type"] == "epoch"][-1]["data"]
+    diagonal = driver.execute_script("return [...document.querySelectorAll('table.confusion tr')].slice(1).map((r, t) => Number(r.cells[t + 1].textContent))")
+    print("confusion matrix after epoch %d: %d right on the diagonal, the test says %d" % (last["epoch"], sum(diagonal), last["test"]["correct"]))
+    if sum(diagonal) != last["test"]["correct"]:
+        failures.append("the confusion matrix's diagonal sums to %d, the epoch's test %d" % (sum(diagonal), last["test"]["correct"]))
+    changed = len(driver.find_elements(By.CSS_SELECTOR, "#sample .digit.changed"))
+    print("test digits whose guess changed in the last epoch:", changed)
     driver.save_screenshot(os.path.join(shots, "serve-train.png"))
     WebDriverWait(driver, 10).until(lambda d: any(o.text.startswith("web-") for o in Select(d.find_element(By.ID, "model")).options))
     options = [o.text for o in picker.options]

@@ -82,6 +82,8 @@ public struct EpochSummary: Sendable, Equatable, Codable {
     public let imagesPerSecond: Double
     /// The predicted class of each of the first test images, for a live view of them.
     public let testSample: [Int]
+    /// The test set's counts[true class][predicted class] after this epoch.
+    public let confusionMatrix: [[Int]]
 }
 
 /// A checkpoint that reached the disk.

@@ -281,7 +281,7 @@ public final class TrainingSession: @unchecked Sendable {
                 epoch: trainer.epoch, epochs: configuration.epochs, learningRate: learningRate, loss: loss, train: train.score,
                 validation: validation?.score, test: test.score, trainingSeconds: trainingSeconds,
                 evaluationSeconds: seconds(since: evaluationStart), imagesPerSecond: Double(trainer.train.count) / trainingSeconds,
-                testSample: test.predictions.prefix(Self.testSampleSize).map(Int.init))
+                testSample: test.predictions.prefix(Self.testSampleSize).map(Int.init), confusionMatrix: test.confusionMatrix)
             // metrics.csv before the state to resume from: killed between the two, the run
             // resumes before this epoch and records it again (a row per epoch, replaced).
             do {

@@ -835,10 +835,11 @@ function attach() {
 }
 
 function resetRun() {
-  Object.assign(run, { batches: 0, epochs: 0, losses: [], accuracy: [], guesses: null, evaluationSeconds: 0 });
+  Object.assign(run, { batches: 0, epochs: 0, losses: [], accuracy: [], guesses: null, before: null, evaluationSeconds: 0 });
   $("progress-bar").style.width = "0";
   $("progress-text").textContent = "no training yet";
   $("sample").innerHTML = "";
+  $("confusion").innerHTML = "";
   message("");
   drawCharts();
 }
@@ -873,7 +874,9 @@ function handle(event) {
     case "epoch":
       run.accuracy.push(d);
       run.evaluationSeconds = d.evaluationSeconds;
+      run.before = run.guesses;
       showSample(d.testSample);
+      showConfusion(d.confusionMatrix, d.epoch);
       $("progress-text").textContent = `epoch ${d.epoch}/${d.epochs}: loss ${d.loss.toFixed(4)}, test ${d.test.accuracy.toFixed(2)}%`;
       if (state.tab === "train") drawCharts();
       break;
@@ -913,27 +916,59 @@ function handle(event) {
   }
 }
 
+/// The grid of test digits with this epoch's guesses; those that changed since the epoch before
+/// are marked.
 function showSample(predictions) {
   run.guesses = predictions;
+  const before = run.before;
   const root = $("sample");
   root.innerHTML = "";
   if (!run.sample || !predictions) return;
   const { side, labels, images, classNames } = run.sample;
   predictions.forEach((p, i) => {
     const cell = document.createElement("div");
-    cell.className = "digit " + (p === labels[i] ? "right" : "wrong");
+    const changed = before && before[i] !== p;
+    cell.className = "digit " + (p === labels[i] ? "right" : "wrong") + (changed ? " changed" : "");
     const canvas = document.createElement("canvas");
     canvas.width = canvas.height = side;
     paintGray(canvas, images[i], side, side, 0, 255);
     const caption = document.createElement("span");
     const right = p === labels[i];
     caption.textContent = `${right ? "\u2713" : "\u2717"} ${classNames[p]}`;
-    cell.title = right ? `a ${classNames[labels[i]]}, read right` : `a ${classNames[labels[i]]}, read as ${classNames[p]}`;
+    cell.title = (right ? `a ${classNames[labels[i]]}, read right` : `a ${classNames[labels[i]]}, read as ${classNames[p]}`)
+      + (changed ? `; the epoch before read ${classNames[before[i]]}` : "");
     canvas.setAttribute("role", "img");
     canvas.setAttribute("aria-label", cell.title);
     cell.append(canvas, caption);
     root.appendChild(cell);
   });
+}
+
+/// The test set's confusion matrix after an epoch, and each class's accuracy.
+function showConfusion(matrix, epoch) {
+  const names = (run.sample && run.sample.classNames) || run.classNames || [..."0123456789"];
+  const table = document.createElement("table");
+  table.className = "confusion";
+  table.createCaption().textContent = `after epoch ${epoch}: rows are the true class, columns the guess`;
+  const header = table.insertRow();
+  header.insertCell();
+  for (const name of names) header.insertCell().textContent = name;
+  header.insertCell().textContent = "accuracy";
+  matrix.forEach((row, t) => {
+    const tr = table.insertRow();
+    tr.insertCell().textContent = names[t];
+    const total = row.reduce((p, q) => p + q, 0) || 1;
+    row.forEach((count, g) => {
+      const cell = tr.insertCell();
+      cell.textContent = count;
+      // Right answers shaded green, mistakes red, by their share of the row.
+      const share = count / total;
+      if (count) cell.style.background = t === g ? `rgba(27, 125, 74, ${0.15 + 0.5 * share})` : `rgba(198, 40, 40, ${Math.min(0.7, 0.12 + 6 * share)})`;
+      if (t !== g && count) cell.title = `${count} ${names[t]}s read as ${names[g]}`;
+    });
+    tr.insertCell().textContent = `${(100 * row[t] / total).toFixed(1)}%`;
+  });
+  $("confusion").replaceChildren(table);
 }
 
 /// A line chart: series of [x, y] points with a colour and a label, on shared axes.
