@@ -2,7 +2,8 @@
 """Writes digits by hand on `lenet5 serve`'s drawing pad, in headless Chromium, and saves each as
 the PNG the pad holds: docs/images/drawn/<digit>-<style>.png, four styles of each digit, and all
 of them on one sheet, docs/images/drawn.png; then drawings that are not digits (NONDIGITS: taps,
-scribbles, letters, shapes) as docs/images/nondigits/<name>.png and docs/images/nondigits.png.
+scribbles, letters, shapes) as docs/images/nondigits/<name>.png and docs/images/nondigits.png,
+and digits in unusual styles the bundled model misreads (UNUSUAL) as docs/images/unusual/.
 
 The strokes are written out below as a person draws them, one pointer path per stroke, in
 four styles per digit: upright and centred; slanted and off-centre at another size; another
@@ -114,6 +115,36 @@ NONDIGITS = {
 }
 
 
+def mirrored(strokes):
+    return [[(280 - x, y) for x, y in stroke] for stroke in strokes]
+
+
+def turned(strokes, degrees):
+    a = math.radians(degrees)
+    return [[(140 + (x - 140) * math.cos(a) - (y - 140) * math.sin(a), 140 + (x - 140) * math.sin(a) + (y - 140) * math.cos(a))
+             for x, y in stroke] for stroke in strokes]
+
+
+def flattened(strokes):
+    return [[(140 + (x - 140) * 1.6, 140 + (y - 140) * 0.45) for x, y in stroke] for stroke in strokes]
+
+
+# Digits written in ways MNIST's writers rarely did, each of which the bundled model misreads:
+# what the page's "correct it" is measured on (docs/images/unusual).
+UNUSUAL = {
+    "1-continental": [line((60, 120), (150, 50), (150, 235))],
+    "2-crossed": [line((80, 60), (200, 60), (80, 230), (200, 230)), line((100, 145), (180, 145))],
+    "3-reversed": mirrored(PLAIN["3"]),
+    "3-flat": flattened(PLAIN["3"]),
+    "4-tilted": turned(PLAIN["4"], 40),
+    "6-digital": [line((190, 55), (90, 55), (90, 225), (200, 225), (200, 140), (90, 140))],
+    "6-tilted": turned(PLAIN["6"], 40),
+    "7-reversed": mirrored(PLAIN["7"]),
+    "8-flat": flattened(PLAIN["8"]),
+    "9-reversed": mirrored(PLAIN["9"]),
+}
+
+
 def transform(strokes, slant=0.0, scale=1.0, dx=0.0, dy=0.0, tremor=0.0, rng=None):
     """Slants (x moves by slant times the height above the centre), scales about the centre,
     shifts, and moves each point by up to `tremor` pixels."""
@@ -202,6 +233,18 @@ def draw_all(driver, output):
         pictures.append(driver.execute_script("return document.getElementById('sketch').toDataURL('image/png')"))
         save(pictures[-1], os.path.join(others, "%s.png" % name))
     save(driver.execute_async_script(SHEET, [pictures[k:k + 10] for k in range(0, len(pictures), 10)]), os.path.join(others, "..", "nondigits.png"))
+    # Digits in unusual styles, in a folder of their own.
+    unusual = os.path.join(output, "..", "unusual")
+    os.makedirs(unusual, exist_ok=True)
+    rng = random.Random(3)
+    pictures = []
+    for name, strokes in UNUSUAL.items():
+        driver.find_element(By.ID, "clear").click()
+        draw(driver, canvas, transform(strokes, tremor=2, rng=rng))
+        time.sleep(0.2)
+        pictures.append(driver.execute_script("return document.getElementById('sketch').toDataURL('image/png')"))
+        save(pictures[-1], os.path.join(unusual, "%s.png" % name))
+    save(driver.execute_async_script(SHEET, [pictures]), os.path.join(unusual, "..", "unusual.png"))
 
 if __name__ == "__main__":
     main()
