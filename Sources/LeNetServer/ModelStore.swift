@@ -23,7 +23,8 @@ public struct ModelInfo: Sendable, Codable, Equatable {
 }
 
 /// The checkpoints the server can classify with: the bundled one, the one given with
-/// `--checkpoint`, and the `best.safetensors` of every run under `--runs`. The list is found
+/// `--checkpoint`, and the `best.safetensors` of every run under `--runs`; and the copies
+/// visitors are correcting. The list is found
 /// again when `refresh` says a run finished, or when it is older than `rescanInterval` (a run
 /// copied in by hand); classifiers are loaded once per file version.
 ///
@@ -34,6 +35,8 @@ public final class ModelStore: @unchecked Sendable {
     let checkpoint: URL?
     let bundled: URL?
 
+    /// The visitors' corrected copies (`copy-...` ids), in memory.
+    let corrections = Corrections()
     private let lock = NSLock()
     private var loaded: [String: (modified: Date, checkpoint: Checkpoint, classifier: Classifier)] = [:]
     private var scanned: (at: ContinuousClock.Instant, files: [(id: String, url: URL)])?
@@ -105,6 +108,10 @@ public final class ModelStore: @unchecked Sendable {
     /// listing, so an answer names the model that gave it.
     /// - Throws: `APIError` 404 for an unknown id or one whose file no longer loads.
     public func model(id: String?) throws(APIError) -> (id: String, classifier: Classifier) {
+        if let id, id.hasPrefix("copy-") {
+            guard let copy = corrections.classifier(id) else { throw APIError(status: .notFound, message: "no model '\(id)': a corrected copy lives until the server stops, or newer copies push it out") }
+            return (id, copy)
+        }
         let all = files()
         guard let id else {
             for (id, url) in all {

@@ -90,7 +90,8 @@ func buildRouter(models: ModelStore, training: TrainingManager, detector: DigitD
 
 /// Every controller's routes: what the OpenAPI document describes (its test compares the two).
 func allEndpoints(models: ModelStore, training: TrainingManager, detector: DigitDetector) -> [Endpoints] {
-    [AssetController().endpoints, ModelController(models: models, detector: detector).endpoints, TrainingController(training: training).endpoints]
+    [AssetController().endpoints, ModelController(models: models, detector: detector).endpoints,
+     CorrectionController(models: models, training: training).endpoints, TrainingController(training: training).endpoints]
 }
 
 /// A controller's routes, and the methods each of its paths answers.
@@ -211,21 +212,22 @@ struct ModelController {
         let backward = classifier.backpropagate(prepared: classification.input, target: target ?? classification.ranked[0])
         return jsonResponse(GradientResponse(model: modelID, classNames: classifier.classNames, input: .init(classification.input), backward: backward))
     }
+}
 
-    /// The picture or pixels of `request`'s body, classified.
-    private func classify(_ request: Request, with classifier: Classifier, activations: Bool) async throws -> Classification {
-        var request = request
-        let body = try await request.collectBody(upTo: maximumBodyBytes)
-        let pixels = request.headers[.contentType]?.lowercased().hasPrefix("application/json") == true ? try APIRequest.pixels(Data(buffer: body)) : nil
-        do throws(ImageError) {
-            switch pixels {
-            case nil: return try classifier.classify(imageData: Data(buffer: body), name: "the image", activations: activations)
-            case .prepared(let image)?: return classifier.classify(prepared: image, activations: activations)
-            case .picture(let image)?: return try classifier.classify(picture: image, name: "the picture", activations: activations)
-            }
-        } catch {
-            throw APIError(image: error)
+/// The picture or pixels of `request`'s body, classified: an image file (PNG, JPEG, PGM), or JSON
+/// pixels, prepared or not (`APIRequest.pixels`).
+func classify(_ request: Request, with classifier: Classifier, activations: Bool) async throws -> Classification {
+    var request = request
+    let body = try await request.collectBody(upTo: maximumBodyBytes)
+    let pixels = request.headers[.contentType]?.lowercased().hasPrefix("application/json") == true ? try APIRequest.pixels(Data(buffer: body)) : nil
+    do throws(ImageError) {
+        switch pixels {
+        case nil: return try classifier.classify(imageData: Data(buffer: body), name: "the image", activations: activations)
+        case .prepared(let image)?: return classifier.classify(prepared: image, activations: activations)
+        case .picture(let image)?: return try classifier.classify(picture: image, name: "the picture", activations: activations)
         }
+    } catch {
+        throw APIError(image: error)
     }
 }
 
@@ -235,6 +237,70 @@ struct GradientResponse: Codable {
     let classNames: [String]
     let input: PredictionResponse.Image
     let backward: Backpropagation
+}
+
+/// "Correct it": a drawing the model misread, taught to a private copy of it, which can be
+/// saved as a run.
+struct CorrectionController {
+    let models: ModelStore
+    let training: TrainingManager
+
+    var endpoints: Endpoints {
+        var endpoints = Endpoints()
+        endpoints.on("/api/correct", .post, use: correct)
+        endpoints.on("/api/correct/save", .post, use: save)
+        return endpoints
+    }
+
+    /// The drawing of the body (as `predict` takes it) corrected to `label`, in `copy` or in a
+    /// new copy of `model`.
+    @Sendable func correct(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let parameters = request.uri.queryParameters
+        guard let given = parameters.get("label"), let label = Int(given), (0..<LeNet5.classes).contains(label) else {
+            throw APIError(status: .badRequest, message: "label must be a class from 0 to \(LeNet5.classes - 1)", field: "label")
+        }
+        let copy = parameters.get("copy")
+        let (base, classifier) = try models.model(id: copy ?? parameters.get("model"))
+        guard classifier.classNames == ClassNames.digits else {
+            throw APIError(status: .badRequest, message: "only a model of MNIST's digits can be corrected here", field: "model")
+        }
+        let prepared = try await classify(request, with: classifier, activations: false).input
+        let data = try await training.data()
+        let corrections = models.corrections
+        let result = try await Task.detached { () throws(APIError) -> Corrections.Result in
+            try corrections.correct(prepared, as: label, copy: copy, base: base, classifier: classifier, data: data)
+        }.value
+        return jsonResponse(result)
+    }
+
+    /// Writes the copy as a run under --runs (its `best.safetensors`), so it joins the models.
+    @Sendable func save(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        guard let id = request.uri.queryParameters.get("copy"), let checkpoint = models.corrections.checkpoint(id) else {
+            throw APIError(status: .notFound, message: "no such copy to save", field: "copy")
+        }
+        // A folder of its own: made without intermediates, so two saves in the same second
+        // cannot share one (the second takes the next name).
+        var made: (name: String, folder: RunFolder)?
+        for _ in 0..<5 {
+            let name = await training.newRunName(prefix: "corrected")
+            let folder = RunFolder(models.runs.appendingPathComponent(name))
+            if (try? FileManager.default.createDirectory(at: models.runs, withIntermediateDirectories: true)) != nil,
+               (try? FileManager.default.createDirectory(at: folder.url, withIntermediateDirectories: false)) != nil {
+                made = (name, folder)
+                break
+            }
+        }
+        guard let (name, folder) = made else {
+            throw APIError(status: .internalServerError, message: "the runs folder cannot take a new run")
+        }
+        do {
+            try checkpoint.write(to: folder.best)
+        } catch {
+            throw APIError(status: .internalServerError, message: "the copy cannot be written to the runs folder")
+        }
+        models.refresh()
+        return jsonResponse(["run": name, "model": "runs/" + name], status: .created)
+    }
 }
 
 /// Training from the page: start, pause, resume, stop, its status and its events as they come,

@@ -122,11 +122,12 @@ public actor TrainingManager {
         return name
     }
 
-    private func newRunName() -> String {
+    /// A folder name under `runs` not yet taken: `prefix`, the date and time, and a number if needed.
+    func newRunName(prefix: String = "web") -> String {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.dateFormat = "yyyyMMdd-HHmmss"
-        let base = "web-" + formatter.string(from: Date())
+        let base = prefix + "-" + formatter.string(from: Date())
         var name = base
         var n = 2
         while FileManager.default.fileExists(atPath: runs.appendingPathComponent(name).path) {

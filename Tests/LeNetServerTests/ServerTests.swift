@@ -353,6 +353,46 @@ final class ServerTests: TemporaryDirectoryTestCase {
         }
     }
 
+    /// "Correct it": a digit the bundled model misreads, taught to a private copy, which then
+    /// answers as a model and is saved as a run; the bundled model is untouched.
+    func testACorrectedCopyReadsTheDrawingAndIsSavedAsARun() async throws {
+        let drawing = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("docs/images/unusual/1-continental.png")
+        let png = try Data(contentsOf: drawing)
+        try await withClient { client in
+            func answer(_ model: String) async throws -> Int? {
+                try await client.execute(uri: "/api/predict?model=\(model)", method: .post, headers: [.contentType: "image/png"], body: ByteBuffer(data: png)) {
+                    try JSONDecoder().decode(PredictionResponse.self, from: Data(buffer: $0.body)).ranked.first
+                }
+            }
+            let misread = try await answer("bundled")
+            XCTAssertNotEqual(misread, 1)
+            let copy = try await client.execute(
+                uri: "/api/correct?model=bundled&label=1", method: .post, headers: [.contentType: "image/png"], body: ByteBuffer(data: png)
+            ) { response in
+                XCTAssertEqual(response.status, .ok, String(buffer: response.body))
+                let result = try Self.json(response.body)
+                XCTAssertEqual(result["readsRight"] as? Bool, true)
+                XCTAssertLessThanOrEqual(abs((result["testAccuracy"] as? Double ?? 0) - (result["testAccuracyBefore"] as? Double ?? 0)), 0.1)
+                return try XCTUnwrap(result["copy"] as? String)
+            }
+            let corrected = try await answer(copy)
+            XCTAssertEqual(corrected, 1)
+            let unchanged = try await answer("bundled")
+            XCTAssertEqual(unchanged, misread, "the bundled model is untouched")
+            let saved = try await client.execute(uri: "/api/correct/save?copy=\(copy)", method: .post) { response in
+                XCTAssertEqual(response.status, .created)
+                return try XCTUnwrap(try Self.json(response.body)["model"] as? String)
+            }
+            let listed = try await client.execute(uri: "/api/models", method: .get) { response in
+                try XCTUnwrap(JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [[String: Any]]).compactMap { $0["id"] as? String }
+            }
+            XCTAssertTrue(listed.contains(saved), "\(listed)")
+            let fromDisk = try await answer(saved)
+            XCTAssertEqual(fromDisk, 1)
+        }
+    }
+
     /// A page attached before a run starts sees it start; one that attaches after it ended (a
     /// reload) gets the same history: the start once, every epoch, the sampled losses (thinned
     /// past the limit, the last kept), the end, and the state.
