@@ -61,11 +61,13 @@ async function loadModels() {
   const chosen = localStorage.getItem("lenet5.model");
   const usable = (id) => models.some((m) => m.id === id && m.available);
   const fallback = models.find((m) => m.default);
-  const model = usable(chosen) ? chosen : fallback ? fallback.id : null;
-  if (model) picker.value = model;
+  const picked = usable(chosen) ? chosen : fallback ? fallback.id : null;
+  if (picked) picker.value = picked;
+  // A corrected copy answers until it is saved or dropped.
+  const model = state.copy ? state.copy.id : picked;
   const changed = model !== state.model;
   state.model = model;
-  const current = models.find((m) => m.id === model);
+  const current = models.find((m) => m.id === picked);
   state.classNames = current ? current.classNames : [];
   if (changed) {
     loadFilters();
@@ -76,6 +78,7 @@ async function loadModels() {
 
 $("model").addEventListener("change", () => {
   localStorage.setItem("lenet5.model", $("model").value);
+  useCopy(null);
   loadModels().then(predict).catch(() => {});
 });
 
@@ -239,6 +242,7 @@ async function predict() {
 
 function showEmpty() {
   state.last = null;
+  $("correct").hidden = true;
   const guess = $("guess");
   guess.textContent = "draw a digit";
   guess.className = "guess empty";
@@ -285,9 +289,84 @@ function showPrediction(result, milliseconds) {
   });
   // What the user waited: from pen-up (or the request, while drawing) to this answer.
   $("timing").textContent = `answered in ${milliseconds.toFixed(0)} ms`;
+  showCorrect(names);
   paintGray($("input"), result.input.pixels, result.input.width, result.input.height, 0, 255);
   renderLayers();
 }
+
+// MARK: Correct it
+
+/// The digit buttons under an answer: a click teaches the drawing to a private copy of the model.
+function showCorrect(names) {
+  const box = $("correct");
+  box.hidden = names.join() !== "0123456789".split("").join();
+  const buttons = $("correct-buttons");
+  if (buttons.childElementCount) return;
+  names.forEach((name, label) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = name;
+    button.setAttribute("aria-label", `it is a ${name}: teach it`);
+    button.addEventListener("click", () => correct(label));
+    buttons.appendChild(button);
+  });
+}
+
+/// Teaches the current drawing as `label` to the copy (a new one of the model in use the first
+/// time), shows how the steps went, and answers with the copy from then on.
+async function correct(label) {
+  const status = $("correct-status");
+  const buttons = [...$("correct-buttons").children];
+  for (const b of buttons) b.disabled = true;
+  status.textContent = `teaching it that this is a ${label}...`;
+  const [type, body] = state.image ? [state.image.file.type || "application/octet-stream", state.image.file] : ["application/json", padPixels()];
+  const where = state.copy ? `copy=${encodeURIComponent(state.copy.id)}` : `model=${encodeURIComponent(state.model || "")}`;
+  try {
+    const result = await api(`/api/correct?${where}&label=${label}`, { method: "POST", headers: { "Content-Type": type }, body });
+    const first = result.steps[0].probabilities[label], last = result.steps[result.steps.length - 1].probabilities[label];
+    const steps = result.steps.length;
+    status.textContent = `${steps} step${steps === 1 ? "" : "s"} of training on this drawing and MNIST: p(${label}) ${(100 * first).toFixed(1)}% after the first, ` +
+      `${(100 * last).toFixed(1)}% after the last; ${result.readsRight ? "every correction so far reads right" : "not every correction reads right yet"}. ` +
+      `MNIST test accuracy ${result.testAccuracyBefore.toFixed(2)}% -> ${result.testAccuracy.toFixed(2)}%.`;
+    useCopy({ id: result.copy, base: result.base, corrections: result.corrections });
+  } catch (error) {
+    if (!error.offline) status.textContent = error.message;
+  } finally {
+    for (const b of buttons) b.disabled = false;
+  }
+}
+
+/// Answers with a corrected copy from now on, or (null) with the picked model again.
+function useCopy(copy) {
+  state.copy = copy;
+  $("copy-bar").hidden = !copy;
+  if (copy) {
+    $("copy-base").textContent = copy.base;
+    $("copy-count").textContent = `${copy.corrections} correction${copy.corrections === 1 ? "" : "s"}`;
+    state.model = copy.id;
+  } else {
+    state.model = $("model").value || null;
+    $("correct-status").textContent = "";
+  }
+  loadWeights();
+  predict();
+}
+
+$("copy-drop").addEventListener("click", () => useCopy(null));
+$("copy-save").addEventListener("click", async () => {
+  if (!state.copy) return;
+  try {
+    const saved = await api(`/api/correct/save?copy=${encodeURIComponent(state.copy.id)}`, { method: "POST" });
+    localStorage.setItem("lenet5.model", saved.model);
+    state.copy = null;
+    $("copy-bar").hidden = true;
+    $("correct-status").textContent = `saved as the run ${saved.run}: it is in the model picker.`;
+    await loadModels();
+    predict();
+  } catch (error) {
+    if (!error.offline) $("correct-status").textContent = error.message;
+  }
+});
 
 // MARK: Pictures of numbers
 
