@@ -325,7 +325,10 @@ def check_network(browser, server, shots, failures):
             failures.append("%s's arithmetic gives %g, the server %g" % (stage, computed, served))
         if stage == "C3":
             driver.save_screenshot(os.path.join(shots, "serve-explain.png"))
-    ActionChains(driver).move_to_element(driver.find_element(By.CSS_SELECTOR, "#layer-C1 canvas")).perform()
+    c1 = driver.find_element(By.CSS_SELECTOR, "#layer-C1 canvas")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", c1)
+    time.sleep(0.3)  # the scroll's event (which hides a tip) comes before the pointer
+    ActionChains(driver).move_to_element(c1).perform()
     tip = text(driver, "tooltip")
     print("pointing at C1:", tip)
     if not tip.startswith("C1 map 0 ("):
@@ -473,6 +476,7 @@ def check_phone(browser, server, shots, failures):
             WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#layer-C1 canvas"))
             cell = driver.find_element(By.CSS_SELECTOR, "#layer-C1 canvas")
             driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", cell)
+            time.sleep(0.3)
             tap = ActionBuilder(driver, mouse=PointerInput(interaction.POINTER_TOUCH, "finger"))
             tap.pointer_action.move_to(cell, 5, 5).pointer_down().pointer_up()
             tap.perform()

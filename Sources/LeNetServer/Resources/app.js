@@ -456,6 +456,8 @@ function mapCanvas(values, width, height, scale, low, high, label, paint = paint
 document.addEventListener("pointerdown", (event) => {
   if (!event.target.closest(".maps")) $("tooltip").style.display = "none";
 });
+// A tip is placed where the cell was: it goes when the page moves under it.
+window.addEventListener("scroll", () => { $("tooltip").style.display = "none"; }, { passive: true });
 
 function renderLayers(withBackward = true) {
   if (state.tab !== "network") return;
@@ -1040,9 +1042,10 @@ function showConfusion(matrix, epoch) {
     row.forEach((count, g) => {
       const cell = tr.insertCell();
       cell.textContent = count;
-      // Right answers shaded green, mistakes red, by their share of the row.
+      // Right answers shaded green, mistakes red, by their share of the row (light enough for
+      // the count to keep its contrast).
       const share = count / total;
-      if (count) cell.style.background = t === g ? `rgba(27, 125, 74, ${0.15 + 0.5 * share})` : `rgba(198, 40, 40, ${Math.min(0.7, 0.12 + 6 * share)})`;
+      if (count) cell.style.background = t === g ? `rgba(27, 125, 74, ${0.15 + 0.5 * share})` : `rgba(198, 40, 40, ${Math.min(0.45, 0.12 + 6 * share)})`;
       if (t !== g && count) cell.title = `${count} ${names[t]}s read as ${names[g]}`;
     });
     tr.insertCell().textContent = `${(100 * row[t] / total).toFixed(1)}%`;
