@@ -68,6 +68,7 @@ public enum ClassNames {
     }
 }
 
+/// A class names file that cannot be used, and why.
 public struct ClassNamesError: Error, CustomStringConvertible {
     public let path: String
     public let reason: String

@@ -64,7 +64,9 @@ public struct IDXArray: Sendable, Equatable {
     ///
     /// The header is read and checked before any data, so a hostile header cannot trigger a giant
     /// allocation, and the data must end exactly where the header says.
-    /// - Parameter expectedRank: the number of dimensions the caller needs.
+    /// - Parameters:
+    ///   - path: the file, `.gz` or not.
+    ///   - expectedRank: the number of dimensions the caller needs.
     public static func read(contentsOf path: String, expectedRank: Int) throws(IDXError) -> IDXArray {
         guard FileManager.default.isReadableFile(atPath: path) else {
             throw .cannotOpen(path: path, reason: FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")

@@ -82,7 +82,9 @@ public struct GrayImage: Sendable, Equatable {
 
     /// Decodes a PNG, JPEG or PGM held in memory, converting to gray. Transparent pixels are
     /// laid on whichever of black or white contrasts with the opaque ones.
-    /// - Parameter name: names the image in errors.
+    /// - Parameters:
+    ///   - data: the file's bytes.
+    ///   - name: names the image in errors.
     public init(decoding data: Data, name: String) throws(ImageError) {
         let bytes = [UInt8](data)
         if bytes.starts(with: [0x89, 0x50, 0x4E, 0x47]) {

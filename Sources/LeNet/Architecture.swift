@@ -19,6 +19,7 @@ public struct TensorShape: Sendable, Equatable, Codable, CustomStringConvertible
 /// parameter shapes, the profile's labels and multiply-add counts, the ONNX graph, `inspect`'s
 /// table) is derived from the list of stages.
 public struct Stage: Sendable, Equatable {
+    /// What a stage computes, with the size of its window.
     public enum Kind: Sendable, Equatable {
         case convolution(kernel: Int)
         case maxPool(window: Int)
@@ -26,6 +27,7 @@ public struct Stage: Sendable, Equatable {
         case softmax
     }
 
+    /// A stage's name, as the paper gives it.
     public typealias Name = String
 
     /// The paper's name (C1, S2, ..., F7) or `output` for the softmax.

@@ -115,7 +115,9 @@ public struct Checkpoint: Sendable, Equatable {
     }
 
     /// Parses safetensors bytes, refusing anything but a complete, finite LeNet-5.
-    /// - Parameter path: used only in error messages.
+    /// - Parameters:
+    ///   - data: the file's bytes.
+    ///   - path: used only in error messages.
     public init(decoding data: Data, path: String) throws(CheckpointError) {
         func fail(_ problem: CheckpointProblem) -> CheckpointError { .malformed(path: path, problem: problem) }
         let file: (tensors: [NamedTensor], metadata: [String: String])

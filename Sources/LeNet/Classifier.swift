@@ -61,7 +61,10 @@ public final class Classifier: @unchecked Sendable {
 
     /// Classifies a picture (PNG, JPEG or PGM bytes) after preparing it as the data set's
     /// images were made.
-    /// - Parameter name: names the picture in errors.
+    /// - Parameters:
+    ///   - imageData: the file's bytes.
+    ///   - name: names the picture in errors.
+    ///   - activations: keep every stage's output (`Classification.activations`).
     public func classify(imageData: Data, name: String, activations: Bool = false) throws(ImageError) -> Classification {
         try classify(picture: GrayImage(decoding: imageData, name: name), name: name, activations: activations)
     }

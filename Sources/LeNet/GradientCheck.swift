@@ -37,10 +37,19 @@ public enum GradientCheck {
 
     /// Checks an analytic gradient against central differences at every element of `x`:
     /// d loss / d x[i] ~ (loss(x + eps e_i) - loss(x - eps e_i)) / 2 eps.
-    /// - Parameter kinks: the loss has kinks (a ReLU's, a max's) that a difference may straddle,
-    ///   and is meaningless there: elements whose forward and backward one-sided differences
-    ///   disagree by more than the tolerance are skipped (a central difference's error from a
-    ///   kink is at most half that disagreement), and unless most are compared, the check fails.
+    /// - Parameters:
+    ///   - check: what is checked, for the report (a layer, the network).
+    ///   - tensor: which of its tensors.
+    ///   - analytic: the gradient under test, one element per element of `x`.
+    ///   - x: the point the loss is differentiated at.
+    ///   - epsilon: the step of the central differences.
+    ///   - absolute: the tolerance's absolute part.
+    ///   - relative: the tolerance's part relative to the numerical gradient.
+    ///   - kinks: the loss has kinks (a ReLU's, a max's) that a difference may straddle, and is
+    ///     meaningless there: elements whose forward and backward one-sided differences
+    ///     disagree by more than the tolerance are skipped (a central difference's error from a
+    ///     kink is at most half that disagreement), and unless most are compared, the check fails.
+    ///   - loss: the loss at a given `x`.
     public static func compare(
         _ check: String, _ tensor: String, analytic: [Float], of x: [Float], epsilon: Float = 1e-2,
         absolute: Double = 1e-3, relative: Double = 1e-2, kinks: Bool = false, loss: ([Float]) -> Double

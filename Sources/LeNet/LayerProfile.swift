@@ -10,6 +10,7 @@ public struct LayerProfile: Sendable {
         static func relu(_ stage: Stage) -> Step { .relu(stage.name) }
     }
 
+    /// Which way through the network.
     public enum Pass: Int, Sendable {
         case forward, backward
     }

@@ -21,10 +21,16 @@ public struct Convolution: Sendable {
     /// (C1), im2col + GEMM otherwise (C5). C3 runs `pooledConvolutionForward` instead, its ReLU
     /// and S4 inside it.
     /// - Parameters:
+    ///   - input: (C, N, H, W).
+    ///   - weight: (F, C, K, K).
+    ///   - bias: (F).
+    ///   - shape: the layer's geometry for this chunk.
     ///   - relu: apply the ReLU that follows the layer too: as the direct kernel stores its
     ///     sums (C1 and its ReLU: 224 -> 204 ms per epoch, one thread, AVX2 build), or as a pass
     ///     over the GEMM's output.
+    ///   - output: (F, N, OH, OW).
     ///   - columns: scratch of `shape.columnsSize` floats, left holding the column matrix.
+    ///   - gemmWorkspace: the GEMM's packing buffers.
     public func forward(
         _ input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, _ shape: ConvolutionShape,
         relu: Bool = false, output: UnsafeMutablePointer<Float>, columns: UnsafeMutablePointer<Float>, gemmWorkspace: GEMMWorkspace
@@ -46,7 +52,14 @@ public struct Convolution: Sendable {
     /// given. C1 and C3 run the pooled gradient kernels instead.
     /// - Parameters:
     ///   - columns: the column matrix of `input`, as `forward` left it.
+    ///   - outputGradient: dY, (F, N, OH, OW).
+    ///   - weight: (F, C, K, K).
+    ///   - shape: the layer's geometry for this chunk.
+    ///   - weightGradient: dW, accumulated into.
+    ///   - biasGradient: db, accumulated into.
+    ///   - inputGradient: dX, (C, N, H, W), overwritten; nil when nothing below needs it.
     ///   - columnGradient: scratch of `shape.columnsSize` floats.
+    ///   - gemmWorkspace: the GEMM's packing buffers.
     public func backward(
         columns: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
         weight: UnsafePointer<Float>, _ shape: ConvolutionShape,

@@ -230,6 +230,9 @@ extension LeNet5 {
     ///
     /// - Returns: the summed cross-entropy of the chunk against `workspace.labels`.
     /// - Parameters:
+    ///   - parameters: the 61,706 weights and biases, in `ParameterLayout`'s order.
+    ///   - ws: the thread's workspace, its first `n` input planes and labels filled.
+    ///   - n: the images in the chunk, at most the workspace's capacity.
     ///   - computeGradient: prepare `backward`: the logits' gradient, and the pools' winners.
     ///   - lossScale: with `computeGradient`, the logits' gradient is (p - target) / lossScale,
     ///     i.e. the gradient of the loss summed over the chunk and divided by `lossScale`.

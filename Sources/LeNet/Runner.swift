@@ -42,7 +42,12 @@ public final class Runner {
 
     /// The predictions and summed loss of `model` on images `range` of `images`, and their
     /// logits if `keepLogits`.
-    /// - Parameter distortion: distorts each image by the draws of its index (robustness tests).
+    /// - Parameters:
+    ///   - model: the weights and normalisation to evaluate.
+    ///   - images: the labelled images.
+    ///   - range: which of them (all when nil).
+    ///   - keepLogits: keep every image's ten logits in the result.
+    ///   - distortion: distorts each image by the draws of its index (robustness tests).
     public func evaluate(
         _ model: Model, on images: LabeledImages, range: Range<Int>? = nil, keepLogits: Bool = false, distortion: Distortion? = nil
     ) -> Evaluation {
@@ -83,9 +88,13 @@ public final class Runner {
     /// The gradient of the mean loss over `indices` of `images`, written to `gradients`
     /// (`ParameterLayout.count` floats, overwritten).
     /// - Parameters:
+    ///   - model: the weights and normalisation the gradient is taken at.
+    ///   - images: the labelled images.
+    ///   - indices: the batch: which of them, in the epoch's order.
     ///   - distortion: distorts each image by draws from its position in the epoch
     ///     (`indices`' own positions: a batch is a slice of the epoch's order).
     ///   - labelSmoothing: the targets' share spread over all classes (0 for one-hot targets).
+    ///   - gradients: where the gradient goes.
     /// - Returns: the summed loss of the batch (against the smoothed targets).
     public func gradient(
         of model: Model, on images: LabeledImages, indices: ArraySlice<Int>, distortion: Distortion? = nil,

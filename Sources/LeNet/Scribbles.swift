@@ -14,6 +14,7 @@ public enum Scribbles {
     public static let side = 140
     static let penRadius: Float = 6
 
+    /// The families of drawings, made in turn.
     public enum Kind: String, CaseIterable, Sendable {
         case taps, dash, zigzag, tangle, spiral, wave, hatching, grid, polygon, star, markedCircle, arrow, tick, letter
     }

@@ -48,7 +48,9 @@ public struct APIError: Error, Equatable, Sendable {
 }
 
 /// The application: routes on top of the library, nothing else.
-/// - Parameter onServerRunning: called once the server listens.
+/// - Parameters:
+///   - settings: where and with what it serves.
+///   - onServerRunning: called once the server listens.
 /// - Throws: when the digit detector cannot be read.
 public func buildApplication(
     _ settings: ServerSettings, onServerRunning: @escaping @Sendable () async -> Void = {}

@@ -61,6 +61,8 @@ public final class Trainer {
 
     /// Continues the run saved in `checkpoint` (a `resume.safetensors`) on the same data.
     /// - Parameters:
+    ///   - checkpoint: the run's resume state, momentum included.
+    ///   - dataset: the data it trained on (the state records which; other data is refused).
     ///   - epochs: a new total number of epochs, if given; not fewer than those done.
     ///   - threads: a different thread count, if given (results then differ in the last bits).
     public init(resuming checkpoint: Checkpoint, dataset: IDXDataset, epochs: Int? = nil, threads: Int? = nil) throws(TrainingError) {
@@ -133,9 +135,11 @@ public final class Trainer {
     public static let divergenceLoss = 100.0
 
     /// Trains the rest of the current epoch, or up to a requested stop.
-    /// - Parameter shouldStop: asked after every batch but the epoch's last; `true` ends the pass
-    ///   early. The time it takes (a pause) is not training time: `BatchProgress`'s and the
-    ///   returned seconds leave it out.
+    /// - Parameters:
+    ///   - progress: told after every batch.
+    ///   - shouldStop: asked after every batch but the epoch's last; `true` ends the pass early.
+    ///     The time it takes (a pause) is not training time: `BatchProgress`'s and the returned
+    ///     seconds leave it out.
     /// - Returns: the epoch's mean loss per image and the seconds it trained, or nil if stopped early.
     /// - Throws: `TrainingError.diverged` at the first batch whose loss is not finite or explodes,
     ///   before that batch's step: the weights and the state stay as after the batch before.

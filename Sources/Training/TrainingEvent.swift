@@ -88,6 +88,7 @@ public struct EpochSummary: Sendable, Equatable, Codable {
 
 /// A checkpoint that reached the disk.
 public struct CheckpointWritten: Sendable, Equatable, Codable {
+    /// Which of a run's checkpoints it is.
     public enum Kind: String, Sendable, Codable {
         /// `epoch-NN.safetensors`: the weights after an epoch.
         case epoch

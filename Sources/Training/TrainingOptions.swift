@@ -6,6 +6,7 @@ import LeNet
 /// properties are the options, declared once: `Field` names them (and, as the coding keys, is
 /// the web form's JSON), and the tool's flags are checked against them by its tests.
 public struct TrainingOptions: Sendable, Equatable, Codable {
+    /// The starting hyper-parameters, which the other options override.
     public enum Preset: String, Sendable, Codable, CaseIterable {
         /// Momentum SGD with a cosine schedule.
         case fast

@@ -142,8 +142,11 @@ public final class TrainingSession: @unchecked Sendable {
     /// What a new run does to a folder that holds an earlier one.
     private let overwrite: Bool
 
-    /// - Parameter overwrite: let a new run delete the files of an earlier run in `directory`;
-    ///   otherwise it refuses to start there (a resumed run continues its own files either way).
+    /// - Parameters:
+    ///   - trainer: the trainer it drives, new or resumed.
+    ///   - directory: the run's folder.
+    ///   - overwrite: let a new run delete the files of an earlier run in `directory`; otherwise
+    ///     it refuses to start there (a resumed run continues its own files either way).
     public init(trainer: Trainer, directory: URL, overwrite: Bool = false) {
         self.trainer = trainer
         folder = RunFolder(directory)
