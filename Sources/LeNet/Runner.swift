@@ -7,15 +7,18 @@ import Kernels
 /// always gives bit-identical results.
 public final class Runner {
     public let threads: Int
+    /// The fast kernels, or the plain ones of `PlainLeNet5`.
+    public let kernels: KernelSet
     package let workspaces: [Workspace]
     /// Each thread's summed loss in `gradient` and `evaluate`, allocated once.
     private let losses: UnsafeMutableBufferPointer<Double>
 
     private let pool: WorkerPool
 
-    public init(threads: Int) {
+    public init(threads: Int, kernels: KernelSet = .fast) {
         precondition(threads > 0)
         self.threads = threads
+        self.kernels = kernels
         workspaces = (0..<threads).map { _ in Workspace() }
         losses = .allocate(capacity: threads)
         pool = WorkerPool(threads: threads)
@@ -62,6 +65,7 @@ public final class Runner {
             logits.deallocate()
         }
         losses.initialize(repeating: 0)
+        let plain = kernels == .reference ? PlainLeNet5(parameters: model.parameters) : nil
         model.parameters.withUnsafeBufferPointer { parameters in
             parallel(range.count) { t, share in
                 let ws = workspaces[t]
@@ -70,7 +74,7 @@ public final class Runner {
                     ws.load(images, count: n, normalization: model.normalization, distortion: distortion, firstPosition: range.lowerBound + start) {
                         range.lowerBound + start + $0
                     }
-                    losses[t] += LeNet5.forward(parameters: parameters.baseAddress!, workspace: ws, count: n)
+                    losses[t] += plain?.run(workspace: ws, count: n) ?? LeNet5.forward(parameters: parameters.baseAddress!, workspace: ws, count: n)
                     for i in 0..<n {
                         predictions[start + i] = UInt8(ws.prediction(image: i, count: n))
                         if keepLogits {
@@ -103,6 +107,7 @@ public final class Runner {
         let batch = indices.count
         let losses = self.losses
         losses.initialize(repeating: 0)
+        let plain = kernels == .reference ? PlainLeNet5(parameters: model.parameters) : nil
         model.parameters.withUnsafeBufferPointer { parameters in
             parallel(batch) { t, share in
                 let ws = workspaces[t]
@@ -111,6 +116,10 @@ public final class Runner {
                     let n = min(ws.capacity, share.upperBound - start)
                     ws.load(images, count: n, normalization: model.normalization, distortion: distortion, firstPosition: indices.startIndex + start) {
                         indices[indices.startIndex + start + $0]
+                    }
+                    if let plain {
+                        losses[t] += plain.run(workspace: ws, count: n, gradient: (Float(batch), labelSmoothing))
+                        continue
                     }
                     losses[t] += LeNet5.forward(
                         parameters: parameters.baseAddress!, workspace: ws, count: n,

@@ -56,7 +56,7 @@ public final class Trainer {
         state = TrainingState(
             configuration: configuration, randomState: random.state, dataFingerprint: Self.fingerprint(train),
             classNames: ClassNames.recognized(dataset))
-        runner = Runner(threads: configuration.threads)
+        runner = Runner(threads: configuration.threads, kernels: configuration.kernels)
     }
 
     /// Continues the run saved in `checkpoint` (a `resume.safetensors`) on the same data.
@@ -65,7 +65,10 @@ public final class Trainer {
     ///   - dataset: the data it trained on (the state records which; other data is refused).
     ///   - epochs: a new total number of epochs, if given; not fewer than those done.
     ///   - threads: a different thread count, if given (results then differ in the last bits).
-    public init(resuming checkpoint: Checkpoint, dataset: IDXDataset, epochs: Int? = nil, threads: Int? = nil) throws(TrainingError) {
+    ///   - kernels: other kernels, if given (likewise).
+    public init(
+        resuming checkpoint: Checkpoint, dataset: IDXDataset, epochs: Int? = nil, threads: Int? = nil, kernels: KernelSet? = nil
+    ) throws(TrainingError) {
         guard let momentum = checkpoint.momentum else { throw .notResumable(.weightsOnly) }
         var state: TrainingState
         do {
@@ -78,6 +81,7 @@ public final class Trainer {
             state.configuration.epochs = epochs
         }
         if let threads { state.configuration.threads = threads }
+        if let kernels { state.configuration.kernels = kernels }
         (train, validation, test) = try Self.split(dataset, configuration: state.configuration)
         guard state.dataFingerprint == Self.fingerprint(train) else { throw .differentData }
         let batches = (train.count + state.configuration.batchSize - 1) / state.configuration.batchSize
@@ -96,7 +100,7 @@ public final class Trainer {
         model = checkpoint.model
         velocity = momentum
         secondMoment = state.configuration.optimizer.isAdam ? checkpoint.secondMoment ?? [] : []
-        runner = Runner(threads: state.configuration.threads)
+        runner = Runner(threads: state.configuration.threads, kernels: state.configuration.kernels)
     }
 
     private static func fingerprint(_ images: LabeledImages) -> String {

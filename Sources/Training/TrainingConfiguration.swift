@@ -44,6 +44,8 @@ public struct TrainingConfiguration: Sendable, Equatable, Codable {
     public var threads = ProcessInfo.processInfo.activeProcessorCount
     /// The thread counts a run may use (the command line's --threads, a resume state's).
     public static let threadRange = 1...256
+    /// The fast kernels, or the plain loops of `PlainLeNet5` (the same numbers to rounding).
+    public var kernels = KernelSet.fast
     /// The epochs and batch sizes a run may have: what `train`, the web form and a resume state
     /// are all held to (`problem`).
     public static let epochRange = 1...10_000
@@ -61,7 +63,7 @@ public struct TrainingConfiguration: Sendable, Equatable, Codable {
 
     private enum CodingKeys: String, CodingKey {
         case epochs, batchSize, schedule, momentum, weightDecay, initialization, seed, validationSize, threads, selection
-        case trainingImages, augmentation, optimizer, labelSmoothing
+        case trainingImages, augmentation, optimizer, labelSmoothing, kernels
     }
 
     /// Decodes what `encode(to:)` wrote; a state saved before a field existed gets its default.
@@ -81,6 +83,7 @@ public struct TrainingConfiguration: Sendable, Equatable, Codable {
         augmentation = try c.decodeIfPresent(Augmentation.self, forKey: .augmentation)
         optimizer = try c.decodeIfPresent(Optimizer.self, forKey: .optimizer) ?? .sgd
         labelSmoothing = try c.decodeIfPresent(Float.self, forKey: .labelSmoothing) ?? 0
+        kernels = try c.decodeIfPresent(KernelSet.self, forKey: .kernels) ?? .fast
     }
 
     /// The original exercise's hyper-parameters: 20 epochs, batch 8, its learning-rate list,
@@ -116,7 +119,7 @@ public struct TrainingConfiguration: Sendable, Equatable, Codable {
             "seed": "\(seed)", "validation_size": "\(validationSize)", "threads": "\(threads)",
             "selection": selection.rawValue, "train_images": trainingImages.map(String.init) ?? "all",
             "augmentation": augmentation?.token ?? "none", "optimizer": optimizer.rawValue,
-            "label_smoothing": "\(labelSmoothing)",
+            "label_smoothing": "\(labelSmoothing)", "kernels": kernels.rawValue,
         ]
     }
 
@@ -139,7 +142,7 @@ public struct TrainingConfiguration: Sendable, Equatable, Codable {
         selection = try value("selection") { ModelSelection(rawValue: $0) }
         // Absent from checkpoints written before the option existed.
         trainingImages = m["train_images"].flatMap { Int($0) }
-        // Absent from checkpoints written before there was a choice (these three).
+        // Absent from checkpoints written before there was a choice (these four).
         if m["optimizer"] != nil { optimizer = try value("optimizer") { Optimizer(rawValue: $0) } }
         if m["label_smoothing"] != nil {
             labelSmoothing = try value("label_smoothing") { Float($0).flatMap { (0..<1).contains($0) ? $0 : nil } }
@@ -147,6 +150,7 @@ public struct TrainingConfiguration: Sendable, Equatable, Codable {
         if let text = m["augmentation"], text != "none" {
             augmentation = try value("augmentation") { try? Augmentation(parsing: $0) }
         }
+        if m["kernels"] != nil { kernels = try value("kernels") { KernelSet(rawValue: $0) } }
     }
 }
 

@@ -91,6 +91,11 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("A file of 10 class names, one per line, saved in the checkpoints (default: recognised Fashion-MNIST names, else digits).", valueName: "path"))
     var classNames: String?
 
+    @Option(help: ArgumentHelp(
+        "Which kernels train and test: fast, or reference (the plain loops of PlainLeNet5, to read and step through in a debugger; the same results to rounding, about 25 times slower).",
+        valueName: "set"))
+    var kernels: KernelSet?
+
     @OptionGroup var data: DataOptions
 
     /// The options as the library's rules take them.
@@ -132,7 +137,9 @@ struct TrainCommand: AsyncParsableCommand {
 
     func trainingConfiguration() throws -> TrainingConfiguration {
         do {
-            return try options.configuration(threads: data.threads)
+            var configuration = try options.configuration(threads: data.threads)
+            if let kernels { configuration.kernels = kernels }
+            return configuration
         } catch {
             throw ValidationError("\(Self.flag(error.field)) \(error.message)")
         }
@@ -184,7 +191,7 @@ struct TrainCommand: AsyncParsableCommand {
                         "a resumed run continues in its own folder, \(output.relativePath); copy that folder to branch the run, and resume the copy")
                 }
                 let checkpoint = try Checkpoint(contentsOf: url)
-                trainer = try Trainer(resuming: checkpoint, dataset: dataset, epochs: epochs, threads: data.threads)
+                trainer = try Trainer(resuming: checkpoint, dataset: dataset, epochs: epochs, threads: data.threads, kernels: kernels)
             } else {
                 var configuration = try trainingConfiguration()
                 if let seed { configuration.seed = seed }
@@ -288,7 +295,7 @@ struct TrainCommand: AsyncParsableCommand {
         print(
             "LeNet-5, \(grouped(run.parameterCount)) parameters | train \(grouped(run.trainingImages)), "
                 + "validation \(grouped(run.validationImages)), test \(grouped(run.testImages)) images | "
-                + "\(c.threads) thread\(c.threads == 1 ? "" : "s")")
+                + "\(c.threads) thread\(c.threads == 1 ? "" : "s")" + (c.kernels == .fast ? "" : ", \(c.kernels.rawValue) kernels"))
         print(
             "epochs \(c.epochs), batch \(c.batchSize), \(c.optimizer.rawValue), lr \(c.schedule), "
                 + (c.optimizer.isAdam ? "" : "momentum \(c.momentum), ") + "weight decay \(c.weightDecay), "
@@ -375,6 +382,7 @@ extension Initialization: ExpressibleByArgument {}
 extension Optimizer: ExpressibleByArgument {}
 extension TrainingOptions.Preset: ExpressibleByArgument {}
 extension ModelSelection: ExpressibleByArgument {}
+extension KernelSet: ExpressibleByArgument {}
 
 extension DataOptions {
     /// The folder at `--data`, or the bundled MNIST's.

@@ -95,6 +95,30 @@ final class ReferenceTests: XCTestCase {
         XCTAssertGreaterThan(abs(try fixture.values("smoothing_loss")[0] - fixture.values("loss")[0]), 1e-3, "smoothing changes the loss")
     }
 
+    /// The plain network (`PlainLeNet5`, plain loops in Double) against PyTorch too, at the same
+    /// bounds: the fast kernels and the plain ones are each held to an independent referee.
+    func testPlainNetworkMatchesPyTorch() throws {
+        let fixture = try Self.shared.get()
+        let network = PlainLeNet5(parameters: try fixture.flat(prefix: ""))
+        let labels = try fixture.values("labels").map { UInt8($0) }
+        let n = labels.count
+        let activations = network.forward(try fixture.values("input"), count: n)
+        let logits = (0..<n).flatMap { i in (0..<10).map { k in activations.logits[k * n + i] } }
+        XCTAssertLessThan(relativeError(logits, try fixture.values("logits")), Self.tensorTolerance, "logits")
+        for (smoothing, prefix) in [(Float(0), ""), (0.1, "smoothing")] {
+            let (loss, gradient) = network.backward(activations, labels: labels, labelSmoothing: smoothing, lossScale: Float(n))
+            let torchLoss = try fixture.values(prefix.isEmpty ? "loss" : "\(prefix)_loss")[0]
+            XCTAssertEqual(loss / Double(n), Double(torchLoss), accuracy: Self.lossTolerance, "loss, label smoothing \(smoothing)")
+            let torchGradients = try fixture.flat(prefix: prefix.isEmpty ? "grad." : "\(prefix).grad.")
+            for t in ParameterLayout.tensors {
+                let range = t.offset..<t.offset + t.count
+                XCTAssertLessThan(
+                    relativeError(Array(gradient[range]), Array(torchGradients[range])), Self.tensorTolerance,
+                    "gradient of \(t.name), label smoothing \(smoothing)")
+            }
+        }
+    }
+
     /// Ten steps of momentum SGD, with one-hot targets and with label smoothing 0.1.
     func testFirstTenSGDStepsMatchPyTorch() throws {
         let fixture = try Self.shared.get()

@@ -57,6 +57,37 @@ final class TrainerTests: XCTestCase {
         XCTAssertNotEqual(otherSeed.model.parameters, again.model.parameters)
     }
 
+    /// `--kernels reference` trains with the plain loops of `PlainLeNet5`: the same steps to
+    /// rounding at first, then, as with another thread count, a run that drifts apart in its
+    /// details (SGD amplifies rounding) and not in its quality. Asserted: the first batch's loss
+    /// within 1e-6 (relative), the first ten within 1e-3, the test accuracy after 2 epochs within
+    /// 1.5 points of the fast run's (measured 2026-12-07: 4e-10, 8e-9 and 0 points; fast runs on
+    /// one and two threads drift as far apart on longer runs); and a resumed run keeps its kernels.
+    func testTheReferenceKernelsTrainTheSameRun() throws {
+        var c = configuration(threads: 2)
+        c.epochs = 2
+        let fast = try Trainer(configuration: c, dataset: IDXDataset.small)
+        c.kernels = .reference
+        let plain = try Trainer(configuration: c, dataset: IDXDataset.small)
+        XCTAssertEqual(plain.runner.kernels, .reference)
+        var (fastLosses, plainLosses) = ([Double](), [Double]())
+        for _ in 1...2 {
+            _ = try fast.trainEpoch { fastLosses.append($0.loss) }
+            _ = try plain.trainEpoch { plainLosses.append($0.loss) }
+        }
+        XCTAssertEqual(plainLosses[0], fastLosses[0], accuracy: fastLosses[0] * 1e-6)
+        for (a, b) in zip(plainLosses, fastLosses).prefix(10) { XCTAssertEqual(a, b, accuracy: b * 1e-3) }
+        let fastTest = fast.runner.evaluate(fast.model, on: fast.test).accuracy
+        let plainTest = plain.runner.evaluate(plain.model, on: plain.test).accuracy
+        XCTAssertEqual(plainTest, fastTest, accuracy: 1.5)
+        XCTAssertGreaterThan(plainTest, 85)
+        // A state saved before the first epoch (a run's epochs need the session's records).
+        let saved = try Trainer(configuration: c, dataset: IDXDataset.small).resumeCheckpoint()
+        XCTAssertEqual(try TrainingState(metadata: saved.metadata).configuration.kernels, .reference)
+        XCTAssertEqual(try Trainer(resuming: saved, dataset: IDXDataset.small).runner.kernels, .reference)
+        XCTAssertEqual(try Trainer(resuming: saved, dataset: IDXDataset.small, kernels: .fast).runner.kernels, .fast)
+    }
+
     /// The events arrive in the documented order: started, per epoch its batches, its two
     /// checkpoints and its summary, then the best checkpoint and finished; and they survive a
     /// round trip through JSON.

@@ -37,6 +37,7 @@ final class CommandLineTests: XCTestCase {
         assertRejected(["train", "--validation-size", "0", "--select", "validation"], "--select validation needs a validation split above 0")
         assertRejected(["train", "--init", "xavier"], "xavier")
         assertRejected(["train", "--threads", "0"], "--threads must be between 1 and 256")
+        assertRejected(["train", "--kernels", "simd"], "simd")
         assertRejected(["train", "--epochs", "many"], "many")
         assertRejected(["test"], "--checkpoint")
         assertRejected(["bench", "--batch-size", "0"], "--batch-size must be between 1 and 60000")
@@ -65,6 +66,10 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(try cosine.trainingConfiguration().schedule, .constant(0.03))
         let originalCosine = try XCTUnwrap(try LeNet5Command.parseAsRoot(["train", "--preset", "original", "--schedule", "cosine"]) as? TrainCommand)
         XCTAssertEqual(try originalCosine.trainingConfiguration().schedule, .cosine(base: 0.05))
+
+        let plain = try XCTUnwrap(try LeNet5Command.parseAsRoot(["train", "--kernels", "reference"]) as? TrainCommand)
+        XCTAssertEqual(try plain.trainingConfiguration().kernels, .reference)
+        XCTAssertEqual(try cosine.trainingConfiguration().kernels, .fast)
 
         let listed = try XCTUnwrap(try LeNet5Command.parseAsRoot(["train", "--schedule", "0.1, 0.05,0.01"]) as? TrainCommand)
         XCTAssertEqual(try listed.trainingConfiguration().schedule, .list([0.1, 0.05, 0.01]))
