@@ -4,7 +4,7 @@ import Kernels
 // call a line, each backward call a line, every activation and gradient a whole array. Nothing
 // is fused, vectorised or skipped, so a reader can check each line against docs/how-it-works.md
 // and step through it in a debugger. It computes what `LeNet5.forward` and `LeNet5.backward`
-// compute, 20-30 times slower (PlainLeNet5Tests holds the two to each other);
+// compute, about 40 times slower (PlainLeNet5Tests holds the two to each other);
 // `lenet5 train --kernels reference` trains with it.
 //
 // Shapes for N images, channel-major as the fast network's:
@@ -94,7 +94,7 @@ public enum KernelSet: String, CaseIterable, Sendable, Codable {
     /// The fast kernels (`LeNet5.forward`, `LeNet5.backward`): vectorised, fused, multi-threaded.
     case fast
     /// The plain loops of `PlainLeNet5`, for reading and stepping through; the same numbers to
-    /// rounding, 20-30 times slower.
+    /// rounding, about 40 times slower.
     case reference
 }
 

@@ -92,7 +92,7 @@ struct TrainCommand: AsyncParsableCommand {
     var classNames: String?
 
     @Option(help: ArgumentHelp(
-        "Which kernels train and test: fast, or reference (the plain loops of PlainLeNet5, to read and step through in a debugger; the same results to rounding, about 25 times slower).",
+        "Which kernels train and test: fast, or reference (the plain loops of PlainLeNet5, to read and step through in a debugger; the same gradients to rounding and the same accuracy, about 40 times slower).",
         valueName: "set"))
     var kernels: KernelSet?
 
