@@ -12,6 +12,8 @@ public final class Runner {
     package let workspaces: [Workspace]
     /// Each thread's summed loss in `gradient` and `evaluate`, allocated once.
     private let losses: UnsafeMutableBufferPointer<Double>
+    /// Each thread's count of images its forward pass classified right, in `gradient`.
+    private let corrects: UnsafeMutableBufferPointer<Int>
 
     private let pool: WorkerPool
 
@@ -21,12 +23,14 @@ public final class Runner {
         self.kernels = kernels
         workspaces = (0..<threads).map { _ in Workspace() }
         losses = .allocate(capacity: threads)
+        corrects = .allocate(capacity: threads)
         pool = WorkerPool(threads: threads)
     }
 
     deinit {
         pool.stop()
         losses.deallocate()
+        corrects.deallocate()
     }
 
     /// Calls `body(thread, range)` on every thread of the runner for its share of 0..<count: the
@@ -99,14 +103,18 @@ public final class Runner {
     ///     (`indices`' own positions: a batch is a slice of the epoch's order).
     ///   - labelSmoothing: the targets' share spread over all classes (0 for one-hot targets).
     ///   - gradients: where the gradient goes.
-    /// - Returns: the summed loss of the batch (against the smoothed targets).
+    /// - Returns: the summed loss of the batch (against the smoothed targets), and how many of
+    ///   its images the forward pass classified right (as distorted, if they are): the training
+    ///   accuracy of a training pass, at no extra cost.
+    @discardableResult
     public func gradient(
         of model: Model, on images: LabeledImages, indices: ArraySlice<Int>, distortion: Distortion? = nil,
         labelSmoothing: Float = 0, into gradients: UnsafeMutablePointer<Float>
-    ) -> Double {
+    ) -> (loss: Double, correct: Int) {
         let batch = indices.count
-        let losses = self.losses
+        let (losses, corrects) = (self.losses, self.corrects)
         losses.initialize(repeating: 0)
+        corrects.initialize(repeating: 0)
         let plain = kernels == .reference ? PlainLeNet5(parameters: model.parameters) : nil
         model.parameters.withUnsafeBufferPointer { parameters in
             parallel(batch) { t, share in
@@ -119,12 +127,13 @@ public final class Runner {
                     }
                     if let plain {
                         losses[t] += plain.run(workspace: ws, count: n, gradient: (Float(batch), labelSmoothing))
-                        continue
+                    } else {
+                        losses[t] += LeNet5.forward(
+                            parameters: parameters.baseAddress!, workspace: ws, count: n,
+                            computeGradient: true, lossScale: Float(batch), labelSmoothing: labelSmoothing)
+                        LeNet5.backward(parameters: parameters.baseAddress!, workspace: ws, count: n)
                     }
-                    losses[t] += LeNet5.forward(
-                        parameters: parameters.baseAddress!, workspace: ws, count: n,
-                        computeGradient: true, lossScale: Float(batch), labelSmoothing: labelSmoothing)
-                    LeNet5.backward(parameters: parameters.baseAddress!, workspace: ws, count: n)
+                    for i in 0..<n where ws.prediction(image: i, count: n) == Int(ws.labels[i]) { corrects[t] += 1 }
                 }
             }
         }
@@ -137,7 +146,7 @@ public final class Runner {
                 for i in slice { gradients[i] += ws.parameterGradients[i] }
             }
         }
-        return losses.reduce(0, +)
+        return (losses.reduce(0, +), corrects.reduce(0, +))
     }
 }
 

@@ -89,7 +89,7 @@ public final class FineTuning: @unchecked Sendable {
         }
         let batch = LabeledImages(count: labels.count, height: digits.height, width: digits.width, pixels: pixels, labels: labels)
         let loss = gradients.withUnsafeMutableBufferPointer { gradient in
-            runner.gradient(of: model, on: batch, indices: Array(0..<batch.count)[...], into: gradient.baseAddress!)
+            runner.gradient(of: model, on: batch, indices: Array(0..<batch.count)[...], into: gradient.baseAddress!).loss
         }
         // SGD with momentum, as training's (PyTorch's form).
         for i in model.parameters.indices {

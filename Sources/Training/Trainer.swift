@@ -144,11 +144,13 @@ public final class Trainer {
     ///   - shouldStop: asked after every batch but the epoch's last; `true` ends the pass early.
     ///     The time it takes (a pause) is not training time: `BatchProgress`'s and the returned
     ///     seconds leave it out.
-    /// - Returns: the epoch's mean loss per image and the seconds it trained, or nil if stopped early.
+    /// - Returns: the epoch's mean loss per image, how many of its images the training pass
+    ///   classified right (before each one's step; nil when the epoch resumed from a state that
+    ///   did not count them), and the seconds it trained; nil if stopped early.
     /// - Throws: `TrainingError.diverged` at the first batch whose loss is not finite or explodes,
     ///   before that batch's step: the weights and the state stay as after the batch before.
     public func trainEpoch(progress: (BatchProgress) -> Void = { _ in }, shouldStop: () -> Bool = { false })
-        throws(TrainingError) -> (loss: Double, seconds: Double)?
+        throws(TrainingError) -> (loss: Double, correct: Int?, seconds: Double)?
     {
         let distortion = configuration.augmentation.map { Distortion(augmentation: $0, seed: configuration.seed, epoch: state.epoch) }
         var shuffler = SplitMix64(seed: state.randomState)
@@ -163,7 +165,7 @@ public final class Trainer {
             let b = state.batchInEpoch
             let indices = order[b * batchSize..<min((b + 1) * batchSize, order.count)]
             let learningRate = rate(batch: b)
-            let loss = runner.gradient(
+            let (loss, correct) = runner.gradient(
                 of: model, on: train, indices: indices, distortion: distortion, labelSmoothing: configuration.labelSmoothing,
                 into: &gradients)
             let meanLoss = loss / Double(indices.count)
@@ -171,6 +173,7 @@ public final class Trainer {
                 throw .diverged(epoch: state.epoch + 1, batch: b + 1, loss: meanLoss, learningRate: learningRate)
             }
             state.epochLossSum += loss
+            state.epochCorrect = state.epochCorrect.map { $0 + correct }
             step(learningRate: learningRate)
             state.step += 1
             state.batchInEpoch += 1
@@ -188,11 +191,13 @@ public final class Trainer {
             }
         }
         let loss = state.epochLossSum / Double(order.count)
+        let correct = state.epochCorrect
         state.epoch += 1
         state.batchInEpoch = 0
         state.epochLossSum = 0
+        state.epochCorrect = 0
         state.randomState = shuffler.state
-        return (loss, seconds(since: start) - waited)
+        return (loss, correct, seconds(since: start) - waited)
     }
 
     /// One update of the weights from `gradients`, by the configured optimiser, each of the
@@ -238,8 +243,15 @@ public final class Trainer {
     }
 
     /// The current model on the training, validation and test images.
-    public func evaluate() -> (train: Evaluation, validation: Evaluation?, test: Evaluation) {
-        (runner.evaluate(model, on: train), validation.map { runner.evaluate(model, on: $0) }, runner.evaluate(model, on: test))
+    /// `model` on the validation and test images: what an epoch's end measures (the training
+    /// accuracy comes from the training pass itself).
+    public func evaluate() -> (validation: Evaluation?, test: Evaluation) {
+        (validation.map { runner.evaluate(model, on: $0) }, runner.evaluate(model, on: test))
+    }
+
+    /// `model` on the training images: the training accuracy of an epoch that did not count it.
+    public func evaluateTraining() -> Evaluation {
+        runner.evaluate(model, on: train)
     }
 
     /// `model` on the test images, logits kept.

@@ -271,9 +271,10 @@ public final class TrainingSession: @unchecked Sendable {
         while trainer.epoch < configuration.epochs {
             let learningRate = trainer.learningRate
             let trained = try trainer.trainEpoch(progress: { publish(.batch($0)) }, shouldStop: shouldStop)
-            guard let (loss, trainingSeconds) = trained else { return try stopHere() }
+            guard let (loss, correct, trainingSeconds) = trained else { return try stopHere() }
             let evaluationStart = DispatchTime.now()
-            let (train, validation, test) = trainer.evaluate()
+            let (validation, test) = trainer.evaluate()
+            let train = correct.map { Score(correct: $0, count: trainer.train.count) } ?? trainer.evaluateTraining().score
             let url = folder.epochCheckpoint(trainer.epoch)
             try save(trainer.weightsCheckpoint([
                 "train_accuracy": "\(train.accuracy)", "validation_accuracy": validation.map { "\($0.accuracy)" } ?? "none",
@@ -281,7 +282,7 @@ public final class TrainingSession: @unchecked Sendable {
             ]), to: url, kind: .epoch)
             trainer.record(validationCorrect: validation?.correct, testCorrect: test.correct)
             let summary = EpochSummary(
-                epoch: trainer.epoch, epochs: configuration.epochs, learningRate: learningRate, loss: loss, train: train.score,
+                epoch: trainer.epoch, epochs: configuration.epochs, learningRate: learningRate, loss: loss, train: train,
                 validation: validation?.score, test: test.score, trainingSeconds: trainingSeconds,
                 evaluationSeconds: seconds(since: evaluationStart), imagesPerSecond: Double(trainer.train.count) / trainingSeconds,
                 testSample: test.predictions.prefix(Self.testSampleSize).map(Int.init), confusionMatrix: test.confusionMatrix)

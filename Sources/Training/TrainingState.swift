@@ -24,6 +24,9 @@ public struct TrainingState: Sendable, Equatable, Codable {
     public var batchInEpoch = 0
     /// The summed loss of those batches.
     public var epochLossSum = 0.0
+    /// How many of those batches' images the training pass classified right; nil in a state
+    /// saved before it was counted (that epoch's training accuracy is then measured afresh).
+    public var epochCorrect: Int? = 0
     /// The generator as it was when the current epoch began.
     public var randomState: UInt64
     public var history: [EpochRecord] = []
@@ -82,6 +85,7 @@ public struct TrainingState: Sendable, Equatable, Codable {
         step = try value("step") { Int($0) }
         batchInEpoch = try value("batch_in_epoch") { Int($0) }
         epochLossSum = try value("epoch_loss_sum") { Double($0) }
+        epochCorrect = nil
         dataFingerprint = try value("data_fingerprint") { $0 }
         history = try value("history") { text -> [EpochRecord]? in
             var records: [EpochRecord] = []
@@ -104,11 +108,15 @@ public struct TrainingState: Sendable, Equatable, Codable {
     func validate() throws(StateError) {
         if let (field, message) = configuration.problem { throw .invalid(field: field, value: message) }
         let c = configuration
+        // The images of the epoch's batches so far, bounding `epochCorrect` (any batchInEpoch: it is checked below).
+        let seen = batchInEpoch.multipliedReportingOverflow(by: c.batchSize)
         let checks: [(String, Bool, String)] = [
             ("epoch", (0...c.epochs).contains(epoch), "\(epoch) of \(c.epochs) epochs"),
             ("step", step >= 0, "\(step)"),
             ("batch_in_epoch", (0...TrainingConfiguration.batchSizeRange.upperBound).contains(batchInEpoch), "\(batchInEpoch)"),
             ("epoch_loss_sum", epochLossSum >= 0 && epochLossSum.isFinite, "\(epochLossSum)"),
+            ("epoch_correct", epochCorrect.map { !seen.overflow && $0 >= 0 && $0 <= seen.partialValue } ?? true,
+             "\(epochCorrect ?? 0) for \(batchInEpoch) batches of \(c.batchSize)"),
             ("history", history.enumerated().allSatisfy { $1.epoch == $0 + 1 } && history.count == epoch, "\(history.count) records for \(epoch) epochs"),
             ("history", history.allSatisfy { ($0.validationCorrect ?? 0) >= 0 && $0.testCorrect >= 0 }, "a negative count of correct answers"),
             ("class_names", ClassNames.problem(classNames) == nil, ClassNames.problem(classNames) ?? ""),

@@ -42,7 +42,7 @@ struct DetectorCommand: ParsableCommand {
             trainer = try Trainer(configuration: DetectorTraining.configuration(epochs: epochs, seed: seed, threads: data.threads), dataset: dataset)
             trainer.classNames = DigitDetector.classNames
             for epoch in 1...epochs {
-                guard let (loss, time) = try trainer.trainEpoch() else { break }
+                guard let (loss, _, time) = try trainer.trainEpoch() else { break }
                 print(String(format: "epoch %d/%d  loss %.4f  %.1f s", epoch, epochs, loss, time))
             }
         } catch {

@@ -31,7 +31,7 @@ final class BackpropagationTests: XCTestCase {
         let view = classifier.backpropagate(prepared: digit, target: target)
         let one = LabeledImages(count: 1, height: digit.height, width: digit.width, pixels: digit.pixels, labels: [UInt8(target)])
         var gradients = [Float](repeating: 0, count: ParameterLayout.count)
-        let loss = Runner(threads: 1).gradient(of: classifier.model, on: one, indices: [0][...], into: &gradients)
+        let loss = Runner(threads: 1).gradient(of: classifier.model, on: one, indices: [0][...], into: &gradients).loss
         XCTAssertEqual(Double(view.loss), loss, accuracy: 1e-5)
         for (stage, kernels) in zip(LeNet5.spatialConvolutions, view.kernels) {
             let weight = try XCTUnwrap(stage.weight)

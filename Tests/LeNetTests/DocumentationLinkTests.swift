@@ -4,7 +4,8 @@ import XCTest
 /// The handbook's links into the code stay true: every relative link in README.md and docs/
 /// names a file that exists, and a link to a line (`File.swift#L42`) lands on the line that
 /// declares what the link's text names (`[`Reference.convolutionForward`](...#L30)` on a line
-/// holding `convolutionForward`), so moving code without moving its links fails here.
+/// holding `convolutionForward`), so moving code without moving its links fails here;
+/// `scripts/doc_anchors.py` moves them.
 final class DocumentationLinkTests: XCTestCase {
     private static let root = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -54,7 +55,7 @@ final class DocumentationLinkTests: XCTestCase {
                 name = String(name[name.index(after: open)..<colon])
             }
             name = String(name.split(separator: ".").last ?? "")
-            XCTAssertTrue(lines[number - 1].contains(name), "\(link.document): \(link.target) should land on \(name), is '\(lines[number - 1])'")
+            XCTAssertTrue(lines[number - 1].contains(name), "\(link.document): \(link.target) should land on \(name), is '\(lines[number - 1])' (python3 scripts/doc_anchors.py moves it)")
         }
     }
 }

@@ -28,15 +28,21 @@ final class PlainLeNet5Tests: XCTestCase {
     /// untrained model, with one-hot and smoothed targets.
     func testGradientsEqualTheFastNetworks() throws {
         let models = [("trained", try Classifier.pretrained().model), ("untrained", Model.random(seed: 3))]
-        let indices = Array(100..<164)[...]
+        let range = 100..<164
+        let indices = Array(range)[...]
         for (name, model) in models {
             for smoothing: Float in [0, 0.1] {
                 var fast = [Float](repeating: 0, count: ParameterLayout.count)
                 var plain = fast
-                let fastLoss = Runner(threads: 2).gradient(of: model, on: Self.test, indices: indices, labelSmoothing: smoothing, into: &fast)
-                let plainLoss = Runner(threads: 2, kernels: .reference).gradient(
+                let fastResult = Runner(threads: 2).gradient(of: model, on: Self.test, indices: indices, labelSmoothing: smoothing, into: &fast)
+                let plainResult = Runner(threads: 2, kernels: .reference).gradient(
                     of: model, on: Self.test, indices: indices, labelSmoothing: smoothing, into: &plain)
-                XCTAssertEqual(plainLoss, fastLoss, accuracy: Double(indices.count) * Self.lossTolerance, "\(name), smoothing \(smoothing)")
+                XCTAssertEqual(
+                    plainResult.loss, fastResult.loss, accuracy: Double(indices.count) * Self.lossTolerance, "\(name), smoothing \(smoothing)")
+                // The training pass's count of right answers is evaluation's, for the same weights.
+                let evaluated = Runner(threads: 1).evaluate(model, on: Self.test, range: range).correct
+                XCTAssertEqual(fastResult.correct, evaluated, name)
+                XCTAssertEqual(plainResult.correct, evaluated, name)
                 for t in ParameterLayout.tensors {
                     let range = t.offset..<t.offset + t.count
                     XCTAssertGreaterThan(fast[range].map(abs).max() ?? 0, 0, "\(name): \(t.name) has a gradient")

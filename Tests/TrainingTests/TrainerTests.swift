@@ -255,11 +255,49 @@ final class TrainerTests: XCTestCase {
             "history": "", "data_fingerprint": state.dataFingerprint,
         ]) { $1 }
         let resumed = try Trainer(resuming: legacy, dataset: IDXDataset.small)
-        XCTAssertEqual(resumed.state, state)
+        var expected = state
+        expected.epochCorrect = nil  // not counted then
+        XCTAssertEqual(resumed.state, expected)
         legacy.metadata["history"] = "1:x:3"
         XCTAssertThrowsError(try Trainer(resuming: legacy, dataset: IDXDataset.small)) { error in
             XCTAssertEqual(error as? TrainingError, .notResumable(.invalid(field: "history", value: "1:x:3")))
         }
+    }
+
+    /// The right answers a state counts are within the images of its batches so far (a huge
+    /// batch position is refused, not multiplied into a trap); a state saved before they were
+    /// counted has none, and its epoch measures the training accuracy afresh.
+    func testTheEpochsRightAnswersAreRangeCheckedAndMayBeAbsent() throws {
+        let trainer = try Trainer(configuration: configuration(threads: 1), dataset: IDXDataset.small)
+        _ = try trainer.trainEpoch(shouldStop: { trainer.batchInEpoch == 5 })
+        let checkpoint = trainer.resumeCheckpoint()
+        let json = try XCTUnwrap(checkpoint.metadata[TrainingState.metadataKey])
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        let counted = try XCTUnwrap(object["epochCorrect"] as? Int)
+        XCTAssertEqual(Optional(counted), trainer.state.epochCorrect)
+        XCTAssertTrue((1...5 * 32).contains(counted))
+        func resuming(_ change: (inout [String: Any]) -> Void) throws -> Trainer {
+            var changed = object
+            change(&changed)
+            var edited = checkpoint
+            edited.metadata[TrainingState.metadataKey] = String(decoding: try JSONSerialization.data(withJSONObject: changed), as: UTF8.self)
+            return try Trainer(resuming: edited, dataset: IDXDataset.small)
+        }
+        for bad in [-1, 5 * 32 + 1, Int.max] {
+            XCTAssertThrowsError(try resuming { $0["epochCorrect"] = bad }) { error in
+                XCTAssertEqual(error as? TrainingError, .notResumable(.invalid(field: "epoch_correct", value: "\(bad) for 5 batches of 32")))
+            }
+        }
+        XCTAssertThrowsError(try resuming { $0["batchInEpoch"] = Int.max }) { error in
+            XCTAssertEqual(error as? TrainingError, .notResumable(.invalid(field: "batch_in_epoch", value: "\(Int.max)")))
+        }
+        let old = try resuming { $0["epochCorrect"] = nil }
+        XCTAssertNil(old.state.epochCorrect)
+        let epoch = try XCTUnwrap(try old.trainEpoch())
+        XCTAssertNil(epoch.correct, "the epoch did not count all its images")
+        XCTAssertEqual(old.state.epochCorrect, 0, "the next one does")
+        let whole = try XCTUnwrap(try trainer.trainEpoch())
+        XCTAssertEqual(whole.correct.map { $0 > counted }, true)
     }
 
     func testConfigurationRoundTripsThroughMetadata() throws {
