@@ -99,6 +99,17 @@ public struct TrainingConfiguration: Sendable, Equatable, Codable {
         return c
     }
 
+    /// The `quick` preset: the default recipe over 3 epochs of all 60,000 training images, the
+    /// last epoch kept (its cosine rates are 0.03, 0.0225 and 0.0075). 99.08-99.22% test
+    /// accuracy for seeds 1-3 in about 2 s on two Zen 5 cores (docs/results.md).
+    public static var quick: TrainingConfiguration {
+        var c = TrainingConfiguration()
+        c.epochs = 3
+        c.validationSize = 0
+        c.selection = .last
+        return c
+    }
+
     /// The `best` preset: the default recipe over more epochs of distorted training images, all
     /// 60,000 of them (the cosine schedule ends near zero, so the last epoch is the one to keep).
     public static var best: TrainingConfiguration {

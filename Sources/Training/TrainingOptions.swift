@@ -10,6 +10,8 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
     public enum Preset: String, Sendable, Codable, CaseIterable {
         /// Momentum SGD with a cosine schedule.
         case fast
+        /// The fast recipe over 3 epochs of all 60,000 training images: 99% in a few seconds.
+        case quick
         /// The original exercise: 20 epochs, batch 8, its learning-rate list, plain SGD, N(0, 0.1) weights.
         case original
         /// The most accurate recipe for LeNet-5 within a few minutes: distorted training images, more epochs.
@@ -92,6 +94,7 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
         let preset = preset ?? .fast
         var c = switch preset {
         case .fast: TrainingConfiguration()
+        case .quick: TrainingConfiguration.quick
         case .original: TrainingConfiguration.original
         case .best: TrainingConfiguration.best
         }

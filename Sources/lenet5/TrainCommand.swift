@@ -15,7 +15,7 @@ struct TrainCommand: AsyncParsableCommand {
             Options given explicitly override the preset.
             """)
 
-    @Option(help: "Starting hyper-parameters: fast (momentum, cosine; the default), original (the course exercise's exactly) or best (distorted images, 60 epochs).")
+    @Option(help: "Starting hyper-parameters: fast (momentum, cosine; the default), quick (fast over 3 epochs of all 60,000 images: 99% in seconds), original (the course exercise's exactly) or best (distorted images, 60 epochs).")
     var preset: TrainingOptions.Preset?
 
     @Option(parsing: .unconditional, help: "Epochs to train (fast: 15, original: 20).")

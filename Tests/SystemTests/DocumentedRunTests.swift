@@ -29,4 +29,21 @@ final class DocumentedRunTests: XCTestCase {
         XCTAssertTrue(results.contains(final), "docs/results.md: \(final)")
         XCTAssertTrue(readme.contains(final), "README: \(final)")
     }
+
+    /// `--preset quick` reaches 99% in 3 epochs: seed 1 prints the final accuracy docs/results.md
+    /// and README state.
+    func testTheQuickPresetReachesItsDocumentedAccuracy() throws {
+        guard InstructionSet.vectorBits == 256 else { throw XCTSkip("the documented figures are the default (AVX2) build's") }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let results = try String(contentsOf: root.appendingPathComponent("docs/results.md"), encoding: .utf8)
+        let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
+        let folder = try TemporaryDirectory("quick-run")
+        defer { folder.remove() }
+        let run = try runLenet5(["train", "--preset", "quick", "--threads", "2", "--output", folder.url("run").path])
+        XCTAssertEqual(run.status, 0, run.error)
+        let final = try XCTUnwrap(run.output.split(separator: "\n").first { $0.hasPrefix("final test accuracy") }, run.output)
+        XCTAssertTrue(final.hasSuffix("= 99.18%"), String(final))
+        XCTAssertTrue(results.contains("| 99.18%, 99.22%, 99.08% (median 99.18%) |"), "docs/results.md's quick row")
+        XCTAssertTrue(readme.contains("`--preset quick` reaches 99.18%"), "README")
+    }
 }

@@ -53,6 +53,12 @@ final class CommandLineTests: XCTestCase {
         expected.threads = 1
         XCTAssertEqual(try original.trainingConfiguration(), expected)
 
+        let quick = try XCTUnwrap(try LeNet5Command.parseAsRoot(["train", "--preset", "quick", "--threads", "1"]) as? TrainCommand)
+        expected = TrainingConfiguration.quick
+        expected.threads = 1
+        XCTAssertEqual(try quick.trainingConfiguration(), expected)
+        XCTAssertEqual([expected.epochs, expected.validationSize], [3, 0])
+
         let tuned = try XCTUnwrap(try LeNet5Command.parseAsRoot(
             ["train", "--preset", "original", "--epochs", "3", "--learning-rate", "0.01", "--validation-size", "0"]) as? TrainCommand)
         let c = try tuned.trainingConfiguration()
