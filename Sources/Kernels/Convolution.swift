@@ -308,12 +308,15 @@ public func supportsPooledWeightGradient(_ shape: ConvolutionShape) -> Bool {
 ///   - pooledGradient: the pool's output gradient (F, N, OH / 2, OW / 2).
 ///   - argmax: the pool's winners (`maxPoolForward`'s), the same shape.
 ///   - pooledOutput: the pool's output, the same shape.
+/// - Returns: how many windows it visited (over all filters and images): the work it did is
+///   that many times C x 5 x 5 multiply-adds.
 /// - Precondition: `supportsPooledWeightGradient(shape)`.
+@discardableResult
 public func pooledConvolutionWeightGradient(
     _ input: UnsafePointer<Float>, pooledGradient: UnsafePointer<Float>, argmax: UnsafePointer<UInt8>,
     pooledOutput: UnsafePointer<Float>, _ shape: ConvolutionShape,
     weightGradient: UnsafeMutablePointer<Float>, biasGradient: UnsafeMutablePointer<Float>
-) {
+) -> Int {
     precondition(supportsPooledWeightGradient(shape))
     typealias V = SIMD8<Float>
     let (channels, h, w, n, filters) = (shape.inputChannels, shape.height, shape.width, shape.count, shape.outputChannels)
@@ -336,6 +339,7 @@ public func pooledConvolutionWeightGradient(
     // image of the last channel. That channel's last group is read from a copy with room after it.
     let lastGroup = (n - 1) / group * group
     let tail = (n - lastGroup) * plane
+    var visited = 0
     // On the stack (the heap only for planes far larger than LeNet's): nothing allocated per batch.
     withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * capacity + tail + V.scalarCount) { buffer in
         guard let gradients = buffer.baseAddress else { return }
@@ -359,6 +363,7 @@ public func pooledConvolutionWeightGradient(
                 let count = listWindows(
                     pooledGradient + planes, maxima: pooledOutput + planes, winners: argmax + planes, corners: corners,
                     count: min(group, n - first) * windows, rowStep: w, columnStep: 1, gradients: gradients, offsets: offsets)
+                visited += count
                 /// Adds lanes 0-4 of the kernel rows' sums to channel c's weight gradient.
                 func add(_ sums: (V, V, V, V, V), to c: Int) {
                     withUnsafeBytes(of: sums) { raw in
@@ -401,6 +406,7 @@ public func pooledConvolutionWeightGradient(
             }
         }
     }
+    return visited
 }
 
 /// Whether `pooledConvolutionInputGradient` handles `shape`: a 5x5 kernel, an output plane of

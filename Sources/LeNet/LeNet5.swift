@@ -130,6 +130,10 @@ public final class Workspace {
     public let parameterGradients: UnsafeMutablePointer<Float> // (61,706)
     /// When set, every layer call adds its wall time here (`lenet5 bench --layers`).
     public var profile: LayerProfile?
+    /// Pooling windows whose gradient the backward passes of `LeNet5.stagesReadingPoolGradient`
+    /// visited, in that order, summed over every `backward` since this was last reset: their
+    /// work is this many times the stage's patch of multiply-adds (`lenet5 bench`).
+    public var visitedWindows = [Int](repeating: 0, count: LeNet5.stagesReadingPoolGradient.count)
 
     public init(capacity: Int = LeNet5.chunkSize) {
         precondition(capacity > 0)
@@ -295,9 +299,9 @@ extension LeNet5 {
         // C3's and C1's gradients read S4's and S2's output gradients: the pools' and ReLUs'
         // backward passes are folded in, and only the windows with a gradient are visited.
         ws.timed(.layer(c3), .backward) {
-            pooledConvolutionWeightGradient(ws.s2, pooledGradient: ws.s4Gradient, argmax: ws.s4Argmax, pooledOutput: ws.s4, shape3, weightGradient: gw3, biasGradient: gb3)
+            ws.visitedWindows[1] += pooledConvolutionWeightGradient(ws.s2, pooledGradient: ws.s4Gradient, argmax: ws.s4Argmax, pooledOutput: ws.s4, shape3, weightGradient: gw3, biasGradient: gb3)
             pooledConvolutionInputGradient(pooledGradient: ws.s4Gradient, argmax: ws.s4Argmax, pooledOutput: ws.s4, weight: weight(c3), shape3, into: ws.s2Gradient)
         }
-        ws.timed(.layer(c1), .backward) { pooledConvolutionWeightGradient(ws.input, pooledGradient: ws.s2Gradient, argmax: ws.s2Argmax, pooledOutput: ws.s2, shape1, weightGradient: gw1, biasGradient: gb1) }
+        ws.timed(.layer(c1), .backward) { ws.visitedWindows[0] += pooledConvolutionWeightGradient(ws.input, pooledGradient: ws.s2Gradient, argmax: ws.s2Argmax, pooledOutput: ws.s2, shape1, weightGradient: gw1, biasGradient: gb1) }
     }
 }

@@ -54,7 +54,7 @@ struct BenchCommand: ParsableCommand {
             throw CommandFailure(error)
         }
         let ceiling = result.ceiling
-        let training = Double(2 * Benchmark.trainingMACsPerImage) * result.trainingImagesPerSecond
+        let (training, work) = (result.trainingDenseFLOPS, result.trainingWorkFLOPS)
         let inference = Double(2 * Benchmark.forwardMACsPerImage) * result.inferenceImagesPerSecond
         // The single image's arithmetic alone, at the one-thread ceiling.
         let singleBound = Double(2 * Benchmark.forwardMACsPerImage) / ceiling.gemm1
@@ -68,6 +68,8 @@ struct BenchCommand: ParsableCommand {
                 ("peak_gflops_1", "\(ceiling.peak1 / 1e9)"), ("peak_gflops", "\(ceiling.peak / 1e9)"),
                 ("ceiling_gflops_1", "\(ceiling.gemm1 / 1e9)"), ("ceiling_gflops", "\(ceiling.gemm / 1e9)"),
                 ("training_gflops", "\(training / 1e9)"), ("training_percent_of_ceiling", "\(100 * training / ceiling.gemm)"),
+                ("training_work_gflops", "\(work / 1e9)"), ("training_work_percent_of_ceiling", "\(100 * work / ceiling.gemm)"),
+                ("training_work_share", "\(work / training)"),
                 ("inference_gflops", "\(inference / 1e9)"), ("inference_percent_of_ceiling", "\(100 * inference / ceiling.gemm)"),
                 ("single_image_bound_seconds", "\(singleBound)"),
             ]
@@ -82,9 +84,11 @@ struct BenchCommand: ParsableCommand {
             print(String(format: "ceiling    FP32 peak (FMA chains) %.0f GFLOPS on 1 thread, %.0f on %d; gemm in cache %.0f and %.0f (the 100%% below)",
                          ceiling.peak1 / 1e9, ceiling.peak / 1e9, result.threads, ceiling.gemm1 / 1e9, ceiling.gemm / 1e9))
         }
-        print(String(format: "training   epoch of %@ images, batch %d: %.2f s  (%@ img/s, %.0f GFLOPS, %.0f%% of the ceiling)",
+        print(String(format: "training   epoch of %@ images, batch %d: %.2f s  (%@ img/s; %.0f GFLOPS, %.0f%% of the ceiling, counted dense;",
                      grouped(result.trainingImages), result.batchSize, result.epochSeconds, grouped(Int(result.trainingImagesPerSecond)),
                      training / 1e9, 100 * training / ceiling.gemm))
+        print(String(format: "           on the %.0f%% of that work it did, %.0f GFLOPS, %.0f%% of the ceiling)",
+                     100 * work / training, work / 1e9, 100 * work / ceiling.gemm))
         print(String(format: "inference  %@ images, batched (fastest of %d): %.3f s  (%@ img/s, %.0f GFLOPS, %.0f%% of the ceiling)",
                      grouped(result.inferenceImages), Benchmark.inferenceRuns, result.inferenceSeconds, grouped(Int(result.inferenceImagesPerSecond)),
                      inference / 1e9, 100 * inference / ceiling.gemm))
@@ -111,7 +115,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     private func printLayers(_ dataset: IDXDataset) throws {
-        let (profile, epochSeconds, images) = try {
+        let (profile, epochSeconds, images, visited) = try {
             do {
                 return try Benchmark.profileLayers(dataset: dataset, batchSize: batchSize)
             } catch {
@@ -121,13 +125,21 @@ struct BenchCommand: ParsableCommand {
         print()
         print(String(format: "per layer, one thread, one epoch of %@ images at batch %d (%.2f s):", grouped(images), batchSize, epochSeconds))
         print("  layer                      forward  GFLOPS    backward  GFLOPS   share")
+        // The backward passes that read the pool's gradient do a window's share of the dense
+        // multiply-adds for each window they visit.
+        var workMACs: [LayerProfile.Step: Double] = [:]
+        for (stage, windows) in zip(LeNet5.stagesReadingPoolGradient, visited) {
+            if let row = LayerProfile.rows.first(where: { $0.step == .layer(stage.name) }) {
+                workMACs[row.step] = Double(windows) * Double(row.backwardMACs) / Double(stage.output.count)
+            }
+        }
         for row in LayerProfile.rows {
             func column(_ pass: LayerProfile.Pass, _ macs: Int) -> String {
                 if let stage = pass == .forward ? row.forwardRunsIn : row.backwardRunsIn {
                     return "  in \(stage)".padding(toLength: 19, withPad: " ", startingAt: 0)
                 }
                 let seconds = profile.seconds(row.step, pass)
-                let flops = 2 * Double(macs) * Double(images)
+                let flops = 2 * ((pass == .backward ? workMACs[row.step] : nil) ?? Double(macs) * Double(images))
                 let gflops = macs == 0 || seconds == 0 ? "" : String(format: "%.1f", flops / seconds / 1e9)
                 return String(format: "%8.1f ms", seconds * 1e3) + rightAligned(gflops, 8)
             }
@@ -139,10 +151,13 @@ struct BenchCommand: ParsableCommand {
         let other = epochSeconds - profile.totalSeconds
         print("  " + "batch preparation + SGD".padding(toLength: 24, withPad: " ", startingAt: 0)
               + String(format: "%8.1f ms (both)%24.1f%%", other * 1e3, 100 * other / epochSeconds))
-        let pooled = LeNet5.stagesReadingPoolGradient.map(\.name).joined(separator: ", ")
-        print("  GFLOPS count each layer's multiply-adds as a dense pass does them. The backward passes of \(pooled)")
-        print("  read the next pool's gradient and do a quarter of them or fewer: the pool passes a gradient to one")
-        print("  input in four, and only the windows with a gradient after the ReLU are visited (in training, about")
-        print("  half of C1's and a third of C3's).")
+        let pooled = LeNet5.stagesReadingPoolGradient
+        let shares = zip(pooled, visited).map { stage, windows in
+            String(format: "%@ %.0f%%", stage.name, 100 * Double(windows) / (Double(stage.output.count / 4) * Double(images)))
+        }
+        print("  GFLOPS count the multiply-adds each step performs. The backward passes of \(pooled.map(\.name).joined(separator: " and "))")
+        print("  read the next pool's gradient and visit only the windows with a gradient after the ReLU, here")
+        print("  \(shares.joined(separator: " and ")) of them, each for a quarter of the window's dense work (the pool passes")
+        print("  a gradient to one input in four).")
     }
 }

@@ -12,6 +12,8 @@ struct BenchmarkResult: Sendable {
     /// Seconds for one training epoch over `trainingImages` images.
     let epochSeconds: Double
     let trainingImages: Int
+    /// Multiply-adds that epoch performed (`Benchmark.trainingWorkMACs`).
+    let trainingWorkMACs: Double
     /// Forward passes over the test set, all threads, chunks of `LeNet5.chunkSize`.
     let inferenceSeconds: Double
     let inferenceImages: Int
@@ -21,6 +23,10 @@ struct BenchmarkResult: Sendable {
     let ceiling: MeasuredCeiling
 
     var trainingImagesPerSecond: Double { Double(trainingImages) / epochSeconds }
+    /// Operations per second of the epoch, counting its multiply-adds as dense passes do them.
+    var trainingDenseFLOPS: Double { Double(2 * Benchmark.trainingMACsPerImage) * trainingImagesPerSecond }
+    /// Operations per second of the epoch, counting the multiply-adds it performed.
+    var trainingWorkFLOPS: Double { 2 * trainingWorkMACs / epochSeconds }
     var inferenceImagesPerSecond: Double { Double(inferenceImages) / inferenceSeconds }
 }
 
@@ -70,6 +76,9 @@ enum Benchmark {
         let trainer = try oneEpochTrainer(epochSet, batchSize: batchSize, threads: threads)
         _ = trainer.runner.evaluate(trainer.model, on: trainer.test, range: 0..<min(1000, trainer.test.count))
         let epochSeconds = try trainer.trainEpoch()?.seconds ?? .nan
+        let visited = trainer.runner.workspaces.reduce(into: [Int](repeating: 0, count: LeNet5.stagesReadingPoolGradient.count)) { sum, ws in
+            for (i, windows) in ws.visitedWindows.enumerated() { sum[i] += windows }
+        }
 
         // The short workloads are each timed several times and the fastest kept, as the ceilings
         // are: one 0.05-0.1 s run on a shared host came out up to a third slow.
@@ -98,6 +107,7 @@ enum Benchmark {
         let ceiling = before.higher(MeasuredCeiling(threads: threads))
         return BenchmarkResult(
             threads: threads, batchSize: batchSize, epochSeconds: epochSeconds, trainingImages: trainer.train.count,
+            trainingWorkMACs: trainingWorkMACs(images: trainer.train.count, visitedWindows: visited),
             inferenceSeconds: inferenceSeconds, inferenceImages: evaluated, singleImageSeconds: singleSeconds, ceiling: ceiling)
     }
 }
@@ -125,19 +135,36 @@ extension Benchmark {
         LayerProfile.rows.reduce(0) { $0 + $1.forwardMACs + $1.backwardMACs }
     }
 
+    /// Multiply-adds of a training epoch over `images` images as performed: the dense count, but
+    /// for the backward passes of `LeNet5.stagesReadingPoolGradient`, which do their per-window
+    /// share of it for each of `visitedWindows` (in that order) only.
+    static func trainingWorkMACs(images: Int, visitedWindows: [Int]) -> Double {
+        var macs = Double(trainingMACsPerImage) * Double(images)
+        for (stage, visited) in zip(LeNet5.stagesReadingPoolGradient, visitedWindows) {
+            guard let row = LayerProfile.rows.first(where: { $0.step == .layer(stage.name) }) else { continue }
+            // A window's share: the backward pass's multiply-adds per output position (a window's
+            // winner is one position).
+            macs += Double(visited) * Double(row.backwardMACs) / Double(stage.output.count) - Double(row.backwardMACs) * Double(images)
+        }
+        return macs
+    }
+
     /// Multiply-adds of one forward pass per image.
     static var forwardMACsPerImage: Int {
         LayerProfile.rows.reduce(0) { $0 + $1.forwardMACs }
     }
 
     /// Times every layer over one training epoch on one thread.
-    /// - Returns: the per-layer profile and the epoch's wall time (which also covers batch
-    ///   preparation and the SGD updates the profile leaves out).
-    static func profileLayers(dataset: IDXDataset, batchSize: Int) throws(TrainingError) -> (profile: LayerProfile, epochSeconds: Double, images: Int) {
+    /// - Returns: the per-layer profile, the epoch's wall time (which also covers batch
+    ///   preparation and the SGD updates the profile leaves out), its images, and the windows
+    ///   the backward passes of `LeNet5.stagesReadingPoolGradient` visited.
+    static func profileLayers(dataset: IDXDataset, batchSize: Int) throws(TrainingError)
+        -> (profile: LayerProfile, epochSeconds: Double, images: Int, visitedWindows: [Int])
+    {
         let trainer = try oneEpochTrainer(dataset, batchSize: batchSize, threads: 1)
         let workspace = trainer.runner.workspaces[0]
         workspace.profile = LayerProfile()
         let epochSeconds = try trainer.trainEpoch()?.seconds ?? .nan
-        return (workspace.profile ?? LayerProfile(), epochSeconds, trainer.train.count)
+        return (workspace.profile ?? LayerProfile(), epochSeconds, trainer.train.count, workspace.visitedWindows)
     }
 }

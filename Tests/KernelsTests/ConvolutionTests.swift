@@ -149,9 +149,11 @@ final class ConvolutionTests: XCTestCase {
             let expected = Reference.convolutionBackward(input, weight: weight, outputGradient: outputGradient, s)
             var dWeight = [Float](repeating: 0.5, count: weight.count)  // accumulated into
             var dBias = [Float](repeating: 0.5, count: s.outputChannels)
-            pooledConvolutionWeightGradient(
+            let visited = pooledConvolutionWeightGradient(
                 input, pooledGradient: pooledGradient, argmax: argmax, pooledOutput: pooled, s, weightGradient: &dWeight,
                 biasGradient: &dBias)
+            // It visits exactly the windows with a gradient after the ReLU (what lenet5 bench counts as its work).
+            XCTAssertEqual(visited, zip(pooled, pooledGradient).filter { $0 > 0 && $1 != 0 }.count, "\(s)")
             assertClose(dWeight, expected.weight.map { $0 + 0.5 }, tolerance: 1e-4, "weight \(s)")
             assertClose(dBias, expected.bias.map { $0 + 0.5 }, tolerance: 1e-4, "bias \(s)")
             var dInput = [Float](repeating: .nan, count: s.inputSize)  // overwritten
