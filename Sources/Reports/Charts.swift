@@ -136,7 +136,7 @@ public enum Charts {
         panel(d, x: 0, y: 0, width: 480, height: 400, title: "Training loss", yLabel: "mean cross-entropy",
               epochs: epochs, series: [("train", .blue, losses)], yRange: (0, lossHigh))
         let series: [(String, Color, [Double?])] = [
-            ("train", .blue, metrics.map { finite($0.trainAccuracy) }), ("validation", .orange, metrics.map { finite($0.validationAccuracy) }),
+            ("training pass", .blue, metrics.map { finite($0.trainAccuracy) }), ("validation", .orange, metrics.map { finite($0.validationAccuracy) }),
             ("test", .green, metrics.map { finite($0.testAccuracy) }),
         ]
         let accuracies = series.flatMap { $0.2.compactMap { $0 } }

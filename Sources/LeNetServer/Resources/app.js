@@ -1105,7 +1105,7 @@ function drawCharts() {
   const all = run.accuracy.flatMap((e) => [e.train, e.validation, e.test].filter(Boolean).map((s) => s.accuracy));
   const low = all.length ? Math.max(0, Math.floor(Math.min(...all) - 1)) : 0;
   chart($("accuracy-chart"), "Accuracy per epoch (%)", [
-    { label: "train", color: "#2f7de1", points: acc("train"), markers: true },
+    { label: "training pass", color: "#2f7de1", points: acc("train"), markers: true },
     { label: "validation", color: "#e08a1e", points: acc("validation"), markers: true },
     { label: "test", color: "#1b9e5a", points: acc("test"), markers: true },
   ], "accuracy %", [low, 100]);
