@@ -188,12 +188,13 @@ struct ModelController {
         let (modelID, classifier) = try models.model(id: parameters.get("model"))
         let activations = ["1", "true", "yes"].contains(parameters.get("activations") ?? "")
         let classification = try await classify(request, with: classifier, activations: activations)
-        return jsonResponse(PredictionResponse(
+        let answer = PredictionResponse(
             model: modelID, classNames: classifier.classNames,
             probabilities: classification.probabilities, ranked: classification.ranked,
             input: .init(classification.input),
             digitProbability: classifier.classNames == ClassNames.digits ? detector.digitProbability(classification.input) : nil,
-            activations: classification.activations))
+            activations: classification.activations)
+        return jsonResponse(data: answer.json)
     }
 
     /// The backward pass for a picture (as `predict` takes it) against `target` (default: the

@@ -92,8 +92,12 @@ func encodeJSON(_ value: some Encodable) -> Data {
 
 /// Encodes `value` as a JSON response.
 func jsonResponse(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
-    let data = encodeJSON(value)
-    return Response(
+    jsonResponse(data: encodeJSON(value), status: status)
+}
+
+/// A JSON response of bytes already encoded.
+func jsonResponse(data: Data, status: HTTPResponse.Status = .ok) -> Response {
+    Response(
         status: status, headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
         body: .init(byteBuffer: ByteBuffer(bytes: data)))
 }

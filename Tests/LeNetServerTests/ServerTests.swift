@@ -51,6 +51,25 @@ final class ServerTests: TemporaryDirectoryTestCase {
         try XCTUnwrap(JSONSerialization.jsonObject(with: Data(buffer: buffer)) as? [String: Any], String(buffer: buffer))
     }
 
+    /// `POST /api/predict`'s answer, written byte by byte, is what JSONEncoder writes: the same
+    /// bytes for odd class names (quotes, backslashes, control characters, slashes, non-ASCII),
+    /// probabilities across Float's range, with and without a digit probability.
+    func testThePredictAnswerIsWrittenAsJSONEncoderWritesIt() {
+        var random = TestRandom(seed: 11)
+        let names = [ClassNames.digits, ["a\"b", "back\\slash", "new\nline", "tab\t", "\u{1}\u{1f}\u{7f}", "é/ü", "\u{2028}", "", " x ", "9"]]
+        let specials: [Float] = [0, 1, 0.5, 1e-45, 1e-38, 3.4e38, -0.0, 16_777_216, 0.1, 1e-5]
+        for trial in 0..<200 {
+            let side = [28, 1, 5][trial % 3]
+            let image = GrayImage(width: side, height: side + trial % 2, pixels: (0..<side * (side + trial % 2)).map { _ in UInt8(random.generator.next() % 256) })
+            let probabilities = (0..<10).map { k in trial % 4 == 0 ? specials[k] : Float(random.generator.next() % 1_000_000) / 1e6 * pow(10, -Float(random.generator.next() % 30)) }
+            let answer = PredictionResponse(
+                model: trial % 2 == 0 ? "bundled" : "runs/x/best", classNames: names[trial % 2], probabilities: probabilities,
+                ranked: (0..<10).shuffled(using: &random.generator), input: .init(image),
+                digitProbability: trial % 3 == 0 ? nil : probabilities[trial % 10], activations: nil)
+            XCTAssertEqual(String(decoding: answer.json, as: UTF8.self), String(decoding: encodeJSON(answer), as: UTF8.self), "trial \(trial)")
+        }
+    }
+
     func testPageAndAssetsAreServedByTheBinary() async throws {
         try await withClient { client in
             try await client.execute(uri: "/", method: .get) { response in
