@@ -6,6 +6,7 @@ import Foundation
 /// ServerTests holds the two to the same bytes.
 struct JSONText {
     private(set) var bytes: [UInt8] = []
+    private static let hexDigits = Array("0123456789abcdef".utf8)
 
     init(capacity: Int) {
         bytes.reserveCapacity(capacity)
@@ -28,10 +29,9 @@ struct JSONText {
             case 0x0C: raw("\\f")
             case 0x0D: raw("\\r")
             case 0..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
                 raw("\\u00")
-                bytes.append(hex[Int(byte >> 4)])
-                bytes.append(hex[Int(byte & 0xF)])
+                bytes.append(Self.hexDigits[Int(byte >> 4)])
+                bytes.append(Self.hexDigits[Int(byte & 0xF)])
             default: bytes.append(byte)
             }
         }

@@ -125,14 +125,7 @@ struct BenchCommand: ParsableCommand {
         print()
         print(String(format: "per layer, one thread, one epoch of %@ images at batch %d (%.2f s):", grouped(images), batchSize, epochSeconds))
         print("  layer                      forward  GFLOPS    backward  GFLOPS   share")
-        // The backward passes that read the pool's gradient do a window's share of the dense
-        // multiply-adds for each window they visit.
-        var workMACs: [LayerProfile.Step: Double] = [:]
-        for (stage, windows) in zip(LeNet5.stagesReadingPoolGradient, visited) {
-            if let row = LayerProfile.rows.first(where: { $0.step == .layer(stage.name) }) {
-                workMACs[row.step] = Double(windows) * Double(row.backwardMACs) / Double(stage.output.count)
-            }
-        }
+        let workMACs = Benchmark.pooledBackwardWorkMACs(visitedWindows: visited)
         for row in LayerProfile.rows {
             func column(_ pass: LayerProfile.Pass, _ macs: Int) -> String {
                 if let stage = pass == .forward ? row.forwardRunsIn : row.backwardRunsIn {

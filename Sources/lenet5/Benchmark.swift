@@ -135,18 +135,26 @@ extension Benchmark {
         LayerProfile.rows.reduce(0) { $0 + $1.forwardMACs + $1.backwardMACs }
     }
 
-    /// Multiply-adds of a training epoch over `images` images as performed: the dense count, but
-    /// for the backward passes of `LeNet5.stagesReadingPoolGradient`, which do their per-window
-    /// share of it for each of `visitedWindows` (in that order) only.
-    static func trainingWorkMACs(images: Int, visitedWindows: [Int]) -> Double {
-        var macs = Double(trainingMACsPerImage) * Double(images)
+    /// The multiply-adds the backward passes of `LeNet5.stagesReadingPoolGradient` performed,
+    /// by their profile step, given the windows each visited (in that order): a window's share
+    /// of the dense backward pass is its multiply-adds per output position (its winner is one).
+    static func pooledBackwardWorkMACs(visitedWindows: [Int]) -> [LayerProfile.Step: Double] {
+        var work: [LayerProfile.Step: Double] = [:]
         for (stage, visited) in zip(LeNet5.stagesReadingPoolGradient, visitedWindows) {
-            guard let row = LayerProfile.rows.first(where: { $0.step == .layer(stage.name) }) else { continue }
-            // A window's share: the backward pass's multiply-adds per output position (a window's
-            // winner is one position).
-            macs += Double(visited) * Double(row.backwardMACs) / Double(stage.output.count) - Double(row.backwardMACs) * Double(images)
+            if let row = LayerProfile.rows.first(where: { $0.step == .layer(stage.name) }) {
+                work[row.step] = Double(visited) * Double(row.backwardMACs) / Double(stage.output.count)
+            }
         }
-        return macs
+        return work
+    }
+
+    /// Multiply-adds of a training epoch over `images` images as performed: the dense count,
+    /// but for the backward passes that read the pools' gradients (`pooledBackwardWorkMACs`).
+    static func trainingWorkMACs(images: Int, visitedWindows: [Int]) -> Double {
+        pooledBackwardWorkMACs(visitedWindows: visitedWindows).reduce(Double(trainingMACsPerImage) * Double(images)) { macs, step in
+            let dense = LayerProfile.rows.first { $0.step == step.key }?.backwardMACs ?? 0
+            return macs + step.value - Double(dense) * Double(images)
+        }
     }
 
     /// Multiply-adds of one forward pass per image.
