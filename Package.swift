@@ -66,9 +66,11 @@ let package = Package(
     ],
     targets: [
         // MARK: Numeric core: SIMD kernels and their plain reference versions.
-        .target(name: "Kernels", dependencies: ["CPUTarget"], swiftSettings: numericSettings),
+        .target(name: "Kernels", dependencies: ["CPUTarget", "CLanes"], swiftSettings: numericSettings),
         // The instruction set the numeric code was compiled for, and whether this CPU has it.
         .target(name: "CPUTarget", cSettings: targetCSettings),
+        // Lane permutations and masks for the kernels: vector instructions Swift's SIMD types cannot spell.
+        .target(name: "CLanes", cSettings: targetCSettings),
 
         // MARK: File formats: safetensors, NumPy and zip, protobuf, IDX writing, CSV; atomic writes.
         .target(name: "Formats", swiftSettings: optimized),

@@ -1,3 +1,5 @@
+import CLanes
+
 // Convolution kernels on channel-major activations.
 //
 // Legend: C input channels, F output channels (filters), N images, H x W input plane,
@@ -499,6 +501,11 @@ public func pooledConvolutionInputGradient(
 /// `columnStep` apart, for the j-th window k whose maximum is above 0 (the ReLU's mask) and
 /// whose gradient is not 0 (a NaN is listed). Up to 8 entries past the last listed one are
 /// written too.
+///
+/// Eight windows at a time: those with a gradient are moved to the front of the vectors (a lane
+/// permutation chosen by their mask), all eight are written at the end of the list, and the list
+/// grows by their number. (Lane by lane, each window's place waited for the one before's: twice
+/// the time.)
 @inline(__always)
 private func listWindows(
     _ gradient: UnsafePointer<Float>, maxima: UnsafePointer<Float>, winners: UnsafePointer<UInt8>, corners: UnsafePointer<Int32>,
@@ -506,39 +513,55 @@ private func listWindows(
 ) -> Int {
     typealias Floats = SIMD8<Float>
     typealias Ints = SIMD8<Int32>
-    let (rowStep, columnStep) = (Int32(rowStep), Int32(columnStep))
+    let (rowStep, columnStep) = (Ints(repeating: Int32(rowStep)), Ints(repeating: Int32(columnStep)))
+    let lane = Ints(0, 1, 2, 3, 4, 5, 6, 7)
+    let compaction = windowCompaction
     var listed = 0
-    /// Eight windows: every one is written at the end of the list, and the list grows by those
-    /// with a gradient, counted from a vector comparison (a scalar one became a branch,
-    /// mispredicted on every other window).
-    @inline(__always) func list(_ g: Floats, maxima m: Floats, winners: Ints, corners: Ints) {
-        let masked = g.replacing(with: 0, where: m .<= 0)
-        let keep = Ints(repeating: 0).replacing(with: 1, where: masked .!= 0)
-        let offset = corners &+ (winners &>> 1) &* rowStep &+ (winners & 1) &* columnStep
-        for j in 0..<Floats.scalarCount {
-            gradients[listed] = masked[j]
-            offsets[listed] = offset[j]
-            listed &+= Int(keep[j])
-        }
+    /// Lists windows k..<k + 8 but the first `skip`.
+    @inline(__always) func list(from k: Int, skipping skip: Int32, _ g: Floats, _ m: Floats, _ w: Ints, _ c: Ints, _ listed: inout Int) {
+        let masked = g.replacing(with: 0, where: m .<= 0 .| lane .< Ints(repeating: skip))
+        let bits = Int(lanes_sign_bits(Ints(repeating: 0).replacing(with: -1, where: masked .!= 0)))
+        // The kept lanes' numbers, 3 bits each from bit 0 up.
+        let order = (Ints(repeating: Int32(bitPattern: compaction[bits])) &>> (lane &* 3)) & 7
+        let offset = c &+ (w &>> 1) &* rowStep &+ (w & 1) &* columnStep
+        UnsafeMutableRawPointer(gradients + listed).storeBytes(of: lanes_permute_float8(masked, order), as: Floats.self)
+        UnsafeMutableRawPointer(offsets + listed).storeBytes(of: lanes_permute_int8(offset, order), as: Ints.self)
+        listed &+= bits.nonzeroBitCount
     }
     @inline(__always) func load<T: SIMD>(_ p: UnsafePointer<T.Scalar>, as: T.Type) -> T { UnsafeRawPointer(p).loadUnaligned(as: T.self) }
+    @inline(__always) func list(from k: Int, skipping skip: Int32, _ listed: inout Int) {
+        list(
+            from: k, skipping: skip, load(gradient + k, as: Floats.self), load(maxima + k, as: Floats.self),
+            lanes_widen_bytes(winners + k), load(corners + k, as: Ints.self), &listed)
+    }
     var k = 0
     while k + 8 <= count {
-        list(
-            load(gradient + k, as: Floats.self), maxima: load(maxima + k, as: Floats.self),
-            winners: Ints(truncatingIfNeeded: load(winners + k, as: SIMD8<UInt8>.self)), corners: load(corners + k, as: Ints.self))
+        list(from: k, skipping: 0, &listed)
         k += 8
     }
     if k < count {
-        // The last few, in vectors whose other lanes have no gradient.
-        var (g, m, w, c) = (Floats(), Floats(), Ints(), Ints())
-        for j in 0..<count - k {
-            (g[j], m[j], w[j], c[j]) = (gradient[k + j], maxima[k + j], Int32(winners[k + j]), corners[k + j])
+        if count >= 8 {
+            // The last 8, less those listed already.
+            list(from: count - 8, skipping: Int32(k - (count - 8)), &listed)
+        } else {
+            var (g, m, w, c) = (Floats(), Floats(), Ints(), Ints())
+            for j in 0..<count { (g[j], m[j], w[j], c[j]) = (gradient[j], maxima[j], Int32(winners[j]), corners[j]) }
+            list(from: 0, skipping: 0, g, m, w, c, &listed)
         }
-        list(g, maxima: m, winners: w, corners: c)
     }
     return listed
 }
+
+/// windowCompaction[mask]: the numbers of the lanes set in an 8-bit mask, in order, 3 bits each
+/// (allocated once, never freed).
+nonisolated(unsafe) private let windowCompaction: UnsafePointer<UInt32> = {
+    let table = UnsafeMutablePointer<UInt32>.allocate(capacity: 256)
+    for mask in 0..<256 {
+        let lanes = (0..<8).filter { mask & (1 << $0) != 0 }
+        table[mask] = lanes.enumerated().reduce(0) { $0 | UInt32($1.element) << (3 * $1.offset) }
+    }
+    return UnsafePointer(table)
+}()
 
 /// The 5 rows of an input plane a patch starts in, as pointers: a patch row is then one address
 /// (row pointer plus offset), not a stride multiplication each.
