@@ -66,11 +66,11 @@ let package = Package(
     ],
     targets: [
         // MARK: Numeric core: SIMD kernels and their plain reference versions.
-        .target(name: "Kernels", dependencies: ["CPUTarget", "CLanes"], swiftSettings: numericSettings),
+        .target(name: "Kernels", dependencies: ["CPUTarget", "CIntrinsics"], swiftSettings: numericSettings),
         // The instruction set the numeric code was compiled for, and whether this CPU has it.
         .target(name: "CPUTarget", cSettings: targetCSettings),
         // Lane permutations and masks for the kernels: vector instructions Swift's SIMD types cannot spell.
-        .target(name: "CLanes", cSettings: targetCSettings),
+        .target(name: "CIntrinsics", cSettings: targetCSettings),
 
         // MARK: File formats: safetensors, NumPy and zip, protobuf, IDX writing, CSV; atomic writes.
         .target(name: "Formats", swiftSettings: optimized),
@@ -96,7 +96,7 @@ let package = Package(
 
         // MARK: The network: parameters, layers, inference, checkpoints, export, a pretrained model.
         .target(
-            name: "LeNet", dependencies: ["Kernels", "Datasets", "Formats", "Imaging", .product(name: "Atomics", package: "swift-atomics")],
+            name: "LeNet", dependencies: ["Kernels", "CIntrinsics", "Datasets", "Formats", "Imaging", .product(name: "Atomics", package: "swift-atomics")],
             resources: [.copy("Resources/pretrained.safetensors"), .copy("Resources/digit-detector.safetensors")],
             swiftSettings: numericSettings),
 

@@ -1,10 +1,10 @@
-#ifndef LANES_H
-#define LANES_H
+#ifndef INTRINSICS_H
+#define INTRINSICS_H
 
-// The vector instructions Swift's SIMD types cannot spell (or do not inline), for `listWindows`'s
-// compaction (Sources/Kernels/Convolution.swift): a lane permutation, a lane mask's sign bits and
-// 8 bytes widened to 8 integers. Inlined into the Swift that calls them, as one instruction each
-// on AVX2, plain loops elsewhere.
+// Instructions Swift cannot spell (or does not inline): for `listWindows`'s compaction
+// (Sources/Kernels/Convolution.swift) a lane permutation, a lane mask's sign bits and 8 bytes
+// widened to 8 integers, and a prefetch for the shuffled images a batch reads. Inlined into the
+// Swift that calls them, as one instruction each on AVX2, plain loops elsewhere.
 
 #include <stdint.h>
 #if defined(__AVX2__)
@@ -51,6 +51,11 @@ static inline __attribute__((always_inline)) lanes_int8 lanes_widen_bytes(const 
     for (int j = 0; j < 8; j++) r[j] = p[j];
     return r;
 #endif
+}
+
+/// Asks for the cache line holding `p` ahead of its use (prefetcht0); nothing else.
+static inline __attribute__((always_inline)) void intrinsics_prefetch(const void *p) {
+    __builtin_prefetch(p);
 }
 
 #endif
