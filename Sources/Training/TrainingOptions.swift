@@ -50,7 +50,7 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
     public var selection: ModelSelection?
     /// Train on only the first this many training images (after the validation split).
     public var trainingImages: Int?
-    /// `none`, `standard`, or `name=value` pairs (see `Augmentation(parsing:)`).
+    /// `none`, `standard`, `light`, or `name=value` pairs (see `Augmentation(parsing:)`).
     public var augment: String?
     public var optimizer: Optimizer?
     /// Epochs of linear warm-up before the cosine, for `warmup-cosine` (default 1).
@@ -120,7 +120,7 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
             do {
                 c.augmentation = augment == "none" ? nil : try Augmentation(parsing: augment)
             } catch {
-                throw Problem(field: .augment, message: "must be none, standard or name=value pairs: \(error.message)")
+                throw Problem(field: .augment, message: "must be none, standard, light or name=value pairs: \(error.message)")
             }
         }
         c.threads = threads
@@ -129,7 +129,14 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
         try check(.warmupEpochs, warmupEpochs == nil || schedule == "warmup-cosine", "is for the warmup-cosine schedule")
         switch schedule {
         case nil:
-            if learningRate != nil { c.schedule = preset == .original ? .constant(base) : .cosine(base: base) }
+            // The preset's schedule from the rate given (the original's list becomes constant).
+            if learningRate != nil {
+                c.schedule = switch c.schedule {
+                case .oneCycle: .oneCycle(peak: base)
+                case .cosine: .cosine(base: base)
+                default: .constant(base)
+                }
+            }
         case "original":
             c.schedule = .original
         case "constant":

@@ -15,7 +15,7 @@ struct TrainCommand: AsyncParsableCommand {
             Options given explicitly override the preset.
             """)
 
-    @Option(help: "Starting hyper-parameters: fast (momentum, cosine; the default), quick (fast over 3 epochs of all 60,000 images: 99% in seconds), original (the course exercise's exactly) or best (distorted images, 60 epochs).")
+    @Option(help: "Starting hyper-parameters: fast (momentum, cosine; the default), quick (fast over 3 epochs of all 60,000 images: 99% in seconds), original (the course exercise's exactly) or best (light distortions, one-cycle rates, label smoothing; 30 epochs: about 99.6%).")
     var preset: TrainingOptions.Preset?
 
     @Option(parsing: .unconditional, help: "Epochs to train (fast: 15, original: 20).")
@@ -25,7 +25,7 @@ struct TrainCommand: AsyncParsableCommand {
     var batchSize: Int?
 
     @Option(help: ArgumentHelp(
-        "Learning-rate schedule: original (its 20-epoch list), constant, cosine, warmup-cosine (linear warm-up, then cosine, every step), one-cycle (PyTorch's OneCycleLR, every step), or a comma-separated list of per-epoch rates (fast and best: cosine, original: original).",
+        "Learning-rate schedule: original (its 20-epoch list), constant, cosine, warmup-cosine (linear warm-up, then cosine, every step), one-cycle (PyTorch's OneCycleLR, every step), or a comma-separated list of per-epoch rates (fast: cosine, best: one-cycle, original: original).",
         valueName: "schedule"))
     var schedule: String?
 
@@ -35,7 +35,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "Epochs of linear warm-up for the warmup-cosine schedule (default 1).")
     var warmupEpochs: Int?
 
-    @Option(parsing: .unconditional, help: "Spread this share of each training target evenly over the 10 classes, as PyTorch's label_smoothing (default 0).")
+    @Option(parsing: .unconditional, help: "Spread this share of each training target evenly over the 10 classes, as PyTorch's label_smoothing (default 0; best: 0.1).")
     var labelSmoothing: Float?
 
     @Option(help: "The optimiser: sgd, nesterov (SGD with Nesterov momentum), adam or adamw (default sgd; Adam's rate starts at 0.001 unless given).")
@@ -71,7 +71,7 @@ struct TrainCommand: AsyncParsableCommand {
     var trainingImages: Int?
 
     @Option(help: ArgumentHelp(
-        "Distort the training images: none, standard, or name=value pairs (rotate, scale, shear, shift, elastic, sigma, thickness, blur), after 'standard,' to change some of it (fast: none, best: standard).",
+        "Distort the training images: none, standard, light (a smaller affine transform alone), or name=value pairs (rotate, scale, shear, shift, elastic, sigma, thickness, blur), after 'standard,' or 'light,' to change some of it (fast: none, best: light).",
         valueName: "spec"))
     var augment: String?
 

@@ -132,6 +132,9 @@ final class AugmentationTests: XCTestCase {
         changed.rotation = 20
         XCTAssertEqual(try Augmentation(parsing: "standard,rotate=20"), changed)
         XCTAssertEqual(try Augmentation(parsing: "blur=1"), Augmentation(blur: 1))
+        XCTAssertEqual(try Augmentation(parsing: "light"), Augmentation(rotation: 10, scale: 0.1, shift: 2))
+        XCTAssertEqual(try Augmentation(parsing: "light,shear=0.1"), Augmentation(rotation: 10, scale: 0.1, shear: 0.1, shift: 2))
+        XCTAssertThrowsError(try Augmentation(parsing: "rotate=5,light")) { XCTAssertTrue("\($0)".contains("'light' is not one of rotate=")) }
         XCTAssertThrowsError(try Augmentation(parsing: "spin=3")) { XCTAssertTrue("\($0)".contains("'spin=3' is not one of rotate=")) }
         XCTAssertThrowsError(try Augmentation(parsing: "rotate=400")) { XCTAssertTrue("\($0)".contains("rotate must be a number from 0.0 to 180.0")) }
         XCTAssertThrowsError(try Augmentation(parsing: "blur=nan")) { XCTAssertTrue("\($0)".contains("got 'nan'")) }

@@ -180,6 +180,18 @@ final class CommandLineTests: XCTestCase {
             try configuration(["--preset", "best", "--schedule", "warmup-cosine", "--warmup-epochs", "5"]).schedule,
             .warmupCosine(base: 0.05, warmupEpochs: 5))
         XCTAssertEqual(try configuration(["--schedule", "one-cycle", "--learning-rate", "0.1"]).schedule, .oneCycle(peak: 0.1))
+        // A rate alone keeps the preset's kind of schedule; the original's list becomes constant.
+        XCTAssertEqual(try configuration(["--preset", "best"]).schedule, .oneCycle(peak: 0.05))
+        XCTAssertEqual(try configuration(["--preset", "best", "--learning-rate", "0.08"]).schedule, .oneCycle(peak: 0.08))
+        XCTAssertEqual(try configuration(["--learning-rate", "0.02"]).schedule, .cosine(base: 0.02))
+        XCTAssertEqual(try configuration(["--preset", "original", "--learning-rate", "0.02"]).schedule, .constant(0.02))
+        // The bundled model's recipe (the best preset until 2026-12-07), as docs/server.md gives it.
+        var bundled = TrainingConfiguration()
+        (bundled.epochs, bundled.schedule, bundled.augmentation) = (60, .cosine(base: 0.05), .standard)
+        (bundled.validationSize, bundled.selection) = (0, .last)
+        XCTAssertEqual(
+            try configuration(["--preset", "best", "--epochs", "60", "--augment", "standard", "--schedule", "cosine", "--label-smoothing", "0"]),
+            bundled)
         XCTAssertEqual(try configuration(["--label-smoothing", "0.1"]).labelSmoothing, 0.1)
         assertRejected(["train", "--schedule", "warmup-cosine", "--epochs", "3", "--warmup-epochs", "3"], "--warmup-epochs must be at least 1 and fewer than the epochs (3), got 3")
         assertRejected(["train", "--schedule", "warmup-cosine", "--epochs", "1"], "--warmup-epochs must be at least 1 and fewer than the epochs (1), got 1")
