@@ -28,8 +28,21 @@ public struct Normalization: Sendable, Equatable {
     /// - Precondition: the images are `LeNet5.imageSide` square and there is at least one.
     public init(statisticsOf images: LabeledImages) {
         precondition(images.count > 0 && images.height == LeNet5.imageSide && images.width == LeNet5.imageSide)
+        // Four histograms for the pixels in turn, added at the end: with one, most pixels (the
+        // background's zeros) added to the same count, each waiting for the one before.
         var histogram = [Int](repeating: 0, count: 256)
-        for p in images.pixels { histogram[Int(p)] += 1 }
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 4 * 256) { counts in
+            counts.initialize(repeating: 0)
+            images.pixels.withUnsafeBufferPointer { pixels in
+                var i = 0
+                while i + 4 <= pixels.count {
+                    for k in 0..<4 { counts[k * 256 + Int(pixels[i + k])] += 1 }
+                    i += 4
+                }
+                for k in i..<pixels.count { counts[Int(pixels[k])] += 1 }
+            }
+            for value in 0..<256 { histogram[value] = (0..<4).reduce(0) { $0 + counts[$1 * 256 + value] } }
+        }
         histogram[0] += images.count * (LeNet5.input.count - images.height * images.width)
         let total = Double(images.count * LeNet5.input.count)
         var sum = 0.0, sumOfSquares = 0.0
