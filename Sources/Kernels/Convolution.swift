@@ -525,8 +525,8 @@ private func listWindows(
     let lane = Ints(0, 1, 2, 3, 4, 5, 6, 7)
     let compaction = windowCompaction
     var listed = 0
-    /// Lists windows k..<k + 8 but the first `skip`.
-    @inline(__always) func list(from k: Int, skipping skip: Int32, _ g: Floats, _ m: Floats, _ w: Ints, _ c: Ints, _ listed: inout Int) {
+    /// Lists 8 windows but the first `skip`.
+    @inline(__always) func list(skipping skip: Int32, _ g: Floats, _ m: Floats, _ w: Ints, _ c: Ints, _ listed: inout Int) {
         let masked = g.replacing(with: 0, where: m .<= 0 .| lane .< Ints(repeating: skip))
         let bits = Int(lanes_sign_bits(Ints(repeating: 0).replacing(with: -1, where: masked .!= 0)))
         // The kept lanes' numbers, 3 bits each from bit 0 up.
@@ -539,7 +539,7 @@ private func listWindows(
     @inline(__always) func load<T: SIMD>(_ p: UnsafePointer<T.Scalar>, as: T.Type) -> T { UnsafeRawPointer(p).loadUnaligned(as: T.self) }
     @inline(__always) func list(from k: Int, skipping skip: Int32, _ listed: inout Int) {
         list(
-            from: k, skipping: skip, load(gradient + k, as: Floats.self), load(maxima + k, as: Floats.self),
+            skipping: skip, load(gradient + k, as: Floats.self), load(maxima + k, as: Floats.self),
             lanes_widen_bytes(winners + k), load(corners + k, as: Ints.self), &listed)
     }
     var k = 0
@@ -554,7 +554,7 @@ private func listWindows(
         } else {
             var (g, m, w, c) = (Floats(), Floats(), Ints(), Ints())
             for j in 0..<count { (g[j], m[j], w[j], c[j]) = (gradient[j], maxima[j], Int32(winners[j]), corners[j]) }
-            list(from: 0, skipping: 0, g, m, w, c, &listed)
+            list(skipping: 0, g, m, w, c, &listed)
         }
     }
     return listed

@@ -41,7 +41,7 @@ public struct Augmentation: Sendable, Equatable, Codable {
 
     /// A smaller affine transform alone (rotation, scale, shift): what the `best` preset trains
     /// on. LeNet-5 has too few weights to gain from learning `standard`'s harder digits in 30
-    /// epochs (docs/results.md), and without the elastic field an image costs a third as much.
+    /// epochs (docs/results.md).
     public static let light = Augmentation(rotation: 10, scale: 0.1, shift: 2)
 
     /// The named sets `init(parsing:)` starts from.
