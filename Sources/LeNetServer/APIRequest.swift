@@ -67,7 +67,13 @@ public enum APIRequest {
             let bytes = raw.bindMemory(to: UInt8.self)
             var i = 0
             func skipSpace() {
-                while i < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[i]) { i += 1 }
+                // A switch, not an array literal's `contains`: this runs for every number.
+                loop: while i < bytes.count {
+                    switch bytes[i] {
+                    case 0x20, 0x09, 0x0A, 0x0D: i += 1
+                    default: break loop
+                    }
+                }
             }
             func take(_ byte: UInt8) -> Bool {
                 skipSpace()
@@ -87,7 +93,12 @@ public enum APIRequest {
                 let length = i - start
                 guard length > 0, !(length > 1 && bytes[start] == 0x30) else { return nil }
                 // More digits, a fraction or an exponent: not the plain form.
-                if i < bytes.count, (0x30...0x39).contains(bytes[i]) || [0x2E, 0x65, 0x45].contains(bytes[i]) { return nil }
+                if i < bytes.count {
+                    switch bytes[i] {
+                    case 0x30...0x39, 0x2E, 0x65, 0x45: return nil
+                    default: break
+                    }
+                }
                 return value
             }
             func key() -> String? {
