@@ -3,8 +3,10 @@
 
 // Instructions Swift cannot spell (or does not inline): for `listWindows`'s compaction
 // (Sources/Kernels/Convolution.swift) a lane permutation, a lane mask's sign bits and 8 bytes
-// widened to 8 integers, and a prefetch for the shuffled images a batch reads. Inlined into the
-// Swift that calls them, as one instruction each on AVX2, plain loops elsewhere.
+// widened to 8 integers; 8x8 transposes for C3's pooled forward pass, which finds a window's
+// maxima for 16 filters at once and writes them to 16 planes; and a prefetch for the shuffled
+// images a batch reads. Inlined into the Swift that calls them, as one instruction each (a
+// transpose: 24) on AVX2, plain loops elsewhere.
 
 #include <stdint.h>
 #if defined(__AVX2__)
@@ -50,6 +52,60 @@ static inline __attribute__((always_inline)) lanes_int8 lanes_widen_bytes(const 
     lanes_int8 r;
     for (int j = 0; j < 8; j++) r[j] = p[j];
     return r;
+#endif
+}
+
+#if defined(__AVX2__)
+/// The 8x8 transpose of 8 rows of 8 floats: column r of `rows` is row r of the result.
+static inline __attribute__((always_inline)) void lanes_transpose8_registers(__m256 rows[8], __m256 columns[8]) {
+    __m256 t[8], s[8];
+    for (int q = 0; q < 8; q += 2) {
+        t[q] = _mm256_unpacklo_ps(rows[q], rows[q + 1]);
+        t[q + 1] = _mm256_unpackhi_ps(rows[q], rows[q + 1]);
+    }
+    for (int q = 0; q < 8; q += 4) {
+        s[q] = _mm256_shuffle_ps(t[q], t[q + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        s[q + 1] = _mm256_shuffle_ps(t[q], t[q + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        s[q + 2] = _mm256_shuffle_ps(t[q + 1], t[q + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        s[q + 3] = _mm256_shuffle_ps(t[q + 1], t[q + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int r = 0; r < 4; r++) {
+        columns[r] = _mm256_permute2f128_ps(s[r], s[r + 4], 0x20);
+        columns[r + 4] = _mm256_permute2f128_ps(s[r], s[r + 4], 0x31);
+    }
+}
+#endif
+
+/// target[r * targetStride + q] = source[q * sourceStride + r] for q in 0..<8 and r in 0..<`rows`
+/// (at most 8): 8 floats of 8 rows out as `rows` rows of 8 (an 8x8 transpose in registers).
+static inline __attribute__((always_inline)) void lanes_transpose8(
+    const float *source, long sourceStride, float *target, long targetStride, int rows) {
+#if defined(__AVX2__)
+    __m256 in[8], out[8];
+    for (int q = 0; q < 8; q++) in[q] = _mm256_loadu_ps(source + q * sourceStride);
+    lanes_transpose8_registers(in, out);
+    for (int r = 0; r < rows; r++) _mm256_storeu_ps(target + r * targetStride, out[r]);
+#else
+    for (int r = 0; r < rows; r++)
+        for (int q = 0; q < 8; q++) target[r * targetStride + q] = source[q * sourceStride + r];
+#endif
+}
+
+/// `lanes_transpose8` on 32-bit integers from 0 to 255, each written out as one byte.
+static inline __attribute__((always_inline)) void lanes_transpose8_bytes(
+    const int32_t *source, long sourceStride, uint8_t *target, long targetStride, int rows) {
+#if defined(__AVX2__)
+    __m256 in[8], out[8];
+    for (int q = 0; q < 8; q++) in[q] = _mm256_loadu_ps((const float *)(source + q * sourceStride));
+    lanes_transpose8_registers(in, out);
+    for (int r = 0; r < rows; r++) {
+        __m256i v = _mm256_castps_si256(out[r]);
+        __m128i words = _mm_packus_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+        _mm_storel_epi64((__m128i *)(target + r * targetStride), _mm_packus_epi16(words, words));
+    }
+#else
+    for (int r = 0; r < rows; r++)
+        for (int q = 0; q < 8; q++) target[r * targetStride + q] = (uint8_t)source[q * sourceStride + r];
 #endif
 }
 
