@@ -38,9 +38,11 @@ final class ConvolutionTests: XCTestCase {
         ConvolutionShape(inputChannels: 1, outputChannels: 6, height: 32, width: 32, kernel: 5, count: 3),
         ConvolutionShape(inputChannels: 1, outputChannels: 8, height: 21, width: 23, kernel: 5, count: 2),
         ConvolutionShape(inputChannels: 1, outputChannels: 3, height: 40, width: 41, kernel: 5, count: 1),
-        // C3, C5 (on one image, its columns the input itself), and odd shapes.
+        // C3, C5 (its columns a transpose: element by element on 5 images, in 8x8 blocks on 19,
+        // the last overlapping; on one image, the input itself), and odd shapes.
         ConvolutionShape(inputChannels: 6, outputChannels: 16, height: 14, width: 14, kernel: 5, count: 3),
         ConvolutionShape(inputChannels: 16, outputChannels: 120, height: 5, width: 5, kernel: 5, count: 5),
+        ConvolutionShape(inputChannels: 16, outputChannels: 120, height: 5, width: 5, kernel: 5, count: 19),
         ConvolutionShape(inputChannels: 16, outputChannels: 120, height: 5, width: 5, kernel: 5, count: 1),
         ConvolutionShape(inputChannels: 3, outputChannels: 5, height: 9, width: 11, kernel: 3, count: 2),
         ConvolutionShape(inputChannels: 1, outputChannels: 4, height: 7, width: 8, kernel: 5, count: 2),
