@@ -27,7 +27,8 @@ public func supportsPooledConvolution(_ shape: ConvolutionShape) -> Bool {
 /// of a kernel row is broadcast once per position it feeds and multiplied by tap vector kw
 /// (weight[f..., c, kh, kw]), so one tap costs a vector load for a tile's 4 x `tileWindows`
 /// FMAs. The window's maximum is then one comparison per pair of positions, in registers, and
-/// only a quarter of the positions are transposed out to the (F, N, ...) layout.
+/// only a quarter of the positions are transposed out to the (F, N, ...) layout, an image's
+/// windows at a time, by 8 x 8 transposes in registers.
 /// - Parameters:
 ///   - scratch: `pooledConvolutionScratchSize(shape)` floats (the packed weights).
 ///   - winners: if given, the pool's winners as `maxPoolForward`'s `argmax` (0...3, row-major).
