@@ -4,9 +4,9 @@
 // Instructions Swift cannot spell (or does not inline): for `listWindows`'s compaction
 // (Sources/Kernels/Convolution.swift) a lane permutation, a lane mask's sign bits and 8 bytes
 // widened to 8 integers; 8x8 transposes for C3's pooled forward pass, which finds a window's
-// maxima for 16 filters at once and writes them to 16 planes, and for C5's columns (Sources/Kernels/
-// PooledConvolution.swift, `transpose` in Convolution.swift); and a prefetch for the shuffled
-// images a batch reads. Inlined into the Swift that calls them, as one instruction each (a
+// maxima for 16 filters at once and writes them to 16 planes (PooledConvolution.swift), and for
+// C5's columns (`transpose` in Convolution.swift); and a prefetch for the shuffled images a
+// batch reads. Inlined into the Swift that calls them, as one instruction each (a
 // transpose: 24) on AVX2, plain loops elsewhere.
 
 #include <stdint.h>
