@@ -117,7 +117,7 @@ public func pooledConvolutionForward(
                         #endif
                     }
                 }
-                // Filter f's window k is pooled[(f * N + i) * windows + k].
+                // The group's filter f's window k is pooled[((g * 16 + f) * N + i) * windows + k].
                 let first = (g * lanes * n + i) * windows, next = n * windows
                 if windows >= 8 {
                     for f in stride(from: 0, to: groupFilters, by: 8) {
