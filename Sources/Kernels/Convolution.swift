@@ -154,15 +154,9 @@ public func accumulateBiasGradient(
     }
 }
 
-/// The sum of values[j] over the j in 0..<count where mask[j] is not at most 0 (a NaN keeps its
-/// value, as in `maxPoolBackward`).
-private func maskedSum(_ values: UnsafePointer<Float>, keepingWherePositive mask: UnsafePointer<Float>, count: Int) -> Float {
-    sum(values, count: count, keepingWherePositive: mask)
-}
-
-/// The sum of values[0..<count], less those where `mask`, if given, is at most 0: 16 at a time
-/// into four independent sums (one chain of vector additions waits 4 cycles per vector), then
-/// the last count % 16 one by one. (Written with the terms as closures, the vector closure was
+/// The sum of values[0..<count], less those where `mask`, if given, is at most 0 (a NaN mask
+/// keeps its value, as in `maxPoolBackward`): 16 at a time into four independent sums (one chain
+/// of vector additions waits 4 cycles per vector), then the last count % 16 one by one. (Written with the terms as closures, the vector closure was
 /// called, not inlined, for every 16 terms: 1% of a training epoch.)
 @inline(__always)
 private func sum(_ values: UnsafePointer<Float>, count: Int, keepingWherePositive mask: UnsafePointer<Float>? = nil) -> Float {
@@ -186,7 +180,7 @@ private func sum(_ values: UnsafePointer<Float>, count: Int, keepingWherePositiv
     }
     var total = sum.sum()
     while j < count {
-        total += mask.map { $0[j] <= 0 } ?? false ? 0 : values[j]
+        total += (mask.map { $0[j] <= 0 } ?? false) ? 0 : values[j]
         j += 1
     }
     return total
@@ -323,7 +317,7 @@ public func pooledConvolutionWeightGradient(
     let windows = rows * columns, plane = h * w
     for f in 0..<filters {
         let planes = f * n * windows
-        biasGradient[f] += maskedSum(pooledGradient + planes, keepingWherePositive: pooledOutput + planes, count: n * windows)
+        biasGradient[f] += sum(pooledGradient + planes, count: n * windows, keepingWherePositive: pooledOutput + planes)
     }
     // Images in groups whose input planes take 8 KB of L1 (C1: 2; C3: 10), read once per filter
     // (groups of 1, or of 4 and all 16, were slower on one of the two). For each group and
