@@ -603,22 +603,28 @@ private func addPatch(
     a4.addProduct(v, patch.row(4))
 }
 
-/// target (columns, rows) = the transpose of source (rows, columns), both packed: 8 x 8 blocks
-/// transposed in registers, the last block of a row or column overlapping the one before (and
-/// writing the same values again); element by element when either side is under 8. (C5's
-/// columns, element by element with strided loads: 0.7% of a training run's time.)
+/// target (columns, rows) = the transpose of source (rows, columns), both packed (`transpose`:
+/// C5's columns, element by element with strided loads before, 0.7% of a training run's time).
 private func transpose(_ source: UnsafePointer<Float>, rows: Int, columns: Int, into target: UnsafeMutablePointer<Float>) {
+    inEightByEightBlocks(
+        rows: rows, columns: columns,
+        block: { r, c in lanes_transpose8(source + r * columns + c, columns, target + c * rows + r, rows) },
+        element: { r, c in target[c * rows + r] = source[r * columns + c] })
+}
+
+/// Transposes a rows x columns matrix with `block(r, c)` for each 8 x 8 block (an 8x8 transpose
+/// in registers) from row r and column c, the last block of a row or column overlapping the one
+/// before (and writing the same values again), or with `element(r, c)` for each element when
+/// either side is under 8.
+@inline(__always)
+func inEightByEightBlocks(rows: Int, columns: Int, block: (Int, Int) -> Void, element: (Int, Int) -> Void) {
     guard rows >= 8 && columns >= 8 else {
         for r in 0..<rows {
-            for c in 0..<columns { target[c * rows + r] = source[r * columns + c] }
+            for c in 0..<columns { element(r, c) }
         }
         return
     }
     for r in stride(from: 0, to: rows, by: 8) {
-        let r = min(r, rows - 8)
-        for c in stride(from: 0, to: columns, by: 8) {
-            let c = min(c, columns - 8)
-            lanes_transpose8(source + r * columns + c, columns, target + c * rows + r, rows, 8)
-        }
+        for c in stride(from: 0, to: columns, by: 8) { block(min(r, rows - 8), min(c, columns - 8)) }
     }
 }

@@ -119,25 +119,17 @@ public func pooledConvolutionForward(
                 }
                 // The group's filter f's window k is pooled[((g * 16 + f) * N + i) * windows + k].
                 let first = (g * lanes * n + i) * windows, next = n * windows
-                if windows >= 8 {
-                    for f in stride(from: 0, to: groupFilters, by: 8) {
-                        let rows = Int32(min(8, groupFilters - f))
-                        // 8 windows a step, the last step overlapping the one before when 8 does not divide them.
-                        for k in stride(from: 0, to: windows, by: 8) {
-                            let k = min(k, windows - 8)
-                            let target = first + f * next + k
-                            lanes_transpose8(maxima + k * lanes + f, lanes, pooled + target, next, rows)
-                            if let winners { lanes_transpose8_bytes(winnerIndices + k * lanes + f, lanes, winners + target, next, rows) }
-                        }
-                    }
-                } else {
-                    for f in 0..<groupFilters {
-                        for k in 0..<windows {
-                            pooled[first + f * next + k] = maxima[k * lanes + f]
-                            winners?[first + f * next + k] = UInt8(truncatingIfNeeded: winnerIndices[k * lanes + f])
-                        }
-                    }
-                }
+                inEightByEightBlocks(
+                    rows: windows, columns: groupFilters,
+                    block: { k, f in
+                        let target = first + f * next + k
+                        lanes_transpose8(maxima + k * lanes + f, lanes, pooled + target, next)
+                        if let winners { lanes_transpose8_bytes(winnerIndices + k * lanes + f, lanes, winners + target, next) }
+                    },
+                    element: { k, f in
+                        pooled[first + f * next + k] = maxima[k * lanes + f]
+                        winners?[first + f * next + k] = UInt8(truncatingIfNeeded: winnerIndices[k * lanes + f])
+                    })
             }
         }
     }

@@ -184,6 +184,9 @@ final class ConvolutionTests: XCTestCase {
             ConvolutionShape(inputChannels: 2, outputChannels: 20, height: 14, width: 24, kernel: 5, count: 2),
             ConvolutionShape(inputChannels: 1, outputChannels: 6, height: 20, width: 18, kernel: 5, count: 3),
             ConvolutionShape(inputChannels: 9, outputChannels: 3, height: 6, width: 14, kernel: 5, count: 1),
+            // 12 filters: the windows written out in 8 x 8 blocks, the second block of filters
+            // overlapping the first.
+            ConvolutionShape(inputChannels: 3, outputChannels: 12, height: 12, width: 20, kernel: 5, count: 2),
         ]
         var zeroWindows = 0
         for (index, s) in shapes.enumerated() {

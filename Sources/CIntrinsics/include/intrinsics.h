@@ -77,35 +77,35 @@ static inline __attribute__((always_inline)) void lanes_transpose8_registers(__m
 }
 #endif
 
-/// target[r * targetStride + q] = source[q * sourceStride + r] for q in 0..<8 and r in 0..<`rows`
-/// (at most 8): 8 floats of 8 rows out as `rows` rows of 8 (an 8x8 transpose in registers).
+/// target[r * targetStride + q] = source[q * sourceStride + r] for q and r in 0..<8: 8 floats of 8
+/// rows out as 8 rows of 8 (an 8x8 transpose in registers).
 static inline __attribute__((always_inline)) void lanes_transpose8(
-    const float *source, long sourceStride, float *target, long targetStride, int rows) {
+    const float *source, long sourceStride, float *target, long targetStride) {
 #if defined(__AVX2__)
     __m256 in[8], out[8];
     for (int q = 0; q < 8; q++) in[q] = _mm256_loadu_ps(source + q * sourceStride);
     lanes_transpose8_registers(in, out);
-    for (int r = 0; r < rows; r++) _mm256_storeu_ps(target + r * targetStride, out[r]);
+    for (int r = 0; r < 8; r++) _mm256_storeu_ps(target + r * targetStride, out[r]);
 #else
-    for (int r = 0; r < rows; r++)
+    for (int r = 0; r < 8; r++)
         for (int q = 0; q < 8; q++) target[r * targetStride + q] = source[q * sourceStride + r];
 #endif
 }
 
 /// `lanes_transpose8` on 32-bit integers from 0 to 255, each written out as one byte.
 static inline __attribute__((always_inline)) void lanes_transpose8_bytes(
-    const int32_t *source, long sourceStride, uint8_t *target, long targetStride, int rows) {
+    const int32_t *source, long sourceStride, uint8_t *target, long targetStride) {
 #if defined(__AVX2__)
     __m256 in[8], out[8];
     for (int q = 0; q < 8; q++) in[q] = _mm256_loadu_ps((const float *)(source + q * sourceStride));
     lanes_transpose8_registers(in, out);
-    for (int r = 0; r < rows; r++) {
+    for (int r = 0; r < 8; r++) {
         __m256i v = _mm256_castps_si256(out[r]);
         __m128i words = _mm_packus_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
         _mm_storel_epi64((__m128i *)(target + r * targetStride), _mm_packus_epi16(words, words));
     }
 #else
-    for (int r = 0; r < rows; r++)
+    for (int r = 0; r < 8; r++)
         for (int q = 0; q < 8; q++) target[r * targetStride + q] = (uint8_t)source[q * sourceStride + r];
 #endif
 }
