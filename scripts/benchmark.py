@@ -9,7 +9,7 @@ training epoch (60,000 images, SGD with momentum), inference throughput (10,000 
 PyTorch at batch 1000), single-image latency and peak resident memory, each with the ratio.
 Then the time to 99%: `lenet5 train --preset quick` and the same recipe in PyTorch
 (torch_lenet.py --quick), seeds 1-3 alternately, the wall time of each whole process (start,
-data loading, 3 epochs with a test after each, the final test) and its test accuracy. Then
+data loading, 2 epochs with a test after each, the final test) and its test accuracy. Then
 swift-lenet alone: 1 against 2 threads, and epoch time against the number of images.
 Exits non-zero if either side fails.
 """

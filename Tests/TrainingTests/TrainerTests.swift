@@ -312,6 +312,10 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(try TrainingConfiguration(metadata: c.metadata), c)
         c.schedule = .oneCycle(peak: 0.2)
         XCTAssertEqual(try TrainingConfiguration(metadata: c.metadata), c)
+        // A checkpoint from before label smoothing trained on one-hot targets, whatever today's default.
+        var older = c.metadata
+        older["label_smoothing"] = nil
+        XCTAssertEqual(try TrainingConfiguration(metadata: older).labelSmoothing, 0)
         for (key, value) in [("schedule", "warmup-cosine:0.05,1.5"), ("schedule", "one-cycle:0.1,2"), ("label_smoothing", "1.0")] {
             var broken = c.metadata
             broken[key] = value
@@ -452,6 +456,31 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(outcome, .failed(.cannotCreateDirectory(FileWriteError(path: folder.url("file").path, code: ENOTDIR))))
     }
 
+    /// The loss the log says smoothed targets cannot go below is the loss of probabilities equal
+    /// to those targets, and probabilities off them lose more.
+    func testTheLossFloorIsTheLeastLossOfSmoothedTargets() {
+        var c = TrainingConfiguration()
+        XCTAssertEqual(c.lossFloor, 0.5003, accuracy: 5e-5, "the log's 0.50")
+        let classes = LeNet5.classes
+        func loss(logits: [Float]) -> Double {
+            var probabilities = [Float](repeating: 0, count: classes)
+            return softmaxCrossEntropy(
+                logits: logits, labels: [3], classes: classes, count: 1, probabilities: &probabilities, gradient: nil, scale: 1,
+                labelSmoothing: c.labelSmoothing)
+        }
+        for smoothing: Float in [0.1, 0.3] {
+            c.labelSmoothing = smoothing
+            let share = smoothing / Float(classes)
+            let targets = (0..<classes).map { log(($0 == 3 ? 1 - smoothing : 0) + share) }
+            XCTAssertEqual(loss(logits: targets), c.lossFloor, accuracy: 1e-6)
+            var off = targets
+            off[3] += 0.5
+            XCTAssertGreaterThan(loss(logits: off), c.lossFloor + 1e-3)
+        }
+        c.labelSmoothing = 0
+        XCTAssertEqual(c.lossFloor, 0)
+    }
+
     func testSchedules() {
         XCTAssertEqual(LearningRateSchedule.original.rate(epoch: 0, of: 20), 0.05)
         XCTAssertEqual(LearningRateSchedule.original.rate(epoch: 2, of: 20), 0.02)
@@ -460,11 +489,16 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(LearningRateSchedule.cosine(base: 0.1).rate(epoch: 0, of: 10), 0.1)
         XCTAssertEqual(LearningRateSchedule.cosine(base: 0.1).rate(epoch: 5, of: 10), 0.05, accuracy: 1e-7)
         XCTAssertEqual(LearningRateSchedule.constant(0.3).rate(epoch: 7, of: 10), 0.3)
-        // The default's rates as docs/how-it-works.md lists them.
-        let rates = (0..<15).map { LearningRateSchedule.cosine(base: 0.03).rate(epoch: $0, of: 15) }
-        for (rate, listed) in zip(rates, [0.03, 0.0297, 0.0287] as [Float]) { XCTAssertEqual(rate, listed, accuracy: 5e-5) }
-        XCTAssertEqual(rates[13], 0.0013, accuracy: 5e-5)
-        XCTAssertEqual(rates[14], 0.00033, accuracy: 5e-6)
+        // The default's rates as docs/how-it-works.md lists them: its epochs' first, its peak, its last.
+        let c = TrainingConfiguration()
+        let steps = (55_000 + c.batchSize - 1) / c.batchSize
+        func rate(_ step: Int) -> Float { c.schedule.rate(step: step, stepsPerEpoch: steps, epochs: c.epochs) }
+        let listed: [Float] = [0.0028, 0.0277, 0.0655, 0.0680, 0.0568, 0.0389, 0.0198, 0.0054]
+        XCTAssertEqual([steps, c.epochs], [860, listed.count])
+        for (e, listed) in listed.enumerated() { XCTAssertEqual(rate(e * steps), listed, accuracy: 5e-5) }
+        XCTAssertEqual(rate(2_063), 0.07)
+        XCTAssertLessThan(rate(2_062), 0.07)
+        XCTAssertEqual(rate(8 * steps - 1), 2.8e-7, accuracy: 1e-12)
         // Per-epoch schedules keep an epoch's rate for all its steps; the per-step ones do not.
         XCTAssertEqual(LearningRateSchedule.cosine(base: 0.1).rate(step: 59, stepsPerEpoch: 10, epochs: 10), 0.05, accuracy: 1e-7)
         let warmup = LearningRateSchedule.warmupCosine(base: 0.1, warmupEpochs: 2)

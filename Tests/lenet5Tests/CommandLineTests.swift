@@ -57,7 +57,7 @@ final class CommandLineTests: XCTestCase {
         expected = TrainingConfiguration.quick
         expected.threads = 1
         XCTAssertEqual(try quick.trainingConfiguration(), expected)
-        XCTAssertEqual([expected.epochs, expected.validationSize], [3, 0])
+        XCTAssertEqual([expected.epochs, expected.validationSize], [2, 0])
 
         let tuned = try XCTUnwrap(try LeNet5Command.parseAsRoot(
             ["train", "--preset", "original", "--epochs", "3", "--learning-rate", "0.01", "--validation-size", "0"]) as? TrainCommand)
@@ -68,14 +68,14 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(c.selection, .last, "no validation split: select the last epoch")
 
         // A named schedule without --learning-rate starts at the preset's first rate.
-        let cosine = try XCTUnwrap(try LeNet5Command.parseAsRoot(["train", "--schedule", "constant"]) as? TrainCommand)
-        XCTAssertEqual(try cosine.trainingConfiguration().schedule, .constant(0.03))
+        let constant = try XCTUnwrap(try LeNet5Command.parseAsRoot(["train", "--schedule", "constant"]) as? TrainCommand)
+        XCTAssertEqual(try constant.trainingConfiguration().schedule, .constant(0.07))
         let originalCosine = try XCTUnwrap(try LeNet5Command.parseAsRoot(["train", "--preset", "original", "--schedule", "cosine"]) as? TrainCommand)
         XCTAssertEqual(try originalCosine.trainingConfiguration().schedule, .cosine(base: 0.05))
 
         let plain = try XCTUnwrap(try LeNet5Command.parseAsRoot(["train", "--kernels", "reference"]) as? TrainCommand)
         XCTAssertEqual(try plain.trainingConfiguration().kernels, .reference)
-        XCTAssertEqual(try cosine.trainingConfiguration().kernels, .fast)
+        XCTAssertEqual(try constant.trainingConfiguration().kernels, .fast)
 
         let listed = try XCTUnwrap(try LeNet5Command.parseAsRoot(["train", "--schedule", "0.1, 0.05,0.01"]) as? TrainCommand)
         XCTAssertEqual(try listed.trainingConfiguration().schedule, .list([0.1, 0.05, 0.01]))
@@ -166,7 +166,9 @@ final class CommandLineTests: XCTestCase {
         assertRejected(["train", "--optimizer", "rmsprop"], "rmsprop")
         var options = TrainingOptions()
         options.optimizer = .adamw
-        XCTAssertEqual(try options.configuration(threads: 1).schedule, .cosine(base: 0.001), "Adam's own starting rate")
+        XCTAssertEqual(try options.configuration(threads: 1).schedule, .oneCycle(peak: 0.001), "Adam's own rate")
+        options.schedule = "cosine"
+        XCTAssertEqual(try options.configuration(threads: 1).schedule, .cosine(base: 0.001), "Adam's own rate, named schedule")
         options.learningRate = 0.002
         XCTAssertEqual(try options.configuration(threads: 1).schedule, .cosine(base: 0.002))
     }
@@ -175,7 +177,7 @@ final class CommandLineTests: XCTestCase {
         func configuration(_ arguments: [String]) throws -> TrainingConfiguration {
             try XCTUnwrap(try LeNet5Command.parseAsRoot(["train"] + arguments) as? TrainCommand).trainingConfiguration()
         }
-        XCTAssertEqual(try configuration(["--schedule", "warmup-cosine"]).schedule, .warmupCosine(base: 0.03, warmupEpochs: 1))
+        XCTAssertEqual(try configuration(["--schedule", "warmup-cosine"]).schedule, .warmupCosine(base: 0.07, warmupEpochs: 1))
         XCTAssertEqual(
             try configuration(["--preset", "best", "--schedule", "warmup-cosine", "--warmup-epochs", "5"]).schedule,
             .warmupCosine(base: 0.05, warmupEpochs: 5))
@@ -183,16 +185,17 @@ final class CommandLineTests: XCTestCase {
         // A rate alone keeps the preset's kind of schedule; the original's list becomes constant.
         XCTAssertEqual(try configuration(["--preset", "best"]).schedule, .oneCycle(peak: 0.05))
         XCTAssertEqual(try configuration(["--preset", "best", "--learning-rate", "0.08"]).schedule, .oneCycle(peak: 0.08))
-        XCTAssertEqual(try configuration(["--learning-rate", "0.02"]).schedule, .cosine(base: 0.02))
+        XCTAssertEqual(try configuration(["--learning-rate", "0.02"]).schedule, .oneCycle(peak: 0.02))
         XCTAssertEqual(try configuration(["--preset", "original", "--learning-rate", "0.02"]).schedule, .constant(0.02))
         // The bundled model's recipe (the best preset until 2026-12-07), as docs/server.md gives it.
         var bundled = TrainingConfiguration()
-        (bundled.epochs, bundled.schedule, bundled.augmentation) = (60, .cosine(base: 0.05), .standard)
+        (bundled.epochs, bundled.schedule, bundled.augmentation, bundled.labelSmoothing) = (60, .cosine(base: 0.05), .standard, 0)
         (bundled.validationSize, bundled.selection) = (0, .last)
         XCTAssertEqual(
             try configuration(["--preset", "best", "--epochs", "60", "--augment", "standard", "--schedule", "cosine", "--label-smoothing", "0"]),
             bundled)
-        XCTAssertEqual(try configuration(["--label-smoothing", "0.1"]).labelSmoothing, 0.1)
+        XCTAssertEqual(try configuration(["--label-smoothing", "0.05"]).labelSmoothing, 0.05)
+        XCTAssertEqual(try configuration(["--preset", "original"]).labelSmoothing, 0, "the original had one-hot targets")
         assertRejected(["train", "--schedule", "warmup-cosine", "--epochs", "3", "--warmup-epochs", "3"], "--warmup-epochs must be at least 1 and fewer than the epochs (3), got 3")
         assertRejected(["train", "--schedule", "warmup-cosine", "--epochs", "1"], "--warmup-epochs must be at least 1 and fewer than the epochs (1), got 1")
         assertRejected(["train", "--warmup-epochs", "2"], "--warmup-epochs is for the warmup-cosine schedule")
