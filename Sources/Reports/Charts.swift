@@ -69,10 +69,11 @@ func label(_ v: Double) -> String {
 }
 
 public enum Charts {
-    /// A line chart of `series` (name, colour, values per epoch) in the given box.
+    /// A line chart of `series` (name, colour, values per epoch) in the given box, with `floor`
+    /// (a value and its label) as a dashed line when given.
     static func panel(
         _ d: Drawing, x: Double, y: Double, width: Double, height: Double, title: String, yLabel: String,
-        epochs: [Int], series: [(String, Color, [Double?])], yRange: (Double, Double)
+        epochs: [Int], series: [(String, Color, [Double?])], yRange: (Double, Double), floor: (value: Double, label: String)? = nil
     ) {
         let left = x + 58, right = x + width - 26, top = y + 34, bottom = y + height - 46
         d.text(title, x: (left + right) / 2, y: y + 6, size: 16, anchor: .middle, bold: true)
@@ -93,6 +94,12 @@ public enum Charts {
         d.line(from: (left, top), to: (left, bottom), color: .axis, width: 1.2)
         d.text("epoch", x: (left + right) / 2, y: bottom + 24, size: 13, anchor: .middle)
         d.text(yLabel, x: x + 6, y: (top + bottom) / 2, size: 13, color: .text, anchor: .middle, bold: false, rotated: true)
+        if let floor, (lo...hi).contains(floor.value) {
+            for start in stride(from: left, to: right, by: 8) {
+                d.line(from: (start, py(floor.value)), to: (min(start + 4, right), py(floor.value)), color: .axis, width: 1)
+            }
+            d.text(floor.label, x: right - 4, y: py(floor.value) + 4, size: 11, color: .axis, anchor: .end)
+        }
         for (_, color, values) in series {
             var previous: (Double, Double)?
             for (e, v) in zip(epochs, values) {
@@ -125,8 +132,9 @@ public enum Charts {
         }
     }
 
-    /// Loss (left) and accuracy (right) per epoch, 980 x 400.
-    public static func trainingCurves(_ d: Drawing, metrics: [EpochMetrics]) {
+    /// Loss (left) and accuracy (right) per epoch, 980 x 400; `lossFloor`, the least loss the
+    /// targets allow, dashed when above 0 (label smoothing's).
+    public static func trainingCurves(_ d: Drawing, metrics: [EpochMetrics], lossFloor: Double = 0) {
         // Values that are not finite (a diverged run's NaN loss, say) are drawn as gaps, and a
         // range is taken from the finite ones only, capped so the axis stays drawable.
         func finite(_ v: Double?) -> Double? { v.flatMap { $0.isFinite ? $0 : nil } }
@@ -134,7 +142,8 @@ public enum Charts {
         let losses = metrics.map { finite($0.loss) }
         let lossHigh = min(max(losses.compactMap { $0 }.max() ?? 1, 1e-6) * 1.08, 1e12)
         panel(d, x: 0, y: 0, width: 480, height: 400, title: "Training loss", yLabel: "mean cross-entropy",
-              epochs: epochs, series: [("train", .blue, losses)], yRange: (0, lossHigh))
+              epochs: epochs, series: [("train", .blue, losses)], yRange: (0, lossHigh),
+              floor: lossFloor > 0 ? (lossFloor, String(format: "least possible with smoothed targets: %.2f", lossFloor)) : nil)
         let series: [(String, Color, [Double?])] = [
             ("training pass", .blue, metrics.map { finite($0.trainAccuracy) }), ("validation", .orange, metrics.map { finite($0.validationAccuracy) }),
             ("test", .green, metrics.map { finite($0.testAccuracy) }),

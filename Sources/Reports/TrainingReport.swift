@@ -18,11 +18,13 @@ public enum TrainingReport {
     ///   - mistakes: the test images to show (index, true class, predicted class, confidence),
     ///     most confident first, out of `errors` in all.
     ///   - images: the test images, (count, imageSide, imageSide) bytes.
+    ///   - lossFloor: the least loss the run's targets allow (above 0 with label smoothing),
+    ///     dashed on the loss chart.
     /// - Returns: the files written.
     @discardableResult
     public static func write(
         in directory: URL, confusionMatrix matrix: [[Int]], mistakes: [(index: Int, label: Int, predicted: Int, confidence: Double)],
-        errors: Int, images: [UInt8], imageSide: Int, classNames: [String]
+        errors: Int, images: [UInt8], imageSide: Int, classNames: [String], lossFloor: Double = 0
     ) throws(FileWriteError) -> [URL] {
         var written: [URL] = []
         func save(_ name: String, size: (width: Int, height: Int), draw: (Drawing) -> Void, svg: Bool) throws(FileWriteError) {
@@ -40,7 +42,7 @@ public enum TrainingReport {
         }
         let metrics = EpochMetrics.read(directory.appendingPathComponent("metrics.csv"))
         if !metrics.isEmpty {
-            try save("training-curves", size: Charts.trainingCurvesSize, draw: { Charts.trainingCurves($0, metrics: metrics) }, svg: true)
+            try save("training-curves", size: Charts.trainingCurvesSize, draw: { Charts.trainingCurves($0, metrics: metrics, lossFloor: lossFloor) }, svg: true)
         }
         try save("confusion-matrix", size: Charts.confusionMatrixSize(names: classNames),
                  draw: { Charts.confusionMatrix($0, matrix: matrix, names: classNames) }, svg: true)

@@ -258,7 +258,7 @@ public final class TrainingSession: @unchecked Sendable {
             }
         }
         let configuration = trainer.configuration
-        let report = RunReport(folder: folder, test: trainer.test, classNames: trainer.classNames)
+        let report = RunReport(folder: folder, test: trainer.test, classNames: trainer.classNames, lossFloor: configuration.lossFloor)
         publish(.started(RunStart(
             configuration: configuration, parameterCount: ParameterLayout.count, trainingImages: trainer.train.count,
             validationImages: trainer.validation?.count ?? 0, testImages: trainer.test.count,
@@ -390,6 +390,8 @@ struct RunReport {
     let folder: RunFolder
     let test: LabeledImages
     let classNames: [String]
+    /// The least loss the run's targets allow, drawn on its loss chart.
+    let lossFloor: Double
 
     func record(_ epoch: EpochSummary) throws(FileWriteError) {
         try TrainingReport.record(EpochMetrics(
@@ -404,7 +406,7 @@ struct RunReport {
         let files = try TrainingReport.write(
             in: folder.url, confusionMatrix: finalTest.confusionMatrix,
             mistakes: mistakes.map { ($0.index, $0.label, $0.predicted, $0.confidence) }, errors: finalTest.count - finalTest.correct,
-            images: test.pixels, imageSide: test.width, classNames: classNames)
+            images: test.pixels, imageSide: test.width, classNames: classNames, lossFloor: lossFloor)
         return [folder.metrics.lastPathComponent] + files.map(\.lastPathComponent)
     }
 }

@@ -52,6 +52,16 @@ final class ReportsTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(curves.components(separatedBy: "<circle").count - 1, 5 + 3 * 5 + 3, "a marker per point, and per legend entry")
         let matrix = try String(contentsOf: directory.appendingPathComponent("confusion-matrix.svg"), encoding: .utf8)
         XCTAssertTrue(matrix.contains(">19</text>"), "class 3 has 19 correct of 20")
+
+        // Smoothed targets' least loss, dashed across the loss chart at its value and labelled.
+        let floor = "least possible with smoothed targets: 0.20"
+        XCTAssertFalse(curves.contains(floor), "one-hot targets have no floor drawn")
+        try TrainingReport.write(
+            in: directory, confusionMatrix: counts, mistakes: [], errors: 0, images: images, imageSide: 28,
+            classNames: (0..<10).map(String.init), lossFloor: 0.2)
+        let smoothed = try String(contentsOf: directory.appendingPathComponent("training-curves.svg"), encoding: .utf8)
+        XCTAssertTrue(smoothed.contains(">\(floor)<"), smoothed)
+        XCTAssertGreaterThan(smoothed.components(separatedBy: "<line").count, curves.components(separatedBy: "<line").count + 20, "its dashes")
     }
 
     /// A diverged run's metrics (NaN, infinite and enormous values) still draw, as gaps and capped
