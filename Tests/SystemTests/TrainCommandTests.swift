@@ -66,8 +66,8 @@ final class TrainCommandTests: XCTestCase {
         let folder = try TemporaryDirectory("diverge")
         defer { folder.remove() }
         let result = try runLenet5([
-            "train", "--train-images", "2000", "--validation-size", "500", "--learning-rate", "5", "--epochs", "2",
-            "--output", folder.url("run").path,
+            "train", "--train-images", "2000", "--validation-size", "500", "--schedule", "constant", "--learning-rate", "5",
+            "--epochs", "2", "--output", folder.url("run").path,
         ])
         XCTAssertEqual(result.status, 1)
         XCTAssertEqual(result.error.split(separator: "\n").count, 1, result.error)
