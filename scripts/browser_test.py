@@ -364,6 +364,20 @@ def check_training(browser, server, shots, failures):
     tab(early, "train")
     driver = browser()
     tab(driver, "train")
+    # The empty fields show the chosen preset's recipe, as the server runs it.
+    preset = Select(driver.find_element(By.NAME, "preset"))
+    placeholders = lambda: {name: driver.find_element(By.NAME, name).get_attribute("placeholder")
+                            for name in ["epochs", "learningRate", "schedule", "labelSmoothing", "augment", "trainingImages"]}
+    for name, wanted in [
+        ("best", {"epochs": "30", "learningRate": "0.05", "schedule": "one-cycle", "labelSmoothing": "0.1", "augment": "light", "trainingImages": "all 60,000"}),
+        ("original", {"epochs": "20", "learningRate": "0.05", "schedule": "original", "labelSmoothing": "0", "augment": "none", "trainingImages": "all 55,000"}),
+        ("fast", {"epochs": "8", "learningRate": "0.07", "schedule": "one-cycle", "labelSmoothing": "0.1", "augment": "none", "trainingImages": "all 55,000"}),
+    ]:
+        preset.select_by_value(name)
+        WebDriverWait(driver, 10).until(lambda d: placeholders()["epochs"] == wanted["epochs"])
+        if placeholders() != wanted:
+            failures.append("preset %s shows %s" % (name, placeholders()))
+    print("the empty fields follow the preset: fast shows", placeholders())
     driver.find_element(By.NAME, "epochs").send_keys("0")
     driver.find_element(By.ID, "start").click()
     WebDriverWait(driver, 10).until(lambda d: d.find_element(By.CSS_SELECTOR, ".error[data-for=epochs]").text)
@@ -373,6 +387,10 @@ def check_training(browser, server, shots, failures):
     epochs.send_keys("30")
     driver.find_element(By.ID, "start").click()
     WebDriverWait(driver, 30).until(lambda d: d.execute_script("return run.accuracy.length") >= 1)
+    floor = driver.execute_script("return run.lossFloor")
+    print("the loss chart's floor, label smoothing 0.1's:", floor)
+    if not 0.49 < floor < 0.51:
+        failures.append("the loss chart's floor is %r, not 0.50" % floor)
     # The tab opened before the run started follows it.
     WebDriverWait(early, 10).until(lambda d: buttons(d)["stop"])
     print("the tab opened first:", text(early, "train-message"))

@@ -70,6 +70,12 @@ public struct Augmentation: Sendable, Equatable, Codable {
         Self.keys.map { "\($0.name)=\(self[keyPath: $0.value])" }.joined(separator: ",")
     }
 
+    /// Its name when it is one of `named` (`light`), else its `token`: the shortest text
+    /// `init(parsing:)` reads back as it.
+    public var spec: String {
+        Self.named.first { $0.augmentation == self }?.name ?? token
+    }
+
     /// `standard` or `light`, or `name=value` pairs (rotate, scale, shear, shift, elastic, sigma,
     /// thickness, blur) on top of one of those (after `standard,` or `light,`) or of no
     /// distortion at all.

@@ -73,6 +73,14 @@ struct TestSample: Codable {
     let images: [[UInt8]]
 }
 
+/// A preset's recipe as the training form shows it: every option filled in, and how many
+/// training images it takes from the server's data.
+struct PresetRecipe: Codable {
+    let name: TrainingOptions.Preset
+    let options: TrainingOptions
+    let trainingImages: Int
+}
+
 /// The server's routes, a controller for each part of the API; every path answers the methods
 /// it does not take with 405 and the ones it does.
 /// - Parameter hosts: the host names the server answers to besides `localhost`, `127.0.0.1` and
@@ -318,7 +326,21 @@ struct TrainingController {
         endpoints.on("/api/train/resume", .post) { _, _ in jsonResponse(try await training.resume()) }
         endpoints.on("/api/train/stop", .post) { _, _ in jsonResponse(try await training.stop()) }
         endpoints.on("/api/train/events", .get, use: events)
+        endpoints.on("/api/train/presets", .get, use: presets)
         return endpoints
+    }
+
+    @Sendable func presets(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let images = try await training.data().train.count
+        let recipes = try TrainingOptions.Preset.allCases.map { preset in
+            var options = TrainingOptions()
+            options.preset = preset
+            let c = try options.configuration(threads: 1)
+            return PresetRecipe(
+                name: preset, options: TrainingOptions(preset: preset, filledFrom: c),
+                trainingImages: min(c.trainingImages ?? .max, max(images - c.validationSize, 0)))
+        }
+        return jsonResponse(recipes)
     }
 
     @Sendable func testSample(_ request: Request, _ context: BasicRequestContext) async throws -> Response {

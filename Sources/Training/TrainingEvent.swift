@@ -37,6 +37,8 @@ public struct RunStart: Sendable, Equatable, Codable {
     public let normalizationStandardDeviation: Float
     public let classNames: [String]
     public let batchesPerEpoch: Int
+    /// The least loss the run's targets allow (`TrainingConfiguration.lossFloor`).
+    public let lossFloor: Double
     /// Where a resumed run continues (epoch and batch 1-based); nil for a new run.
     public let resumedAt: Position?
     /// The run's folder as the session was given it (relative stays relative).

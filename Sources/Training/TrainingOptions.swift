@@ -59,6 +59,26 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
 
     public init() {}
 
+    /// Every option filled in as `configuration` has it, on top of `preset`: a recipe as the web
+    /// form shows it. `configuration(threads:)` gives `configuration` back.
+    public init(preset: Preset, filledFrom c: TrainingConfiguration) {
+        self.preset = preset
+        (epochs, batchSize, weightDecay, initialization, seed) = (c.epochs, c.batchSize, c.weightDecay, c.initialization, c.seed)
+        (validationSize, selection, trainingImages, optimizer, labelSmoothing) =
+            (c.validationSize, c.selection, c.trainingImages, c.optimizer, c.labelSmoothing)
+        momentum = c.optimizer.isAdam ? nil : c.momentum
+        augment = c.augmentation?.spec ?? "none"
+        learningRate = c.schedule.base
+        switch c.schedule {
+        case LearningRateSchedule.original: schedule = "original"
+        case .constant: schedule = "constant"
+        case .cosine: schedule = "cosine"
+        case .list(let rates): schedule = rates.map { "\($0)" }.joined(separator: ",")
+        case .warmupCosine(_, let warmup): (schedule, warmupEpochs) = ("warmup-cosine", warmup)
+        case .oneCycle: schedule = "one-cycle"
+        }
+    }
+
     /// The options that are given (not nil), in `Field` order: what a resumed run must not change.
     public var given: [Field] {
         // The encoding writes exactly the given options, under their fields' names.

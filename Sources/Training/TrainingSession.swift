@@ -264,7 +264,7 @@ public final class TrainingSession: @unchecked Sendable {
             validationImages: trainer.validation?.count ?? 0, testImages: trainer.test.count,
             normalizationMean: trainer.model.normalization.mean,
             normalizationStandardDeviation: trainer.model.normalization.standardDeviation, classNames: trainer.classNames,
-            batchesPerEpoch: trainer.batchesPerEpoch,
+            batchesPerEpoch: trainer.batchesPerEpoch, lossFloor: configuration.lossFloor,
             resumedAt: resuming ? Position(epoch: trainer.epoch + 1, batch: trainer.batchInEpoch + 1, batches: trainer.batchesPerEpoch) : nil,
             directory: folder.url.relativePath)))
         var summaries: [EpochSummary] = []

@@ -450,6 +450,30 @@ final class ServerTests: TemporaryDirectoryTestCase {
 
     /// Pause, resume and stop reach a running training from the API; the sample grid's images
     /// are the test set's first.
+    /// The training form's recipes: each preset with every option filled in, which, decoded as
+    /// a form's options, is that preset's configuration exactly; and the images each trains on.
+    func testPresetsAreTheRecipesTheyName() async throws {
+        try await withClient { client in
+            try await client.execute(uri: "/api/train/presets", method: .get) { response in
+                XCTAssertEqual(response.status, .ok)
+                let recipes = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [[String: Any]] ?? []
+                XCTAssertEqual(recipes.compactMap { $0["name"] as? String }, ["fast", "quick", "original", "best"])
+                for recipe in recipes {
+                    let options = try XCTUnwrap(recipe["options"] as? [String: Any])
+                    let decoded = try APIRequest.trainingOptions(JSONSerialization.data(withJSONObject: options))
+                    var preset = TrainingOptions()
+                    preset.preset = decoded.preset
+                    XCTAssertEqual(try decoded.configuration(threads: 2), try preset.configuration(threads: 2), "\(recipe)")
+                    XCTAssertEqual(recipe["trainingImages"] as? Int, options["validationSize"] as? Int == 0 ? 60_000 : 55_000)
+                }
+                let fast = try XCTUnwrap(recipes.first?["options"] as? [String: Any])
+                XCTAssertEqual(fast["schedule"] as? String, "one-cycle")
+                XCTAssertEqual(fast["epochs"] as? Int, 8)
+                XCTAssertEqual(recipes[2]["options"].flatMap { ($0 as? [String: Any])?["schedule"] as? String }, "original")
+            }
+        }
+    }
+
     func testPauseResumeStopAndTheTestSample() async throws {
         try await withClient { client in
             func state() async throws -> String {

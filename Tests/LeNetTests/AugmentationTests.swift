@@ -133,6 +133,10 @@ final class AugmentationTests: XCTestCase {
         XCTAssertEqual(try Augmentation(parsing: "standard,rotate=20"), changed)
         XCTAssertEqual(try Augmentation(parsing: "blur=1"), Augmentation(blur: 1))
         XCTAssertEqual(try Augmentation(parsing: "light"), Augmentation(rotation: 10, scale: 0.1, shift: 2))
+        // The shortest text for each: a named set's name, else every parameter.
+        XCTAssertEqual([Augmentation.standard.spec, Augmentation.light.spec], ["standard", "light"])
+        XCTAssertEqual(changed.spec, changed.token)
+        XCTAssertEqual(try Augmentation(parsing: changed.spec), changed)
         XCTAssertEqual(try Augmentation(parsing: "light,shear=0.1"), Augmentation(rotation: 10, scale: 0.1, shear: 0.1, shift: 2))
         XCTAssertThrowsError(try Augmentation(parsing: "rotate=5,light")) { XCTAssertTrue("\($0)".contains("'light' is not one of rotate=")) }
         XCTAssertThrowsError(try Augmentation(parsing: "spin=3")) { XCTAssertTrue("\($0)".contains("'spin=3' is not one of rotate=")) }

@@ -173,6 +173,21 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(try options.configuration(threads: 1).schedule, .cosine(base: 0.002))
     }
 
+    /// Any configuration, written out as every option on top of its preset (as the web form's
+    /// presets are), is that configuration again.
+    func testOptionsFilledFromAConfigurationGiveItBack() throws {
+        for arguments in [
+            ["--schedule", "warmup-cosine", "--warmup-epochs", "2"], ["--schedule", "0.1,0.05"], ["--optimizer", "adam"],
+            ["--preset", "original", "--schedule", "cosine"], ["--augment", "standard,rotate=20"], ["--preset", "best", "--augment", "light"],
+            ["--schedule", "constant", "--learning-rate", "0.02", "--train-images", "300", "--select", "last"],
+        ] {
+            let command = try XCTUnwrap(try LeNet5Command.parseAsRoot(["train", "--threads", "1"] + arguments) as? TrainCommand)
+            let c = try command.trainingConfiguration()
+            let preset = arguments.firstIndex(of: "--preset").flatMap { TrainingOptions.Preset(rawValue: arguments[$0 + 1]) } ?? .fast
+            XCTAssertEqual(try TrainingOptions(preset: preset, filledFrom: c).configuration(threads: 1), c, "\(arguments)")
+        }
+    }
+
     func testPerStepSchedulesAndLabelSmoothing() throws {
         func configuration(_ arguments: [String]) throws -> TrainingConfiguration {
             try XCTUnwrap(try LeNet5Command.parseAsRoot(["train"] + arguments) as? TrainCommand).trainingConfiguration()

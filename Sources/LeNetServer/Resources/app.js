@@ -816,6 +816,29 @@ const run = { batches: 0, epochs: 0, batchSize: 0, evaluationSeconds: 0, losses:
 
 function field(name) { return document.querySelector(`#train-form [name=${name}]`); }
 
+/// Each preset's recipe with every option filled in: what the form's empty fields stand for.
+const presets = new Map();
+
+function showPresetPlaceholders() {
+  const recipe = presets.get(field("preset").value);
+  if (!recipe) return;
+  const o = recipe.options;
+  for (const name of ["epochs", "batchSize", "learningRate", "labelSmoothing", "seed", "schedule", "augment"]) field(name).placeholder = String(o[name]);
+  field("warmupEpochs").placeholder = String(o.warmupEpochs ?? 1);
+  field("trainingImages").placeholder = `all ${recipe.trainingImages.toLocaleString()}`;
+  field("optimizer").options[0].textContent = `preset's (${o.optimizer})`;
+}
+
+function loadPresets() {
+  api("/api/train/presets").then((recipes) => {
+    for (const recipe of recipes) presets.set(recipe.name, recipe);
+    showPresetPlaceholders();
+  }).catch(() => {});
+}
+
+field("preset").addEventListener("change", showPresetPlaceholders);
+loadPresets();
+
 function clearErrors() {
   for (const span of document.querySelectorAll(".error")) span.textContent = "";
   for (const input of document.querySelectorAll("#train-form input")) input.classList.remove("invalid");
@@ -904,6 +927,7 @@ function attach() {
     if (state.offline) {
       setOffline(false);
       loadModels().then((changed) => { if (changed) predict(); }).catch(() => {});
+      if (!presets.size) loadPresets();
     }
   });
   stream.addEventListener("state", (event) => applyState(JSON.parse(event.data)));
@@ -916,7 +940,7 @@ function attach() {
 }
 
 function resetRun() {
-  Object.assign(run, { batches: 0, epochs: 0, losses: [], accuracy: [], guesses: null, before: null, evaluationSeconds: 0 });
+  Object.assign(run, { batches: 0, epochs: 0, losses: [], accuracy: [], guesses: null, before: null, evaluationSeconds: 0, lossFloor: 0 });
   $("progress-bar").style.width = "0";
   $("progress-text").textContent = "no training yet";
   $("sample").innerHTML = "";
@@ -934,7 +958,10 @@ function handle(event) {
   switch (event.type) {
     case "started":
       resetRun();
-      Object.assign(run, { batches: d.batchesPerEpoch, epochs: d.configuration.epochs, batchSize: d.configuration.batchSize, classNames: d.classNames });
+      Object.assign(run, {
+        batches: d.batchesPerEpoch, epochs: d.configuration.epochs, batchSize: d.configuration.batchSize, classNames: d.classNames,
+        lossFloor: d.lossFloor,
+      });
       message(`training ${training.run || ""} on ${d.trainingImages.toLocaleString()} images, ${run.epochs} epoch${run.epochs === 1 ? "" : "s"}, batch ${d.configuration.batchSize}`);
       $("progress-text").textContent = "starting...";
       break;
@@ -1053,8 +1080,9 @@ function showConfusion(matrix, epoch) {
   $("confusion").replaceChildren(table);
 }
 
-/// A line chart: series of [x, y] points with a colour and a label, on shared axes.
-function chart(canvas, title, series, yLabel, yRange) {
+/// A line chart: series of [x, y] points with a colour and a label, on shared axes, and
+/// `floor` ({value, label}) dashed across it when given.
+function chart(canvas, title, series, yLabel, yRange, floor) {
   const c = canvas.getContext("2d");
   const W = canvas.width, H = canvas.height, left = 62, right = 12, top = 28, bottom = 30;
   c.clearRect(0, 0, W, H);
@@ -1086,6 +1114,15 @@ function chart(canvas, title, series, yLabel, yRange) {
   c.rotate(-Math.PI / 2);
   c.fillText(yLabel, 0, 0);
   c.restore();
+  if (floor && floor.value > y0 && floor.value < y1) {
+    c.save();
+    c.setLineDash([4, 4]);
+    c.strokeStyle = "#56607a";
+    c.beginPath(); c.moveTo(left, Y(floor.value)); c.lineTo(W - right, Y(floor.value)); c.stroke();
+    c.restore();
+    c.fillStyle = "#56607a";
+    c.fillText(floor.label, W - right - 4 - c.measureText(floor.label).width, Y(floor.value) + 14);
+  }
   series.forEach((s, n) => {
     c.strokeStyle = s.color;
     c.fillStyle = s.color;
@@ -1100,7 +1137,8 @@ function chart(canvas, title, series, yLabel, yRange) {
 }
 
 function drawCharts() {
-  chart($("loss-chart"), "Training loss (batches, sampled)", [{ label: "batch loss", color: "#2f7de1", points: run.losses }], "cross-entropy");
+  const floor = run.lossFloor > 0 ? { value: run.lossFloor, label: `least possible with smoothed targets: ${run.lossFloor.toFixed(2)}` } : null;
+  chart($("loss-chart"), "Training loss (batches, sampled)", [{ label: "batch loss", color: "#2f7de1", points: run.losses }], "cross-entropy", null, floor);
   const acc = (key) => run.accuracy.filter((e) => e[key]).map((e) => [e.epoch, e[key].accuracy]);
   const all = run.accuracy.flatMap((e) => [e.train, e.validation, e.test].filter(Boolean).map((s) => s.accuracy));
   const low = all.length ? Math.max(0, Math.floor(Math.min(...all) - 1)) : 0;
