@@ -62,9 +62,10 @@ public struct TrainingConfiguration: Sendable, Equatable, Codable {
     /// The least training loss the smoothed targets allow, their entropy (0 for one-hot ones):
     /// 0.50 for 0.1 over ten classes.
     public var lossFloor: Double {
-        let share = Double(labelSmoothing) / Double(LeNet5.classes)
-        let terms = [(1 - Double(labelSmoothing) + share, 1), (share, LeNet5.classes - 1)]
-        return terms.reduce(0) { $0 - ($1.0 > 0 ? Double($1.1) * $1.0 * log($1.0) : 0) }
+        let (classes, smoothing) = (Double(LeNet5.classes), Double(labelSmoothing))
+        // The target's share on the image's class, and on each of the others.
+        let (label, other) = (1 - smoothing + smoothing / classes, smoothing / classes)
+        return -label * log(label) - (other > 0 ? (classes - 1) * other * log(other) : 0)
     }
 
     public init() {}
