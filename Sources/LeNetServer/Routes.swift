@@ -338,7 +338,7 @@ struct TrainingController {
             let c = try options.configuration(threads: 1)
             return PresetRecipe(
                 name: preset, options: TrainingOptions(preset: preset, filledFrom: c),
-                trainingImages: min(c.trainingImages ?? .max, max(images - c.validationSize, 0)))
+                trainingImages: c.trainingCount(available: images))
         }
         return jsonResponse(recipes)
     }

@@ -121,7 +121,7 @@ public final class Trainer {
             throw .selectionNeedsValidation
         }
         let validation = configuration.validationSize > 0 ? dataset.train.slice(trainCount..<dataset.train.count) : nil
-        return (dataset.train.slice(0..<min(trainCount, configuration.trainingImages ?? trainCount)), validation, dataset.test)
+        return (dataset.train.slice(0..<configuration.trainingCount(available: dataset.train.count)), validation, dataset.test)
     }
 
     public var batchesPerEpoch: Int { (train.count + configuration.batchSize - 1) / configuration.batchSize }

@@ -54,6 +54,11 @@ public struct TrainingConfiguration: Sendable, Equatable, Codable {
     public var selection = ModelSelection.validation
     /// Train on only the first this many training images (after the validation split); nil for all.
     public var trainingImages: Int?
+    /// How many of a training file's `available` images a run trains on: those before the
+    /// validation split, at most `trainingImages` of them (0 when the split takes them all).
+    public func trainingCount(available: Int) -> Int {
+        max(0, min(available - validationSize, trainingImages ?? .max))
+    }
     /// Distortions of the training images, drawn afresh each epoch; nil for none.
     public var augmentation: Augmentation?
     public var optimizer = Optimizer.sgd
